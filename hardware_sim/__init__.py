@@ -1,0 +1,1 @@
+"""Simulated hardware: JPKI card and phone applets, readers, kiosk printer, JPKI authority."""
