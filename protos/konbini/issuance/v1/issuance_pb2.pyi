@@ -1,0 +1,178 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CertificateKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CERTIFICATE_KIND_UNSPECIFIED: _ClassVar[CertificateKind]
+    CERTIFICATE_KIND_JUMINHYO: _ClassVar[CertificateKind]
+    CERTIFICATE_KIND_INKAN: _ClassVar[CertificateKind]
+
+class IssuanceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ISSUANCE_STATE_UNSPECIFIED: _ClassVar[IssuanceState]
+    ISSUANCE_STATE_RESERVED: _ClassVar[IssuanceState]
+    ISSUANCE_STATE_PRINTING: _ClassVar[IssuanceState]
+    ISSUANCE_STATE_ISSUED: _ClassVar[IssuanceState]
+    ISSUANCE_STATE_VOIDED: _ClassVar[IssuanceState]
+
+class PrintOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRINT_OUTCOME_UNSPECIFIED: _ClassVar[PrintOutcome]
+    PRINT_OUTCOME_PRINTED: _ClassVar[PrintOutcome]
+    PRINT_OUTCOME_FAILED: _ClassVar[PrintOutcome]
+CERTIFICATE_KIND_UNSPECIFIED: CertificateKind
+CERTIFICATE_KIND_JUMINHYO: CertificateKind
+CERTIFICATE_KIND_INKAN: CertificateKind
+ISSUANCE_STATE_UNSPECIFIED: IssuanceState
+ISSUANCE_STATE_RESERVED: IssuanceState
+ISSUANCE_STATE_PRINTING: IssuanceState
+ISSUANCE_STATE_ISSUED: IssuanceState
+ISSUANCE_STATE_VOIDED: IssuanceState
+PRINT_OUTCOME_UNSPECIFIED: PrintOutcome
+PRINT_OUTCOME_PRINTED: PrintOutcome
+PRINT_OUTCOME_FAILED: PrintOutcome
+
+class Subject(_message.Message):
+    __slots__ = ("subject_id", "display_name", "is_self")
+    SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    IS_SELF_FIELD_NUMBER: _ClassVar[int]
+    subject_id: str
+    display_name: str
+    is_self: bool
+    def __init__(self, subject_id: _Optional[str] = ..., display_name: _Optional[str] = ..., is_self: _Optional[bool] = ...) -> None: ...
+
+class Offering(_message.Message):
+    __slots__ = ("kind", "title", "fee_yen", "eligible_subjects", "allows_head_and_relationship", "allows_honseki")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    FEE_YEN_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_SUBJECTS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWS_HEAD_AND_RELATIONSHIP_FIELD_NUMBER: _ClassVar[int]
+    ALLOWS_HONSEKI_FIELD_NUMBER: _ClassVar[int]
+    kind: CertificateKind
+    title: str
+    fee_yen: int
+    eligible_subjects: _containers.RepeatedCompositeFieldContainer[Subject]
+    allows_head_and_relationship: bool
+    allows_honseki: bool
+    def __init__(self, kind: _Optional[_Union[CertificateKind, str]] = ..., title: _Optional[str] = ..., fee_yen: _Optional[int] = ..., eligible_subjects: _Optional[_Iterable[_Union[Subject, _Mapping]]] = ..., allows_head_and_relationship: _Optional[bool] = ..., allows_honseki: _Optional[bool] = ...) -> None: ...
+
+class ListOfferingsRequest(_message.Message):
+    __slots__ = ("session_token",)
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    def __init__(self, session_token: _Optional[str] = ...) -> None: ...
+
+class ListOfferingsResponse(_message.Message):
+    __slots__ = ("offerings",)
+    OFFERINGS_FIELD_NUMBER: _ClassVar[int]
+    offerings: _containers.RepeatedCompositeFieldContainer[Offering]
+    def __init__(self, offerings: _Optional[_Iterable[_Union[Offering, _Mapping]]] = ...) -> None: ...
+
+class ReserveRequest(_message.Message):
+    __slots__ = ("session_token", "kind", "subject_ids", "include_head_and_relationship", "include_honseki")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_IDS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HEAD_AND_RELATIONSHIP_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HONSEKI_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    kind: CertificateKind
+    subject_ids: _containers.RepeatedScalarFieldContainer[str]
+    include_head_and_relationship: bool
+    include_honseki: bool
+    def __init__(self, session_token: _Optional[str] = ..., kind: _Optional[_Union[CertificateKind, str]] = ..., subject_ids: _Optional[_Iterable[str]] = ..., include_head_and_relationship: _Optional[bool] = ..., include_honseki: _Optional[bool] = ...) -> None: ...
+
+class ReserveResponse(_message.Message):
+    __slots__ = ("reservation_id", "fee_yen", "expires_at")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    FEE_YEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    fee_yen: int
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, reservation_id: _Optional[str] = ..., fee_yen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class IssueRequest(_message.Message):
+    __slots__ = ("session_token", "reservation_id", "idempotency_key", "printer_id")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    PRINTER_ID_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    reservation_id: str
+    idempotency_key: str
+    printer_id: str
+    def __init__(self, session_token: _Optional[str] = ..., reservation_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., printer_id: _Optional[str] = ...) -> None: ...
+
+class IssueChunk(_message.Message):
+    __slots__ = ("header", "pdf_chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    PDF_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: IssueHeader
+    pdf_chunk: bytes
+    def __init__(self, header: _Optional[_Union[IssueHeader, _Mapping]] = ..., pdf_chunk: _Optional[bytes] = ...) -> None: ...
+
+class IssueHeader(_message.Message):
+    __slots__ = ("issuance_id", "issue_number", "page_count", "pdf_size", "pdf_sha256", "fee_yen")
+    ISSUANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PDF_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PDF_SHA256_FIELD_NUMBER: _ClassVar[int]
+    FEE_YEN_FIELD_NUMBER: _ClassVar[int]
+    issuance_id: str
+    issue_number: str
+    page_count: int
+    pdf_size: int
+    pdf_sha256: bytes
+    fee_yen: int
+    def __init__(self, issuance_id: _Optional[str] = ..., issue_number: _Optional[str] = ..., page_count: _Optional[int] = ..., pdf_size: _Optional[int] = ..., pdf_sha256: _Optional[bytes] = ..., fee_yen: _Optional[int] = ...) -> None: ...
+
+class ReportPrintResultRequest(_message.Message):
+    __slots__ = ("session_token", "issuance_id", "outcome", "pages_printed", "failure_reason")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ISSUANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    PAGES_PRINTED_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    issuance_id: str
+    outcome: PrintOutcome
+    pages_printed: int
+    failure_reason: str
+    def __init__(self, session_token: _Optional[str] = ..., issuance_id: _Optional[str] = ..., outcome: _Optional[_Union[PrintOutcome, str]] = ..., pages_printed: _Optional[int] = ..., failure_reason: _Optional[str] = ...) -> None: ...
+
+class ReportPrintResultResponse(_message.Message):
+    __slots__ = ("state", "issue_number", "charged_yen")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CHARGED_YEN_FIELD_NUMBER: _ClassVar[int]
+    state: IssuanceState
+    issue_number: str
+    charged_yen: int
+    def __init__(self, state: _Optional[_Union[IssuanceState, str]] = ..., issue_number: _Optional[str] = ..., charged_yen: _Optional[int] = ...) -> None: ...
+
+class CancelReservationRequest(_message.Message):
+    __slots__ = ("session_token", "reservation_id")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    reservation_id: str
+    def __init__(self, session_token: _Optional[str] = ..., reservation_id: _Optional[str] = ...) -> None: ...
+
+class CancelReservationResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: IssuanceState
+    def __init__(self, state: _Optional[_Union[IssuanceState, str]] = ...) -> None: ...
