@@ -1,0 +1,521 @@
+"""Revocation checking of user-authentication certificates: OCSP (live) or CRL (daily).
+
+SPEC section 2 gives the center two modes. OCSP asks the JPKI authority at every authentication:
+fresh, but each login costs a round trip. CRL downloads the list (失効リスト) once a day and
+answers locally, which also serves bulk checks of every resident's serial.
+
+Each check returns a `RevocationStatus` value and never raises: an unreachable or misbehaving
+responder is UNAVAILABLE, a CRL past its nextUpdate that cannot be refreshed is STALE, and no
+failure ever reads as GOOD. The URLs come from configuration, never from the presented
+certificate, so a certificate cannot steer the center to a host of its choosing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal, Protocol
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from server.common.clock import Clock
+
+OCSP_PATH = "/ocsp"
+"""Where the authority answers RFC 6960 requests (POST), relative to its base URL."""
+CRL_PATH = "/crl/auth.crl"
+"""Where the authority publishes the user-authentication CA's CRL (GET, DER)."""
+
+OCSP_REQUEST_TYPE = "application/ocsp-request"
+OCSP_RESPONSE_TYPE = "application/ocsp-response"
+CRL_TYPE = "application/pkix-crl"
+
+PostTransport = Callable[[str, bytes, float], bytes]
+"""post(url, body, timeout) -> response body; raises on any transport or HTTP failure."""
+GetTransport = Callable[[str, float], bytes]
+"""get(url, timeout) -> response body; raises on any transport or HTTP failure."""
+
+_MAX_OCSP_RESPONSE = 1 << 20
+_MAX_CRL = 256 << 20  # a national CRL of a million entries is around 40 MB
+
+
+class RevocationOutcome(StrEnum):
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"  # the authority does not know the certificate
+    UNAVAILABLE = "unavailable"  # no trustworthy answer could be obtained
+    STALE = "stale"  # the CRL is past its nextUpdate and could not be refreshed
+
+
+@dataclass(frozen=True)
+class RevocationStatus:
+    """The answer for one certificate. `detail` says why, for logs; it holds no personal data."""
+
+    outcome: RevocationOutcome
+    revoked_at: datetime | None = None
+    reason: x509.ReasonFlags | None = None  # revocation reason code, when the CA gave one
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        revoked = self.outcome is RevocationOutcome.REVOKED
+        if revoked and self.revoked_at is None:
+            raise ValueError("a REVOKED status needs revoked_at")
+        if not revoked and (self.revoked_at is not None or self.reason is not None):
+            raise ValueError("only a REVOKED status carries a revocation time or reason")
+        failed = self.outcome in (RevocationOutcome.UNAVAILABLE, RevocationOutcome.STALE)
+        if failed and not self.detail:
+            raise ValueError(f"a {self.outcome.name} status needs a detail text")
+
+    @property
+    def is_good(self) -> bool:
+        return self.outcome is RevocationOutcome.GOOD
+
+    @classmethod
+    def good(cls) -> RevocationStatus:
+        return cls(RevocationOutcome.GOOD)
+
+    @classmethod
+    def revoked(cls, at: datetime, reason: x509.ReasonFlags | None) -> RevocationStatus:
+        return cls(RevocationOutcome.REVOKED, revoked_at=at, reason=reason)
+
+    @classmethod
+    def unknown(cls, detail: str) -> RevocationStatus:
+        return cls(RevocationOutcome.UNKNOWN, detail=detail)
+
+    @classmethod
+    def unavailable(cls, detail: str) -> RevocationStatus:
+        return cls(RevocationOutcome.UNAVAILABLE, detail=detail)
+
+    @classmethod
+    def stale(cls, detail: str) -> RevocationStatus:
+        return cls(RevocationOutcome.STALE, detail=detail)
+
+
+class RevocationChecker(Protocol):
+    def check(self, cert: x509.Certificate) -> RevocationStatus: ...
+
+
+def build_revocation_checker(
+    mode: Literal["ocsp", "crl"],
+    *,
+    base_url: str,
+    issuer: x509.Certificate,
+    clock: Clock,
+    timeout: float,
+) -> OcspChecker | CrlChecker:
+    """The checker the configuration asks for, pointed at the authority's standard paths."""
+    base = base_url.rstrip("/")
+    if mode == "ocsp":
+        return OcspChecker(base + OCSP_PATH, issuer, timeout=timeout, clock=clock)
+    if mode == "crl":
+        return CrlChecker(base + CRL_PATH, issuer, timeout=timeout, clock=clock)
+    raise ValueError(f"unknown revocation mode {mode!r}; expected 'ocsp' or 'crl'")
+
+
+# -- OCSP -------------------------------------------------------------------------------------
+
+
+class OcspChecker:
+    """Ask the responder about each certificate (RFC 6960), with a fresh nonce every time."""
+
+    def __init__(
+        self,
+        url: str,
+        issuer: x509.Certificate,
+        *,
+        timeout: float,
+        clock: Clock,
+        post: PostTransport | None = None,
+        clock_skew: timedelta = timedelta(minutes=5),
+        require_nonce: bool = True,
+    ) -> None:
+        _check_url(url)
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.url = url
+        self.issuer = issuer
+        self.timeout = timeout
+        self._clock = clock
+        self._post = post or urllib_post
+        self._skew = clock_skew
+        self._require_nonce = require_nonce
+
+    def check(self, cert: x509.Certificate) -> RevocationStatus:
+        nonce = os.urandom(32)  # RFC 8954 allows 1-32 octets
+        request = (
+            ocsp.OCSPRequestBuilder()
+            .add_certificate(cert, self.issuer, hashes.SHA256())
+            .add_extension(x509.OCSPNonce(nonce), critical=False)
+            .build()
+        )
+        try:
+            body = self._post(
+                self.url, request.public_bytes(serialization.Encoding.DER), self.timeout
+            )
+        except Exception as exc:  # an injected transport may raise anything; never let it out
+            return RevocationStatus.unavailable(f"OCSP responder unreachable: {_describe(exc)}")
+        try:
+            response = ocsp.load_der_ocsp_response(body)
+        except ValueError:
+            return RevocationStatus.unavailable("OCSP response is not valid DER")
+        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return RevocationStatus.unavailable(
+                f"OCSP responder answered {response.response_status.name}"
+            )
+        try:
+            return self._evaluate(response, request, nonce)
+        except Exception as exc:  # malformed fields surface lazily while reading the response
+            return RevocationStatus.unavailable(f"OCSP response unusable: {_describe(exc)}")
+
+    def _evaluate(
+        self, response: ocsp.OCSPResponse, request: ocsp.OCSPRequest, nonce: bytes
+    ) -> RevocationStatus:
+        now = self._clock()
+        signer_problem = self._verify_signer(response, now)
+        if signer_problem:
+            return RevocationStatus.unavailable(signer_problem)
+        single = next(
+            (
+                r
+                for r in response.responses
+                if r.serial_number == request.serial_number
+                and r.hash_algorithm.name == request.hash_algorithm.name
+                and r.issuer_name_hash == request.issuer_name_hash
+                and r.issuer_key_hash == request.issuer_key_hash
+            ),
+            None,
+        )
+        if single is None:
+            return RevocationStatus.unavailable("OCSP response does not answer for this CertID")
+        try:
+            echoed = response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+        except x509.ExtensionNotFound:
+            echoed = None
+        if echoed is None and self._require_nonce:
+            return RevocationStatus.unavailable("OCSP response carries no nonce")
+        if echoed is not None and echoed != nonce:
+            # A replayed (possibly older, "good") answer: refuse it.
+            return RevocationStatus.unavailable("OCSP nonce mismatch")
+        this_update, next_update = single.this_update_utc, single.next_update_utc
+        if this_update > now + self._skew:
+            return RevocationStatus.unavailable("OCSP thisUpdate is in the future")
+        if next_update is None:
+            # RFC 6960 4.2.2.1: without nextUpdate, newer information is always available.
+            if now - this_update > self._skew:
+                return RevocationStatus.unavailable("OCSP response is not current")
+        elif now > next_update + self._skew:
+            return RevocationStatus.unavailable("OCSP response is past its nextUpdate")
+
+        status = single.certificate_status
+        if status is ocsp.OCSPCertStatus.GOOD:
+            return RevocationStatus.good()
+        if status is ocsp.OCSPCertStatus.REVOKED:
+            revoked_at = single.revocation_time_utc
+            if revoked_at is None:
+                return RevocationStatus.unavailable("OCSP revoked answer without a time")
+            return RevocationStatus.revoked(revoked_at, single.revocation_reason)
+        return RevocationStatus.unknown("OCSP responder does not know this certificate")
+
+    def _verify_signer(self, response: ocsp.OCSPResponse, now: datetime) -> str:
+        """Empty when the response is signed by the issuer or a signer it delegated to."""
+        key_hash, name = response.responder_key_hash, response.responder_name
+        signer = next(
+            (
+                c
+                for c in (self.issuer, *response.certificates)
+                if (
+                    key_hash is not None
+                    and x509.SubjectKeyIdentifier.from_public_key(c.public_key()).digest == key_hash
+                )
+                or (name is not None and c.subject == name)
+            ),
+            None,
+        )
+        if signer is None:
+            return "OCSP responder certificate not found"
+        if signer != self.issuer:
+            # Delegated responder (RFC 6960 4.2.2.2): issued directly by our CA for OCSPSigning.
+            try:
+                signer.verify_directly_issued_by(self.issuer)
+            except (ValueError, TypeError, InvalidSignature):
+                return "OCSP signer is not certified by the issuing CA"
+            try:
+                eku = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            except x509.ExtensionNotFound:
+                return "OCSP signer lacks the OCSPSigning key purpose"
+            if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+                return "OCSP signer lacks the OCSPSigning key purpose"
+            if not signer.not_valid_before_utc <= now <= signer.not_valid_after_utc:
+                return "OCSP signer certificate is outside its validity period"
+        if not _signature_valid(signer, response):
+            return "OCSP response signature does not verify"
+        return ""
+
+
+# -- CRL --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CrlSnapshot:
+    """One verified CRL with a serial index built once, so each lookup is O(1)."""
+
+    crl: x509.CertificateRevocationList = field(repr=False)
+    positions: dict[int, int] = field(repr=False)  # serial -> index into `crl`
+    this_update: datetime
+    next_update: datetime
+    number: int | None
+    fetched_at: datetime
+
+
+class CrlChecker:
+    """Check certificates against a locally cached CRL, refreshed daily.
+
+    Thread-safe: lookups read an immutable snapshot; one thread at a time downloads. While the
+    cached CRL is still within its nextUpdate, other threads keep answering from it during a
+    refresh, and after a failed refresh the download is retried only after `retry_interval`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        issuer: x509.Certificate,
+        *,
+        clock: Clock,
+        timeout: float = 10.0,
+        refresh_interval: timedelta = timedelta(days=1),
+        retry_interval: timedelta = timedelta(minutes=5),
+        clock_skew: timedelta = timedelta(minutes=5),
+        get: GetTransport | None = None,
+    ) -> None:
+        _check_url(url)
+        if timeout <= 0 or refresh_interval <= timedelta(0):
+            raise ValueError("timeout and refresh_interval must be positive")
+        self.url = url
+        self.issuer = issuer
+        self.timeout = timeout
+        self._clock = clock
+        self._refresh_interval = refresh_interval
+        self._retry_interval = retry_interval
+        self._skew = clock_skew
+        self._get = get or urllib_get
+        self._lock = threading.Lock()
+        self._snapshot: _CrlSnapshot | None = None
+        self._retry_after: datetime | None = None
+        self._last_failure = ""
+
+    def check(self, cert: x509.Certificate) -> RevocationStatus:
+        if cert.issuer != self.issuer.subject:
+            return RevocationStatus.unknown("certificate is not from the CRL's issuer")
+        return self.check_serial(cert.serial_number)
+
+    def check_serial(self, serial: int) -> RevocationStatus:
+        """Look a serial up directly, for bulk checks of the serials on resident records."""
+        current = self._current(self._clock())
+        if isinstance(current, RevocationStatus):
+            return current
+        position = current.positions.get(serial)
+        if position is None:
+            return RevocationStatus.good()
+        entry = current.crl[position]
+        try:
+            reason: x509.ReasonFlags | None = entry.extensions.get_extension_for_class(
+                x509.CRLReason
+            ).value.reason
+        except x509.ExtensionNotFound:
+            reason = None
+        except ValueError:  # a malformed entry extension still means "revoked"
+            reason = None
+        return RevocationStatus.revoked(entry.revocation_date_utc, reason)
+
+    def refresh(self) -> RevocationStatus | None:
+        """Download now (e.g. at start-up); None on success, else why it failed."""
+        now = self._clock()
+        with self._lock:
+            result = self._download(now, self._snapshot)
+            if isinstance(result, str):
+                return RevocationStatus.unavailable(result)
+            self._snapshot = result
+            return None
+
+    @property
+    def next_update(self) -> datetime | None:
+        snapshot = self._snapshot
+        return snapshot.next_update if snapshot else None
+
+    def _due(self, snapshot: _CrlSnapshot, now: datetime) -> bool:
+        return now >= snapshot.fetched_at + self._refresh_interval or now >= snapshot.next_update
+
+    def _current(self, now: datetime) -> _CrlSnapshot | RevocationStatus:
+        snapshot = self._snapshot
+        if snapshot is not None and not self._due(snapshot, now):
+            return snapshot
+        if snapshot is not None and self._retry_after is not None and now < self._retry_after:
+            return self._serve(snapshot, now)
+        usable = snapshot is not None and now < snapshot.next_update
+        if not self._lock.acquire(blocking=not usable):
+            assert snapshot is not None  # non-blocking only while a usable snapshot exists
+            return snapshot  # another thread is refreshing; ours is still valid
+        try:
+            snapshot = self._snapshot
+            if snapshot is not None and not self._due(snapshot, now):
+                return snapshot
+            result = self._download(now, snapshot)
+            if isinstance(result, str):
+                self._last_failure = result
+                self._retry_after = now + self._retry_interval
+            else:
+                snapshot = self._snapshot = result
+                self._last_failure = ""
+                # A CRL that is already stale at the source is not worth re-fetching each time.
+                self._retry_after = (
+                    now + self._retry_interval if now >= result.next_update else None
+                )
+            if snapshot is None:
+                return RevocationStatus.unavailable(self._last_failure)
+            return self._serve(snapshot, now)
+        finally:
+            self._lock.release()
+
+    def _serve(self, snapshot: _CrlSnapshot, now: datetime) -> _CrlSnapshot | RevocationStatus:
+        if now < snapshot.next_update:
+            return snapshot
+        why = self._last_failure or "the published CRL is itself past its nextUpdate"
+        return RevocationStatus.stale(
+            f"CRL nextUpdate {snapshot.next_update.isoformat()} has passed and no newer CRL "
+            f"could be obtained: {why}"
+        )
+
+    def _download(self, now: datetime, previous: _CrlSnapshot | None) -> _CrlSnapshot | str:
+        """A verified snapshot, or a text saying why the download is unusable."""
+        try:
+            body = self._get(self.url, self.timeout)
+        except Exception as exc:  # an injected transport may raise anything; never let it out
+            return f"CRL download failed: {_describe(exc)}"
+        try:
+            crl = x509.load_der_x509_crl(body)
+        except ValueError:
+            return "CRL is not valid DER"
+        try:
+            return self._verify(crl, now, previous)
+        except Exception as exc:  # malformed fields surface lazily while reading the CRL
+            return f"CRL unusable: {_describe(exc)}"
+
+    def _verify(
+        self, crl: x509.CertificateRevocationList, now: datetime, previous: _CrlSnapshot | None
+    ) -> _CrlSnapshot | str:
+        if crl.issuer != self.issuer.subject:
+            return "CRL is issued by another CA"
+        issuer_key = self.issuer.public_key()
+        if not isinstance(issuer_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+            return "the issuing CA's key type cannot sign CRLs here"
+        if not crl.is_signature_valid(issuer_key):
+            return "CRL signature does not verify against the issuing CA"
+        next_update = crl.next_update_utc
+        if next_update is None:
+            return "CRL has no nextUpdate"
+        if crl.last_update_utc > now + self._skew:
+            return "CRL thisUpdate is in the future"
+        for ext in crl.extensions:
+            if isinstance(ext.value, x509.DeltaCRLIndicator):
+                return "a delta CRL cannot stand in for the full CRL"
+            if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension):
+                return "CRL carries an unrecognised critical extension"
+        try:
+            number: int | None = crl.extensions.get_extension_for_class(
+                x509.CRLNumber
+            ).value.crl_number
+        except x509.ExtensionNotFound:
+            number = None
+        if (
+            previous
+            and previous.number is not None
+            and number is not None
+            and number < previous.number
+        ):
+            return "CRL number went backwards (a replayed older CRL?)"
+        positions = {entry.serial_number: i for i, entry in enumerate(crl)}
+        return _CrlSnapshot(
+            crl=crl,
+            positions=positions,
+            this_update=crl.last_update_utc,
+            next_update=next_update,
+            number=number,
+            fetched_at=now,
+        )
+
+
+# -- transports -------------------------------------------------------------------------------
+
+
+def urllib_post(url: str, body: bytes, timeout: float) -> bytes:
+    """POST an OCSP request; the default transport of `OcspChecker`."""
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": OCSP_REQUEST_TYPE, "Accept": OCSP_RESPONSE_TYPE},
+    )
+    return _fetch(request, timeout, OCSP_RESPONSE_TYPE, _MAX_OCSP_RESPONSE)
+
+
+def urllib_get(url: str, timeout: float) -> bytes:
+    """GET a CRL; the default transport of `CrlChecker`."""
+    request = urllib.request.Request(url, method="GET", headers={"Accept": CRL_TYPE})
+    return _fetch(request, timeout, CRL_TYPE, _MAX_CRL)
+
+
+def _fetch(
+    request: urllib.request.Request, timeout: float, expected_type: str, limit: int
+) -> bytes:
+    # No proxies from the environment: the authority sits on a closed network (LGWAN), and a
+    # stray http_proxy must not reroute revocation traffic.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=timeout) as reply:
+        content_type = reply.headers.get_content_type()
+        if content_type != expected_type:
+            raise ValueError(f"unexpected content type {content_type}")
+        data: bytes = reply.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError("response too large")
+    return data
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code}"
+    if isinstance(exc, urllib.error.URLError):
+        return _describe(exc.reason) if isinstance(exc.reason, BaseException) else str(exc.reason)
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("revocation URLs must be http(s)")
+
+
+def _signature_valid(signer: x509.Certificate, response: ocsp.OCSPResponse) -> bool:
+    algorithm = response.signature_hash_algorithm
+    signature, data = response.signature, response.tbs_response_bytes
+    key = signer.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
+            key.verify(signature, data, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
