@@ -116,7 +116,9 @@ class SealRegistration(SQLModel, table=True):
 
 
 class CardSerial(SQLModel, table=True):
-    """利用者管理: a user-auth certificate serial linked to a resident (card, renewed card, phone)."""
+    """利用者管理: a user-auth certificate serial linked to a resident.
+
+    One resident may have several: a card, a renewed card, a phone."""
 
     __tablename__ = "card_serials"
 

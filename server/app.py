@@ -1,0 +1,133 @@
+"""Assembling and running the issuance center's gRPC server (STYLE 11).
+
+`create_server(config)` builds everything and binds the port (0 picks a free one) without
+starting; `serve(config)` starts it, runs the expiry sweeper and waits for termination.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from types import FrameType
+
+import grpc
+from cryptography import x509
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
+from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
+from sqlalchemy.engine import Engine
+
+from server.auth.revocation import RevocationChecker, build_revocation_checker
+from server.auth.service import Authenticator
+from server.auth.servicer import AuthServicer
+from server.common.clock import Clock, system_clock
+from server.config import ServerConfig
+from server.db.engine import make_engine, upgrade
+from server.grpc_errors import DomainErrorInterceptor
+from server.issuance.pdf import CertificateRenderer, RendererConfig
+from server.issuance.service import IssuanceDesk
+from server.issuance.servicer import IssuanceServicer
+from server.settlement.queries import SettlementQueries
+from server.settlement.servicer import SettlementServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
+    issuance_pb2.DESCRIPTOR.services_by_name["IssuanceService"].full_name,
+    settlement_pb2.DESCRIPTOR.services_by_name["SettlementService"].full_name,
+)
+
+
+def load_certificate(path: str) -> x509.Certificate:
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
+
+
+@dataclass
+class Center:
+    """The running parts, for tests and for the sweeper."""
+
+    server: grpc.Server
+    port: int
+    engine: Engine
+    desk: IssuanceDesk
+    health: health.HealthServicer
+
+
+def create_server(
+    config: ServerConfig,
+    *,
+    clock: Clock = system_clock,
+    revocation: RevocationChecker | None = None,
+) -> Center:
+    engine = make_engine(config.database_url)
+    upgrade(engine)
+    anchor = load_certificate(str(config.trust_anchor_path))
+    checker = revocation or build_revocation_checker(
+        config.revocation_mode,
+        base_url=config.authority_url,
+        issuer=anchor,
+        clock=clock,
+        timeout=config.revocation_timeout_s,
+    )
+    authenticator = Authenticator(engine, trust_anchor=anchor, revocation=checker, clock=clock)
+    renderer = CertificateRenderer(RendererConfig(font_path=config.font_path))
+    desk = IssuanceDesk(engine, renderer=renderer, clock=clock)
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="rpc"),
+        interceptors=[DomainErrorInterceptor()],
+        options=[("grpc.so_reuseport", 0)],
+    )
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(authenticator), server)
+    issuance_pb2_grpc.add_IssuanceServiceServicer_to_server(IssuanceServicer(desk), server)
+    settlement_pb2_grpc.add_SettlementServiceServicer_to_server(
+        SettlementServicer(SettlementQueries(engine)), server
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in (*SERVICE_NAMES, ""):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(f"{config.host}:{config.port}")
+    if port == 0:
+        raise RuntimeError(f"cannot bind {config.host}:{config.port}")
+    return Center(server, port, engine, desk, health_servicer)
+
+
+def serve(config: ServerConfig, *, port_file: str | None = None) -> None:
+    center = create_server(config)
+    center.server.start()
+    log.info("issuance center listening on %s:%d", config.host, center.port)
+    if port_file:
+        with open(port_file, "w") as f:
+            f.write(str(center.port))
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    while not stop.wait(config.sweep_interval_s):
+        try:
+            n = center.desk.void_expired()
+            if n:
+                log.info("voided %d expired reservations", n)
+        except Exception:  # the sweeper must outlive a database hiccup
+            log.exception("expiry sweep failed")
+    for name in (*SERVICE_NAMES, ""):
+        center.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    center.server.stop(grace=5).wait()
+    center.engine.dispose()

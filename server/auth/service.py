@@ -1,0 +1,203 @@
+"""Resident authentication at a kiosk (JPKI user-authentication certificate).
+
+begin: a single-use challenge bound to the kiosk. complete: the challenge is consumed whatever
+happens next (a replay never succeeds), then the certificate is checked (chain to the JPKI
+user-auth CA, validity period, revocation by OCSP or CRL), the signature over the challenge
+is verified, and the certificate serial is mapped to a resident (利用者管理). The result is a
+session bound to that kiosk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select, update
+
+from server.auth.certs import CertificateOutcome, verify_certificate, verify_challenge_signature
+from server.auth.revocation import RevocationChecker, RevocationOutcome
+from server.common.clock import Clock
+from server.common.errors import Unauthenticated, Unavailable
+from server.db.models import AuthChallenge, CardSerial, Kiosk, KioskSession, Municipality, Resident
+
+_DOMAIN_TAG = b"konbini-auth-v1"
+
+
+class AuthFailed(Unauthenticated):
+    """Authentication refused; `reason` says why in machine-readable form."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, metadata={"auth_reason": reason})
+        self.auth_reason = reason
+
+
+class RevocationUnavailable(Unavailable):
+    """Revocation status cannot be established now (responder down, CRL stale)."""
+
+    reason = "REVOCATION_UNAVAILABLE"
+
+
+class KioskNotRegistered(Unauthenticated):
+    reason = "KIOSK_NOT_REGISTERED"
+
+
+@dataclass(frozen=True)
+class Challenge:
+    challenge_id: str
+    to_be_signed: bytes
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthenticatedSession:
+    token: str
+    expires_at: datetime
+    municipality_code: str
+    municipality_name: str
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    challenge_ttl: timedelta = timedelta(seconds=60)
+    session_ttl: timedelta = timedelta(minutes=10)
+
+    def __post_init__(self) -> None:
+        if self.challenge_ttl <= timedelta(0) or self.session_ttl <= timedelta(0):
+            raise ValueError("lifetimes must be positive")
+
+
+class Authenticator:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        trust_anchor: x509.Certificate,
+        revocation: RevocationChecker,
+        clock: Clock,
+        settings: AuthSettings | None = None,
+    ) -> None:
+        self._engine = engine
+        self._anchor = trust_anchor
+        self._revocation = revocation
+        self._clock = clock
+        self._settings = settings or AuthSettings()
+
+    def begin(self, kiosk_id: str) -> Challenge:
+        now = self._clock()
+        with Session(self._engine) as db:
+            kiosk = db.get(Kiosk, kiosk_id)
+            if kiosk is None or not kiosk.active:
+                raise KioskNotRegistered(f"kiosk {kiosk_id!r} is not registered or is suspended")
+            challenge_id = secrets.token_hex(16)
+            tbs = b"\x00".join(
+                (_DOMAIN_TAG, kiosk_id.encode(), challenge_id.encode(), secrets.token_bytes(32))
+            )
+            row = AuthChallenge(
+                challenge_id=challenge_id,
+                kiosk_id=kiosk_id,
+                to_be_signed=tbs,
+                created_at=now,
+                expires_at=now + self._settings.challenge_ttl,
+            )
+            db.add(row)
+            db.commit()
+            return Challenge(challenge_id, tbs, row.expires_at)
+
+    def complete(
+        self, *, kiosk_id: str, challenge_id: str, certificate_der: bytes, signature: bytes
+    ) -> AuthenticatedSession:
+        now = self._clock()
+        tbs = self._consume_challenge(kiosk_id, challenge_id, now)
+
+        check = verify_certificate(certificate_der, trust_anchor=self._anchor, at=now)
+        if check.outcome is not CertificateOutcome.OK or check.certificate is None:
+            raise AuthFailed(f"CERTIFICATE_{check.outcome.name}", _CERT_MESSAGES[check.outcome])
+        cert = check.certificate
+        if not verify_challenge_signature(cert, tbs, signature):
+            raise AuthFailed("SIGNATURE_INVALID", "the signature does not match the certificate")
+
+        status = self._revocation.check(cert)
+        if status.outcome is RevocationOutcome.REVOKED:
+            raise AuthFailed("CERTIFICATE_REVOKED", "the certificate has been revoked")
+        if status.outcome is RevocationOutcome.UNKNOWN:
+            raise AuthFailed("CERTIFICATE_UNKNOWN", "the authority does not know this certificate")
+        if status.outcome is not RevocationOutcome.GOOD:
+            raise RevocationUnavailable(
+                "revocation status cannot be checked now; try again later",
+                metadata={"revocation": status.outcome.name, "detail": status.detail},
+            )
+        return self._open_session(kiosk_id, str(cert.serial_number), now)
+
+    def _consume_challenge(self, kiosk_id: str, challenge_id: str, now: datetime) -> bytes:
+        with Session(self._engine) as db:
+            row = db.get(AuthChallenge, challenge_id)
+            if row is None or row.kiosk_id != kiosk_id:
+                raise AuthFailed("CHALLENGE_UNKNOWN", "no such challenge for this kiosk")
+            # Atomic consume: of two concurrent completions only one sees rowcount 1.
+            result = db.exec(
+                update(AuthChallenge)
+                .where(col(AuthChallenge.challenge_id) == challenge_id)
+                .where(col(AuthChallenge.used_at).is_(None))
+                .values(used_at=now)
+            )
+            db.commit()
+            if result.rowcount != 1:
+                raise AuthFailed("CHALLENGE_REPLAYED", "this challenge has already been used")
+            if now >= row.expires_at:
+                raise AuthFailed("CHALLENGE_EXPIRED", "the challenge has expired; start again")
+            return row.to_be_signed
+
+    def _open_session(self, kiosk_id: str, serial: str, now: datetime) -> AuthenticatedSession:
+        with Session(self._engine) as db:
+            link = db.get(CardSerial, serial)
+            if link is None or not link.active:
+                raise AuthFailed(
+                    "CERTIFICATE_NOT_REGISTERED", "this card is not linked to a resident"
+                )
+            resident = db.get(Resident, link.resident_pk)
+            assert resident is not None and resident.id is not None  # foreign key
+            muni = db.exec(
+                select(Municipality).where(Municipality.code == resident.municipality_code)
+            ).one()
+            token = secrets.token_urlsafe(32)
+            row = KioskSession(
+                token_sha256=token_digest(token),
+                kiosk_id=kiosk_id,
+                resident_pk=resident.id,
+                card_serial=serial,
+                subject_key=secrets.token_bytes(32),
+                created_at=now,
+                expires_at=now + self._settings.session_ttl,
+            )
+            db.add(row)
+            db.commit()
+            return AuthenticatedSession(token, row.expires_at, muni.code, muni.full_name())
+
+    def end_session(self, token: str) -> None:
+        with Session(self._engine) as db:
+            db.exec(
+                update(KioskSession)
+                .where(col(KioskSession.token_sha256) == token_digest(token))
+                .where(col(KioskSession.ended_at).is_(None))
+                .values(ended_at=self._clock())
+            )
+            db.commit()
+
+
+_CERT_MESSAGES: dict[CertificateOutcome, str] = {
+    CertificateOutcome.OK: "",
+    CertificateOutcome.MALFORMED: "the certificate could not be parsed",
+    CertificateOutcome.UNTRUSTED_ISSUER: "the certificate was not issued by the JPKI user-auth CA",
+    CertificateOutcome.NOT_YET_VALID: "the certificate is not valid yet",
+    CertificateOutcome.EXPIRED: "the certificate has expired",
+    CertificateOutcome.WRONG_KEY_TYPE: "the certificate key is not RSA-2048",
+    CertificateOutcome.WRONG_USAGE: "this is not a user-authentication certificate",
+}

@@ -1,0 +1,69 @@
+"""gRPC face of `server.auth.service`: translates messages, nothing more."""
+
+from __future__ import annotations
+
+import grpc
+from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+
+from server.auth.service import Authenticator
+from server.common.errors import InvalidArgument, PermissionDenied
+from server.common.identity import kiosk_id_from_context
+from server.common.protoconv import required, timestamp
+
+MAX_CERTIFICATE_BYTES = 8192
+RSA2048_SIGNATURE_BYTES = 256
+
+
+class KioskIdMismatch(PermissionDenied):
+    reason = "KIOSK_ID_MISMATCH"
+
+
+class AuthServicer(auth_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._auth = authenticator
+
+    def _kiosk(self, claimed: str, context: grpc.ServicerContext) -> str:
+        kiosk_id = kiosk_id_from_context(context)
+        if claimed and claimed != kiosk_id:
+            raise KioskIdMismatch("kiosk_id differs from the calling kiosk")
+        return kiosk_id
+
+    def BeginAuthentication(
+        self, request: auth_pb2.BeginAuthenticationRequest, context: grpc.ServicerContext
+    ) -> auth_pb2.BeginAuthenticationResponse:
+        kiosk_id = self._kiosk(request.kiosk_id, context)
+        ch = self._auth.begin(kiosk_id)
+        return auth_pb2.BeginAuthenticationResponse(
+            challenge_id=ch.challenge_id,
+            to_be_signed=ch.to_be_signed,
+            expires_at=timestamp(ch.expires_at),
+        )
+
+    def CompleteAuthentication(
+        self, request: auth_pb2.CompleteAuthenticationRequest, context: grpc.ServicerContext
+    ) -> auth_pb2.CompleteAuthenticationResponse:
+        kiosk_id = self._kiosk(request.kiosk_id, context)
+        required(request.challenge_id, "challenge_id", max_len=64)
+        if not request.certificate or len(request.certificate) > MAX_CERTIFICATE_BYTES:
+            raise InvalidArgument("certificate must be 1-8192 bytes of DER", field="certificate")
+        if len(request.signature) != RSA2048_SIGNATURE_BYTES:
+            raise InvalidArgument("signature must be 256 bytes (RSA-2048)", field="signature")
+        session = self._auth.complete(
+            kiosk_id=kiosk_id,
+            challenge_id=request.challenge_id,
+            certificate_der=request.certificate,
+            signature=request.signature,
+        )
+        return auth_pb2.CompleteAuthenticationResponse(
+            session_token=session.token,
+            expires_at=timestamp(session.expires_at),
+            municipality_code=session.municipality_code,
+            municipality_name=session.municipality_name,
+        )
+
+    def EndSession(
+        self, request: auth_pb2.EndSessionRequest, context: grpc.ServicerContext
+    ) -> auth_pb2.EndSessionResponse:
+        kiosk_id_from_context(context)
+        self._auth.end_session(required(request.session_token, "session_token"))
+        return auth_pb2.EndSessionResponse()

@@ -1,0 +1,150 @@
+"""Loading resident data into the center's database and reading it back as records.
+
+Issue 2 loads a municipality directly (the demo); the BCL upload path with generations builds
+on the same tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from server.bcl.records import (
+    IssuingBackend,
+    MunicipalityClass,
+    MunicipalityProfile,
+    ResidentRecord,
+    SealRegistrationRecord,
+    Sex,
+)
+from server.db.models import CardSerial, Municipality, Offering, Resident, SealRegistration
+
+
+def load_municipality(
+    db: Session,
+    profile: MunicipalityProfile,
+    residents: Iterable[ResidentRecord],
+    seals: Iterable[SealRegistrationRecord],
+) -> dict[str, int]:
+    """Insert a municipality, its offerings, residents and seals. Returns resident_id → pk."""
+    db.add(
+        Municipality(
+            code=profile.code,
+            prefecture=profile.prefecture,
+            name=profile.name,
+            mayor_title=profile.mayor_title,
+            mayor_name=profile.mayor_name,
+            municipality_class=profile.municipality_class.value,
+            backend=profile.backend.value,
+            population=profile.population,
+            joined_on=profile.joined_on,
+            seal_png=profile.seal_png,
+        )
+    )
+    for kind, fee in profile.fees.items():
+        db.add(Offering(municipality_code=profile.code, kind=kind, fee_yen=fee))
+    rows = [Resident(municipality_code=profile.code, **_resident_fields(r)) for r in residents]
+    db.add_all(rows)
+    db.flush()
+    pks = {r.resident_id: r.id for r in rows if r.id is not None}
+    for seal in seals:
+        db.add(
+            SealRegistration(
+                resident_pk=pks[seal.resident_id],
+                registration_number=seal.registration_number,
+                registered_on=seal.registered_on,
+                impression_png=seal.impression_png,
+                active=seal.active,
+            )
+        )
+    db.flush()
+    return pks
+
+
+def link_card_serials(db: Session, links: Mapping[int, tuple[int, str]], *, at: datetime) -> None:
+    """Link certificate serials to residents: serial → (resident pk, token kind)."""
+    for serial, (resident_pk, token) in links.items():
+        db.add(CardSerial(serial=str(serial), resident_pk=resident_pk, token=token, linked_at=at))
+    db.flush()
+
+
+def _resident_fields(r: ResidentRecord) -> dict[str, object]:
+    return {
+        "resident_id": r.resident_id,
+        "household_id": r.household_id,
+        "family_name": r.family_name,
+        "given_name": r.given_name,
+        "family_name_kana": r.family_name_kana,
+        "given_name_kana": r.given_name_kana,
+        "former_family_name": r.former_family_name,
+        "birth_date": r.birth_date,
+        "sex": r.sex.value,
+        "address": r.address,
+        "address_annex": r.address_annex,
+        "is_household_head": r.is_household_head,
+        "relationship": r.relationship,
+        "honseki": r.honseki,
+        "hittousha": r.hittousha,
+        "juminhyo_code": r.juminhyo_code,
+        "individual_number": r.individual_number,
+        "became_resident_on": r.became_resident_on,
+        "address_set_on": r.address_set_on,
+        "suppressed": r.suppressed,
+    }
+
+
+def resident_record(row: Resident) -> ResidentRecord:
+    return ResidentRecord(
+        resident_id=row.resident_id,
+        household_id=row.household_id,
+        family_name=row.family_name,
+        given_name=row.given_name,
+        family_name_kana=row.family_name_kana,
+        given_name_kana=row.given_name_kana,
+        birth_date=row.birth_date,
+        sex=Sex(row.sex),
+        address=row.address,
+        address_annex=row.address_annex,
+        is_household_head=row.is_household_head,
+        relationship=row.relationship,
+        honseki=row.honseki,
+        hittousha=row.hittousha,
+        juminhyo_code=row.juminhyo_code,
+        individual_number=row.individual_number,
+        became_resident_on=row.became_resident_on,
+        address_set_on=row.address_set_on,
+        former_family_name=row.former_family_name,
+        suppressed=row.suppressed,
+    )
+
+
+def municipality_profile(db: Session, row: Municipality) -> MunicipalityProfile:
+    fees = {
+        o.kind: o.fee_yen
+        for o in db.exec(select(Offering).where(Offering.municipality_code == row.code))
+    }
+    return MunicipalityProfile(
+        code=row.code,
+        prefecture=row.prefecture,
+        name=row.name,
+        mayor_title=row.mayor_title,
+        mayor_name=row.mayor_name,
+        municipality_class=MunicipalityClass(row.municipality_class),
+        backend=IssuingBackend(row.backend),
+        population=row.population,
+        joined_on=row.joined_on,
+        fees=fees,
+        seal_png=row.seal_png,
+    )
+
+
+def seal_record(row: SealRegistration, resident_id: str) -> SealRegistrationRecord:
+    return SealRegistrationRecord(
+        resident_id=resident_id,
+        registration_number=row.registration_number,
+        registered_on=row.registered_on,
+        impression_png=row.impression_png,
+        active=row.active,
+    )

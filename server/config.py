@@ -1,0 +1,63 @@
+"""The server's one settings object, read from the environment or built explicitly (STYLE 9)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DEFAULT_FONT = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
+
+RevocationMode = Literal["ocsp", "crl"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    trust_anchor_path: Path  # the JPKI user-auth CA certificate (DER or PEM)
+    authority_url: str  # base URL of the authority: /ocsp and /crl/auth.crl below it
+    database_url: str = "sqlite:///var/konbini.db"
+    host: str = "127.0.0.1"
+    port: int = 50051
+    revocation_mode: RevocationMode = "ocsp"
+    revocation_timeout_s: float = 2.0
+    font_path: Path = DEFAULT_FONT
+    max_workers: int = 16
+    sweep_interval_s: float = 30.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.revocation_mode not in ("ocsp", "crl"):
+            raise ValueError(f"revocation mode must be ocsp or crl, not {self.revocation_mode!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port out of range")
+        if not self.authority_url.startswith(("http://", "https://")):
+            raise ValueError("authority_url must be an http(s) URL")
+        if self.max_workers < 1:
+            raise ValueError("max_workers must be positive")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
+        """KONBINI_* variables; keyword overrides (e.g. from CLI flags) win."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        mapping = {
+            "KONBINI_TRUST_ANCHOR": ("trust_anchor_path", Path),
+            "KONBINI_AUTHORITY_URL": ("authority_url", str),
+            "KONBINI_DATABASE_URL": ("database_url", str),
+            "KONBINI_HOST": ("host", str),
+            "KONBINI_PORT": ("port", int),
+            "KONBINI_REVOCATION": ("revocation_mode", str),
+            "KONBINI_REVOCATION_TIMEOUT": ("revocation_timeout_s", float),
+            "KONBINI_FONT": ("font_path", Path),
+            "KONBINI_WORKERS": ("max_workers", int),
+        }
+        for var, (name, conv) in mapping.items():
+            if var in env:
+                values[name] = conv(env[var])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        missing = [n for n in ("trust_anchor_path", "authority_url") if n not in values]
+        if missing:
+            raise ValueError(f"missing settings: {', '.join(missing)}")
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,109 @@
+"""One server interceptor that turns domain errors into rich gRPC statuses (STYLE 6, 8).
+
+A `DomainError` becomes its own status code with `google.rpc.ErrorInfo` (reason, domain,
+metadata) and, for `InvalidArgument`, a `google.rpc.BadRequest` field violation. A database
+that cannot be reached becomes UNAVAILABLE. Anything else is a bug on our side: it is logged
+with its traceback here and the caller sees INTERNAL with no detail, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from server.common.errors import ERROR_DOMAIN, DomainError, InvalidArgument
+
+log = logging.getLogger(__name__)
+
+
+def status_for(error: DomainError) -> status_pb2.Status:
+    info = error_details_pb2.ErrorInfo(
+        reason=getattr(error, "auth_reason", None) or error.reason,
+        domain=ERROR_DOMAIN,
+        metadata=error.metadata,
+    )
+    details = [_pack(info)]
+    if isinstance(error, InvalidArgument) and error.field:
+        details.append(
+            _pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=error.field, description=error.message
+                        )
+                    ]
+                )
+            )
+        )
+    return status_pb2.Status(code=error.status.value[0], message=error.message, details=details)
+
+
+def _pack(msg: Any) -> any_pb2.Any:
+    out = any_pb2.Any()
+    out.Pack(msg)
+    return out
+
+
+def _unavailable(what: str) -> status_pb2.Status:
+    info = error_details_pb2.ErrorInfo(reason="DATABASE_UNAVAILABLE", domain=ERROR_DOMAIN)
+    return status_pb2.Status(
+        code=code_pb2.UNAVAILABLE, message=f"{what}; retry later", details=[_pack(info)]
+    )
+
+
+def _internal() -> status_pb2.Status:
+    return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+
+
+def _abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
+    if isinstance(exc, DomainError):
+        status = status_for(exc)
+    elif isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        log.warning("database unavailable in %s: %s", method, type(exc).__name__)
+        status = _unavailable("the database is unavailable")
+    else:
+        log.exception("unexpected error in %s", method)
+        status = _internal()
+    context.abort_with_status(rpc_status.to_status(status))
+
+
+class DomainErrorInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            inner_uu = handler.unary_unary
+
+            def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+                try:
+                    return inner_uu(request, context)
+                except Exception as exc:
+                    _abort(context, exc, method)
+
+            return handler._replace(unary_unary=unary_unary)
+        if handler.unary_stream is not None:
+            inner_us = handler.unary_stream
+
+            def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                try:
+                    yield from inner_us(request, context)
+                except Exception as exc:
+                    _abort(context, exc, method)
+
+            return handler._replace(unary_stream=unary_stream)
+        return handler

@@ -1,0 +1,150 @@
+"""gRPC face of `server.issuance.service`: translates messages, nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
+
+from server.common.errors import InvalidArgument
+from server.common.identity import kiosk_id_from_context
+from server.common.protoconv import required, timestamp
+from server.issuance.documents import CertificateKind
+from server.issuance.service import IssuanceDesk, ReserveRequest
+from server.issuance.states import IssuanceState
+
+PDF_CHUNK_BYTES = 64 * 1024
+
+_KIND_TO_PROTO = {
+    CertificateKind.JUMINHYO: issuance_pb2.CERTIFICATE_KIND_JUMINHYO,
+    CertificateKind.INKAN: issuance_pb2.CERTIFICATE_KIND_INKAN,
+}
+_KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
+_STATE_TO_PROTO = {
+    IssuanceState.RESERVED: issuance_pb2.ISSUANCE_STATE_RESERVED,
+    IssuanceState.PRINTING: issuance_pb2.ISSUANCE_STATE_PRINTING,
+    IssuanceState.ISSUED: issuance_pb2.ISSUANCE_STATE_ISSUED,
+    IssuanceState.VOIDED: issuance_pb2.ISSUANCE_STATE_VOIDED,
+}
+
+
+def _kind(value: int) -> CertificateKind:
+    try:
+        return _KIND_FROM_PROTO[value]
+    except KeyError:
+        raise InvalidArgument("choose a certificate kind", field="kind") from None
+
+
+class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):  # type: ignore[misc]
+    def __init__(self, desk: IssuanceDesk) -> None:
+        self._desk = desk
+
+    def ListOfferings(
+        self, request: issuance_pb2.ListOfferingsRequest, context: grpc.ServicerContext
+    ) -> issuance_pb2.ListOfferingsResponse:
+        kiosk_id = kiosk_id_from_context(context)
+        views = self._desk.list_offerings(
+            required(request.session_token, "session_token"), kiosk_id
+        )
+        return issuance_pb2.ListOfferingsResponse(
+            offerings=[
+                issuance_pb2.Offering(
+                    kind=_KIND_TO_PROTO[v.kind],
+                    title=v.title,
+                    fee_yen=v.fee_yen,
+                    eligible_subjects=[
+                        issuance_pb2.Subject(
+                            subject_id=s.subject_id, display_name=s.display_name, is_self=s.is_self
+                        )
+                        for s in v.subjects
+                    ],
+                    allows_head_and_relationship=v.allows_head_and_relationship,
+                    allows_honseki=v.allows_honseki,
+                )
+                for v in views
+            ]
+        )
+
+    def Reserve(
+        self, request: issuance_pb2.ReserveRequest, context: grpc.ServicerContext
+    ) -> issuance_pb2.ReserveResponse:
+        kiosk_id = kiosk_id_from_context(context)
+        token = required(request.session_token, "session_token")
+        if len(request.subject_ids) > 50:
+            raise InvalidArgument("at most 50 persons on one certificate", field="subject_ids")
+        res = self._desk.reserve(
+            token,
+            kiosk_id,
+            ReserveRequest(
+                kind=_kind(request.kind),
+                subject_ids=tuple(request.subject_ids),
+                include_head_and_relationship=request.include_head_and_relationship,
+                include_honseki=request.include_honseki,
+            ),
+        )
+        return issuance_pb2.ReserveResponse(
+            reservation_id=res.reservation_id,
+            fee_yen=res.fee_yen,
+            expires_at=timestamp(res.expires_at),
+        )
+
+    def Issue(
+        self, request: issuance_pb2.IssueRequest, context: grpc.ServicerContext
+    ) -> Iterator[issuance_pb2.IssueChunk]:
+        kiosk_id = kiosk_id_from_context(context)
+        copy = self._desk.issue(
+            required(request.session_token, "session_token"),
+            kiosk_id,
+            required(request.reservation_id, "reservation_id", max_len=64),
+            request.idempotency_key,
+            request.printer_id,
+        )
+        yield issuance_pb2.IssueChunk(
+            header=issuance_pb2.IssueHeader(
+                issuance_id=copy.issuance_id,
+                issue_number=copy.issue_number,
+                page_count=copy.page_count,
+                pdf_size=len(copy.pdf),
+                pdf_sha256=copy.pdf_sha256,
+                fee_yen=copy.fee_yen,
+            )
+        )
+        for off in range(0, len(copy.pdf), PDF_CHUNK_BYTES):
+            yield issuance_pb2.IssueChunk(pdf_chunk=copy.pdf[off : off + PDF_CHUNK_BYTES])
+
+    def ReportPrintResult(
+        self, request: issuance_pb2.ReportPrintResultRequest, context: grpc.ServicerContext
+    ) -> issuance_pb2.ReportPrintResultResponse:
+        kiosk_id = kiosk_id_from_context(context)
+        if request.outcome not in (
+            issuance_pb2.PRINT_OUTCOME_PRINTED,
+            issuance_pb2.PRINT_OUTCOME_FAILED,
+        ):
+            raise InvalidArgument("outcome must be PRINTED or FAILED", field="outcome")
+        if request.pages_printed < 0:
+            raise InvalidArgument("pages_printed must not be negative", field="pages_printed")
+        report = self._desk.report_print(
+            required(request.session_token, "session_token"),
+            kiosk_id,
+            required(request.issuance_id, "issuance_id", max_len=64),
+            printed=request.outcome == issuance_pb2.PRINT_OUTCOME_PRINTED,
+            pages_printed=request.pages_printed,
+            failure_reason=request.failure_reason[:64],
+        )
+        return issuance_pb2.ReportPrintResultResponse(
+            state=_STATE_TO_PROTO[report.state],
+            issue_number=report.issue_number,
+            charged_yen=report.charged_yen,
+        )
+
+    def CancelReservation(
+        self, request: issuance_pb2.CancelReservationRequest, context: grpc.ServicerContext
+    ) -> issuance_pb2.CancelReservationResponse:
+        kiosk_id = kiosk_id_from_context(context)
+        state = self._desk.cancel(
+            required(request.session_token, "session_token"),
+            kiosk_id,
+            required(request.reservation_id, "reservation_id", max_len=64),
+        )
+        return issuance_pb2.CancelReservationResponse(state=_STATE_TO_PROTO[state])
