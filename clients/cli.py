@@ -1,0 +1,252 @@
+"""The `konbini` command line: serve, authority, seed, kiosk, settlement, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+DEFAULT_STATE = Path("var")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from server.app import serve
+    from server.config import ServerConfig
+
+    config = ServerConfig.from_env(
+        database_url=args.database_url,
+        host=args.host,
+        port=args.port,
+        trust_anchor_path=Path(args.trust_anchor) if args.trust_anchor else None,
+        authority_url=args.authority_url,
+        revocation_mode=args.revocation,
+    )
+    serve(config, port_file=args.port_file)
+    return 0
+
+
+def _cmd_authority_init(args: argparse.Namespace) -> int:
+    from hardware_sim.authority.ca import JpkiAuthority
+
+    state = Path(args.state)
+    authority = JpkiAuthority.create(clock=lambda: datetime.now(UTC))
+    authority.save(state)
+    print(f"JPKI authority created in {state}")
+    return 0
+
+
+def _cmd_authority_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from hardware_sim.authority.ca import JpkiAuthority
+    from hardware_sim.authority.responder import create_responder
+
+    authority = JpkiAuthority.load(Path(args.state), clock=lambda: datetime.now(UTC))
+    server, port = create_responder(authority, host=args.host, port=args.port)
+    if args.port_file:
+        Path(args.port_file).write_text(str(port))
+    logging.getLogger(__name__).info("JPKI authority (OCSP, CRL) on http://%s:%d", args.host, port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stop.wait()
+    server.shutdown()
+    return 0
+
+
+def _cmd_seed(args: argparse.Namespace) -> int:
+    from clients.seeding import seed_municipality
+    from hardware_sim.authority.ca import JpkiAuthority
+    from server.common.clock import JST
+    from server.db.engine import make_engine, upgrade
+
+    now = datetime.now(UTC)
+    authority = JpkiAuthority.load(Path(args.authority_state), clock=lambda: datetime.now(UTC))
+    engine = make_engine(args.database_url)
+    upgrade(engine)
+    seeded = seed_municipality(
+        engine,
+        authority,
+        seed=args.seed,
+        households=args.households,
+        today=now.astimezone(JST).date(),
+        now=now,
+        cards_dir=Path(args.cards_dir),
+    )
+    authority.save(Path(args.authority_state))  # it now knows the issued serials
+    print(
+        f"{seeded.profile.full_name}: {len(seeded.residents)} residents, "
+        f"{len(seeded.cards)} cards in {args.cards_dir}, kiosks {', '.join(seeded.kiosk_ids)}"
+    )
+    return 0
+
+
+def _cmd_kiosk(args: argparse.Namespace) -> int:
+    import grpc
+
+    from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order
+    from hardware_sim.card.applet import JpkiApplet
+    from hardware_sim.card.credentials import CardCredentials
+    from hardware_sim.card.reader import InProcessReader
+    from hardware_sim.printer import KioskPrinter
+
+    card = CardCredentials.from_json(Path(args.card).read_text(encoding="utf-8"))
+    reader = InProcessReader()
+    reader.insert(JpkiApplet(card))
+    reader.connect()
+    subjects: str | tuple[str, ...] = args.subjects
+    if args.subjects not in ("self", "household"):
+        subjects = tuple(s.strip() for s in args.subjects.split(","))
+    order = Order(
+        CertificateChoice(args.certificate),
+        subjects,
+        include_head_and_relationship=args.head_and_relationship,
+        include_honseki=args.honseki,
+    )
+    with grpc.insecure_channel(args.server) as channel:
+        terminal = KioskTerminal(
+            channel, kiosk_id=args.kiosk_id, printer=KioskPrinter(args.printer_id)
+        )
+        outcome = terminal.visit(reader, args.pin, order)
+    print(f"{outcome.status.value}: {outcome.screen}")
+    if outcome.error is not None:
+        print(f"  {outcome.error.code.name} {outcome.error.reason}: {outcome.error.message}")
+    if outcome.pdf:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"{args.certificate}-{outcome.issue_number}.pdf"
+        path.write_bytes(outcome.pdf)
+        print(
+            f"  交付番号 {outcome.issue_number}, {outcome.pages} page(s), {outcome.charged_yen}円"
+        )
+        print(f"  → {path}")
+    return 0 if outcome.status.value == "issued" else 1
+
+
+def _cmd_settlement(args: argparse.Namespace) -> int:
+    import grpc
+    from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
+
+    with grpc.insecure_channel(args.server) as channel:
+        s = settlement_pb2_grpc.SettlementServiceStub(channel).MonthlySummary(
+            settlement_pb2.MonthlySummaryRequest(
+                municipality_code=args.municipality, month=args.month
+            ),
+            timeout=10,
+        )
+    print(f"{s.municipality_code} {s.month}")
+    for k in s.kinds:
+        print(f"  {k.certificate_kind:10} {k.copies:6} copies  fees {k.fees_yen:>10,}円")
+    print(f"  total {s.total_copies} copies, voided {s.voided_copies}")
+    print(f"  net remittance {s.net_remittance_yen:,}円")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from clients.demo import print_result, run_demo
+
+    result = run_demo(
+        Path(args.output), Path(args.state), seed=args.seed, households=args.households
+    )
+    print_result(result)
+    issued = [o for _, o in result.outcomes if o.status.value == "issued"]
+    return 0 if issued and result.pdfs else 1
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from server.db.engine import make_engine, upgrade
+
+    upgrade(make_engine(args.database_url))
+    print("schema is at the latest migration")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="konbini", description="コンビニ交付 reference implementation")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the issuance center (gRPC)")
+    s.add_argument("--database-url")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--port-file", help="write the bound port here (use with --port 0)")
+    s.add_argument("--trust-anchor", help="JPKI user-auth CA certificate (DER or PEM)")
+    s.add_argument("--authority-url", help="base URL of the OCSP responder / CRL")
+    s.add_argument("--revocation", choices=["ocsp", "crl"])
+    s.set_defaults(func=_cmd_serve)
+
+    a = sub.add_parser("authority", help="the emulated JPKI authority")
+    asub = a.add_subparsers(dest="authority_command", required=True)
+    ai = asub.add_parser("init", help="create a new CA hierarchy")
+    ai.add_argument("--state", default=str(DEFAULT_STATE / "authority"))
+    ai.set_defaults(func=_cmd_authority_init)
+    aserve = asub.add_parser("serve", help="serve OCSP and the CRL over HTTP")
+    aserve.add_argument("--state", default=str(DEFAULT_STATE / "authority"))
+    aserve.add_argument("--host", default="127.0.0.1")
+    aserve.add_argument("--port", type=int, default=8765)
+    aserve.add_argument("--port-file")
+    aserve.set_defaults(func=_cmd_authority_serve)
+
+    sd = sub.add_parser("seed", help="load a synthetic municipality and issue its cards")
+    sd.add_argument("--database-url", default=f"sqlite:///{DEFAULT_STATE / 'konbini.db'}")
+    sd.add_argument("--authority-state", default=str(DEFAULT_STATE / "authority"))
+    sd.add_argument("--cards-dir", default=str(DEFAULT_STATE / "cards"))
+    sd.add_argument("--households", type=int, default=20)
+    sd.add_argument("--seed", type=int, default=2026)
+    sd.set_defaults(func=_cmd_seed)
+
+    k = sub.add_parser("kiosk", help="one visit at an emulated kiosk")
+    k.add_argument("--server", default="127.0.0.1:50051")
+    k.add_argument("--kiosk-id", required=True)
+    k.add_argument("--card", required=True, help="card JSON written by `konbini seed`")
+    k.add_argument("--pin", required=True)
+    k.add_argument("--certificate", choices=["juminhyo", "inkan"], default="juminhyo")
+    k.add_argument("--subjects", default="self", help="self, household, or names joined by ','")
+    k.add_argument("--head-and-relationship", action="store_true", help="print 世帯主・続柄")
+    k.add_argument("--honseki", action="store_true", help="print 本籍・筆頭者")
+    k.add_argument("--printer-id", default="P1")
+    k.add_argument("--out", default="demo-output")
+    k.set_defaults(func=_cmd_kiosk)
+
+    st = sub.add_parser("settlement", help="monthly settlement summary of a municipality")
+    st.add_argument("--server", default="127.0.0.1:50051")
+    st.add_argument("--municipality", required=True)
+    st.add_argument("--month", required=True, help="YYYY-MM")
+    st.set_defaults(func=_cmd_settlement)
+
+    d = sub.add_parser("demo", help="the whole path once on SQLite; PDFs to demo-output/")
+    d.add_argument("--output", default="demo-output")
+    d.add_argument("--state", default=str(DEFAULT_STATE / "demo"))
+    d.add_argument("--seed", type=int, default=2026)
+    d.add_argument("--households", type=int, default=12)
+    d.set_defaults(func=_cmd_demo)
+
+    db = sub.add_parser("db", help="database maintenance")
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help="run the migrations")
+    up.add_argument("--database-url", default=f"sqlite:///{DEFAULT_STATE / 'konbini.db'}")
+    up.set_defaults(func=_cmd_db_upgrade)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        for noisy in ("alembic", "fontTools"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
