@@ -1,0 +1,525 @@
+"""A resident at a kiosk, end to end over loopback gRPC, with an emulated card and printer."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+
+import grpc
+import pypdf
+import pytest
+from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
+from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
+
+from clients.errors import decode_error
+from clients.kiosk.jpki import JpkiClient
+from clients.kiosk.terminal import CertificateChoice, Order, VisitStatus
+from hardware_sim.printer import KioskPrinter, PrinterFault
+from server.common.identity import KIOSK_ID_HEADER
+from tests.integration.conftest import Bench
+
+
+def pdf_text(pdf: bytes) -> str:
+    return "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def settled_rows(bench: Bench, issue_number: str) -> list[tuple[object, ...]]:
+    return bench.sql(
+        "SELECT fee_yen, commission_yen, bcl_fee_yen FROM settlement_entries"
+        " WHERE issue_number = :n",
+        n=issue_number,
+    )
+
+
+@pytest.fixture
+def restore_clock(bench: Bench) -> Iterator[None]:
+    saved = bench.clock.now
+    yield
+    bench.clock.now = saved
+
+
+def is_head_of_family(bench: Bench) -> object:
+    return lambda r: r.is_household_head and len(bench.household(r)) >= 3
+
+
+# -- the happy paths -----------------------------------------------------------------------
+
+
+def test_household_juminhyo_is_printed_charged_and_settled(bench: Bench) -> None:
+    head = bench.take(is_head_of_family(bench))
+    printer = KioskPrinter("P1")
+    outcome = bench.terminal(printer).visit(
+        bench.reader(head),
+        bench.pin(head),
+        Order(CertificateChoice.JUMINHYO, "household", include_head_and_relationship=True),
+    )
+    assert outcome.status is VisitStatus.ISSUED, outcome
+    text = pdf_text(outcome.pdf)
+    assert "住民票の写し" in text
+    for member in bench.household(head):
+        assert member.family_name in text and member.given_name in text
+        assert member.individual_number not in text.replace(" ", "")
+        assert member.juminhyo_code not in text.replace(" ", "")
+    assert "世帯主" in text
+    assert len(printer.printed) == 1
+    fee = bench.seeded.profile.fees["juminhyo"]
+    assert outcome.charged_yen == fee
+    assert settled_rows(bench, outcome.issue_number) == [(fee, 117, 180)]
+
+
+def test_inkan_certificate_for_oneself_carries_the_seal_impression(bench: Bench) -> None:
+    registered = {s.resident_id for s in bench.seeded_seals()}
+    me = bench.take(lambda r: r.resident_id in registered)
+    outcome = bench.terminal().visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.INKAN)
+    )
+    assert outcome.status is VisitStatus.ISSUED, outcome
+    reader = pypdf.PdfReader(io.BytesIO(outcome.pdf))
+    assert "印鑑登録証明書" in pdf_text(outcome.pdf)
+    assert any(page.images for page in reader.pages)
+
+
+def test_optional_items_appear_only_when_chosen(bench: Bench) -> None:
+    me = bench.take()
+    plain = bench.terminal().visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+    )
+    full = bench.terminal().visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO, include_honseki=True)
+    )
+    assert plain.status is VisitStatus.ISSUED and full.status is VisitStatus.ISSUED
+    assert me.honseki not in pdf_text(plain.pdf)
+    assert me.honseki in pdf_text(full.pdf)
+    assert plain.issue_number != full.issue_number
+
+
+def test_monthly_summary_counts_the_copies(bench: Bench) -> None:
+    me = bench.take()
+    stub = settlement_pb2_grpc.SettlementServiceStub(bench.channel)
+    month = bench.clock.now.strftime("%Y-%m")
+    req = settlement_pb2.MonthlySummaryRequest(
+        municipality_code=bench.seeded.profile.code, month=month
+    )
+    before = stub.MonthlySummary(req)
+    outcome = bench.terminal().visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+    )
+    after = stub.MonthlySummary(req)
+    assert outcome.status is VisitStatus.ISSUED
+    assert after.total_copies == before.total_copies + 1
+    assert after.total_fees_yen - before.total_fees_yen == outcome.charged_yen
+    assert after.net_remittance_yen == after.total_fees_yen - after.total_commission_yen
+
+
+# -- the card --------------------------------------------------------------------------------
+
+
+def test_wrong_pin_shows_tries_left_and_the_third_locks_the_card(bench: Bench) -> None:
+    me = bench.take()
+    reader = bench.reader(me)
+    wrong = "9999" if bench.pin(me) != "9999" else "9998"
+    terminal = bench.terminal()
+    order = Order(CertificateChoice.JUMINHYO)
+    first = terminal.visit(reader, wrong, order)
+    second = terminal.visit(reader, wrong, order)
+    third = terminal.visit(reader, wrong, order)
+    assert (first.status, first.tries_left) == (VisitStatus.WRONG_PIN, 2)
+    assert (second.status, second.tries_left) == (VisitStatus.WRONG_PIN, 1)
+    assert third.status is VisitStatus.CARD_LOCKED
+    # Locked for good: even the right PIN is refused by the card (6984).
+    assert terminal.visit(reader, bench.pin(me), order).status is VisitStatus.CARD_LOCKED
+    card = JpkiClient(reader)
+    card.select_ap()
+    assert card.verify_auth_pin(bench.pin(me)).blocked
+
+
+# -- certificates the center must refuse -----------------------------------------------------
+
+
+def auth_reason(outcome: object) -> str:
+    err = getattr(outcome, "error", None)
+    assert err is not None, outcome
+    assert err.code is grpc.StatusCode.UNAUTHENTICATED, err
+    return str(err.reason)
+
+
+def test_revoked_card_is_refused_with_the_reason(bench: Bench) -> None:
+    me = bench.take()
+    card = bench.seeded.cards[me.resident_id]
+    bench.authority.revoke(bench.serial_of(card))
+    outcome = bench.terminal().visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+    )
+    assert outcome.status is VisitStatus.AUTH_REFUSED
+    assert auth_reason(outcome) == "CERTIFICATE_REVOKED"
+
+
+def test_expired_certificate_is_refused(bench: Bench, restore_clock: None) -> None:
+    me = bench.take()
+    bench.clock.advance(timedelta(days=5 * 366))
+    outcome = bench.terminal().visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+    )
+    assert auth_reason(outcome) == "CERTIFICATE_EXPIRED"
+
+
+def test_certificate_from_a_foreign_ca_is_refused(bench: Bench) -> None:
+    from hardware_sim.authority.ca import JpkiAuthority
+
+    foreign = JpkiAuthority.create(clock=bench.clock)
+    me = bench.take()
+    card = foreign.issue_card(me.resident_id, pin="1234", sign_password="ABCDEF12")
+    reader = bench.reader_for_card(card)
+    outcome = bench.terminal().visit(reader, "1234", Order(CertificateChoice.JUMINHYO))
+    assert auth_reason(outcome) == "CERTIFICATE_UNTRUSTED_ISSUER"
+
+
+def begin(bench: Bench, kiosk_id: str | None = None) -> object:
+    from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+
+    stub = auth_pb2_grpc.AuthServiceStub(bench.channel)
+    kid = kiosk_id or bench.kiosk_id
+    return (
+        stub,
+        kid,
+        stub.BeginAuthentication(
+            auth_pb2.BeginAuthenticationRequest(kiosk_id=kid), metadata=((KIOSK_ID_HEADER, kid),)
+        ),
+    )
+
+
+def complete(
+    bench: Bench, stub: object, kid: str, challenge_id: str, cert: bytes, sig: bytes
+) -> object:
+    from konbini.auth.v1 import auth_pb2
+
+    return stub.CompleteAuthentication(  # type: ignore[attr-defined]
+        auth_pb2.CompleteAuthenticationRequest(
+            kiosk_id=kid, challenge_id=challenge_id, certificate=cert, signature=sig
+        ),
+        metadata=((KIOSK_ID_HEADER, kid),),
+    )
+
+
+def signed_by_card(bench: Bench, resident: object, tbs: bytes) -> tuple[bytes, bytes]:
+    reader = bench.reader(resident)  # type: ignore[arg-type]
+    card = JpkiClient(reader)
+    card.select_ap()
+    cert = card.read_auth_certificate()
+    assert card.verify_auth_pin(bench.pin(resident)).ok  # type: ignore[arg-type]
+    return cert, card.sign_with_auth_key(tbs)
+
+
+def test_bad_signature_is_refused(bench: Bench) -> None:
+    me = bench.take()
+    stub, kid, ch = begin(bench)
+    cert, sig = signed_by_card(bench, me, ch.to_be_signed + b"tampered")  # type: ignore[attr-defined]
+    with pytest.raises(grpc.RpcError) as err:
+        complete(bench, stub, kid, ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+    assert decode_error(err.value).reason == "SIGNATURE_INVALID"
+
+
+def test_replayed_challenge_is_refused(bench: Bench) -> None:
+    me = bench.take()
+    stub, kid, ch = begin(bench)
+    cert, sig = signed_by_card(bench, me, ch.to_be_signed)  # type: ignore[attr-defined]
+    complete(bench, stub, kid, ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+    with pytest.raises(grpc.RpcError) as err:
+        complete(bench, stub, kid, ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+    details = decode_error(err.value)
+    assert details.code is grpc.StatusCode.UNAUTHENTICATED
+    assert details.reason == "CHALLENGE_REPLAYED"
+
+
+def test_expired_challenge_is_refused(bench: Bench, restore_clock: None) -> None:
+    me = bench.take()
+    stub, kid, ch = begin(bench)
+    cert, sig = signed_by_card(bench, me, ch.to_be_signed)  # type: ignore[attr-defined]
+    bench.clock.advance(timedelta(minutes=2))
+    with pytest.raises(grpc.RpcError) as err:
+        complete(bench, stub, kid, ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+    assert decode_error(err.value).reason == "CHALLENGE_EXPIRED"
+
+
+def test_challenge_issued_to_one_kiosk_cannot_be_completed_at_another(bench: Bench) -> None:
+    me = bench.take()
+    stub, _, ch = begin(bench)
+    cert, sig = signed_by_card(bench, me, ch.to_be_signed)  # type: ignore[attr-defined]
+    with pytest.raises(grpc.RpcError) as err:
+        complete(bench, stub, bench.seeded.kiosk_ids[1], ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+    assert decode_error(err.value).reason == "CHALLENGE_UNKNOWN"
+
+
+def test_ocsp_responder_down_gives_unavailable_not_a_session(bench: Bench) -> None:
+    me = bench.take()
+    bench.responder.faults.status = 503
+    try:
+        outcome = bench.terminal().visit(
+            bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+        )
+    finally:
+        bench.responder.faults.clear()
+    assert outcome.status is VisitStatus.SERVICE_UNAVAILABLE
+    assert outcome.error is not None
+    assert outcome.error.code is grpc.StatusCode.UNAVAILABLE
+    assert outcome.error.reason == "REVOCATION_UNAVAILABLE"
+
+
+# -- who may obtain what ----------------------------------------------------------------------
+
+
+def session_for(bench: Bench, resident: object, kiosk_id: str | None = None) -> str:
+    terminal = bench.terminal(kiosk_id=kiosk_id)
+    token = terminal.authenticate(bench.reader(resident), bench.pin(resident))  # type: ignore[arg-type]
+    assert isinstance(token, str), token
+    return token
+
+
+def issuance_stub(bench: Bench) -> issuance_pb2_grpc.IssuanceServiceStub:
+    return issuance_pb2_grpc.IssuanceServiceStub(bench.channel)
+
+
+def md(kiosk_id: str) -> tuple[tuple[str, str], ...]:
+    return ((KIOSK_ID_HEADER, kiosk_id),)
+
+
+def self_subject(bench: Bench, token: str, kind: int) -> str:
+    offers = issuance_stub(bench).ListOfferings(
+        issuance_pb2.ListOfferingsRequest(session_token=token), metadata=md(bench.kiosk_id)
+    )
+    offer = next(o for o in offers.offerings if o.kind == kind)
+    return next(s.subject_id for s in offer.eligible_subjects if s.is_self)
+
+
+def test_juminhyo_of_a_person_outside_the_household_is_permission_denied(bench: Bench) -> None:
+    me = bench.take()
+    stranger = bench.take(lambda r: r.household_id != me.household_id)
+    my_token = session_for(bench, me)
+    their_id = self_subject(
+        bench, session_for(bench, stranger), issuance_pb2.CERTIFICATE_KIND_JUMINHYO
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        issuance_stub(bench).Reserve(
+            issuance_pb2.ReserveRequest(
+                session_token=my_token,
+                kind=issuance_pb2.CERTIFICATE_KIND_JUMINHYO,
+                subject_ids=[their_id],
+            ),
+            metadata=md(bench.kiosk_id),
+        )
+    assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert decode_error(err.value).reason == "NOT_ELIGIBLE"
+
+
+def test_inkan_certificate_of_someone_else_is_permission_denied(bench: Bench) -> None:
+    registered = {s.resident_id for s in bench.seeded_seals()}
+    head = bench.take(
+        lambda r: (
+            r.resident_id in registered and r.is_household_head and len(bench.household(r)) >= 2
+        )
+    )
+    spouse = bench.take(
+        lambda r: r.household_id == head.household_id and r.resident_id != head.resident_id
+    )
+    spouse_token = session_for(bench, spouse)
+    head_inkan_id = self_subject(
+        bench, session_for(bench, head), issuance_pb2.CERTIFICATE_KIND_INKAN
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        issuance_stub(bench).Reserve(
+            issuance_pb2.ReserveRequest(
+                session_token=spouse_token,
+                kind=issuance_pb2.CERTIFICATE_KIND_INKAN,
+                subject_ids=[head_inkan_id],
+            ),
+            metadata=md(bench.kiosk_id),
+        )
+    assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_suppressed_person_gets_only_a_neutral_answer(bench: Bench) -> None:
+    me = bench.take()
+    bench.sql_write(
+        "UPDATE residents SET suppressed = :t WHERE resident_id = :rid", t=True, rid=me.resident_id
+    )
+    outcome = bench.terminal().visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+    )
+    assert outcome.status is VisitStatus.NOT_AVAILABLE
+    assert outcome.error is not None
+    assert outcome.error.code is grpc.StatusCode.PERMISSION_DENIED
+    # Nothing says why: the same words as any other "ask the counter".
+    assert "抑止" not in outcome.screen + outcome.error.message
+    assert outcome.error.metadata == {}
+
+
+def test_a_session_cannot_move_to_another_kiosk(bench: Bench) -> None:
+    me = bench.take()
+    token = session_for(bench, me)
+    with pytest.raises(grpc.RpcError) as err:
+        issuance_stub(bench).ListOfferings(
+            issuance_pb2.ListOfferingsRequest(session_token=token),
+            metadata=md(bench.seeded.kiosk_ids[1]),
+        )
+    assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+# -- printing and money ---------------------------------------------------------------------
+
+
+def test_print_failure_voids_the_copy_and_charges_nothing(bench: Bench) -> None:
+    me = bench.take()
+    printer = KioskPrinter("P1")
+    printer.inject(PrinterFault.OUT_OF_PAPER)
+    outcome = bench.terminal(printer).visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+    )
+    assert outcome.status is VisitStatus.PRINT_FAILED
+    assert settled_rows(bench, outcome.issue_number) == []
+    assert bench.sql(
+        "SELECT state FROM issuances WHERE issue_number = :n", n=outcome.issue_number
+    ) == [("voided",)]
+
+
+def reserve_one(bench: Bench, token: str) -> str:
+    sid = self_subject(bench, token, issuance_pb2.CERTIFICATE_KIND_JUMINHYO)
+    res = issuance_stub(bench).Reserve(
+        issuance_pb2.ReserveRequest(
+            session_token=token, kind=issuance_pb2.CERTIFICATE_KIND_JUMINHYO, subject_ids=[sid]
+        ),
+        metadata=md(bench.kiosk_id),
+    )
+    return str(res.reservation_id)
+
+
+def download(
+    bench: Bench, token: str, reservation_id: str, key: str
+) -> tuple[issuance_pb2.IssueHeader, bytes]:
+    header = None
+    parts = []
+    for chunk in issuance_stub(bench).Issue(
+        issuance_pb2.IssueRequest(
+            session_token=token, reservation_id=reservation_id, idempotency_key=key, printer_id="P1"
+        ),
+        metadata=md(bench.kiosk_id),
+    ):
+        if chunk.HasField("header"):
+            header = chunk.header
+        else:
+            parts.append(chunk.pdf_chunk)
+    assert header is not None
+    return header, b"".join(parts)
+
+
+def test_same_idempotency_key_twice_issues_and_charges_once(bench: Bench) -> None:
+    me = bench.take()
+    token = session_for(bench, me)
+    rid = reserve_one(bench, token)
+    h1, pdf1 = download(bench, token, rid, "key-1")
+    h2, pdf2 = download(bench, token, rid, "key-1")
+    assert (h1.issue_number, pdf1) == (h2.issue_number, pdf2)
+    report = issuance_pb2.ReportPrintResultRequest(
+        session_token=token,
+        issuance_id=h1.issuance_id,
+        outcome=issuance_pb2.PRINT_OUTCOME_PRINTED,
+        pages_printed=h1.page_count,
+    )
+    first = issuance_stub(bench).ReportPrintResult(report, metadata=md(bench.kiosk_id))
+    again = issuance_stub(bench).ReportPrintResult(report, metadata=md(bench.kiosk_id))
+    assert first.charged_yen == again.charged_yen > 0
+    assert len(settled_rows(bench, h1.issue_number)) == 1
+    # The key now belongs to that copy: it cannot fetch another reservation.
+    with pytest.raises(grpc.RpcError) as err:
+        download(bench, token, reserve_one(bench, token), "key-1")
+    assert err.value.code() is grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_cancelled_reservation_cannot_be_printed(bench: Bench) -> None:
+    me = bench.take()
+    token = session_for(bench, me)
+    rid = reserve_one(bench, token)
+    issuance_stub(bench).CancelReservation(
+        issuance_pb2.CancelReservationRequest(session_token=token, reservation_id=rid),
+        metadata=md(bench.kiosk_id),
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        download(bench, token, rid, "k-cancelled")
+    assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+# -- malformed requests -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "reserve_without_kind",
+        "reserve_without_subjects",
+        "issue_without_key",
+        "report_without_outcome",
+        "complete_with_short_signature",
+        "summary_with_bad_month",
+        "reservation_id_not_a_uuid",
+    ],
+)
+def test_malformed_requests_are_invalid_argument_never_unknown(bench: Bench, call: str) -> None:
+    from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+
+    token = bench.shared_token()
+    stub = issuance_stub(bench)
+    m = md(bench.kiosk_id)
+    calls = {
+        "reserve_without_kind": lambda: stub.Reserve(
+            issuance_pb2.ReserveRequest(session_token=token, subject_ids=["x"]), metadata=m
+        ),
+        "reserve_without_subjects": lambda: stub.Reserve(
+            issuance_pb2.ReserveRequest(
+                session_token=token, kind=issuance_pb2.CERTIFICATE_KIND_JUMINHYO
+            ),
+            metadata=m,
+        ),
+        "issue_without_key": lambda: list(
+            stub.Issue(
+                issuance_pb2.IssueRequest(
+                    session_token=token,
+                    reservation_id="00000000-0000-0000-0000-000000000000",
+                    printer_id="P1",
+                ),
+                metadata=m,
+            )
+        ),
+        "report_without_outcome": lambda: stub.ReportPrintResult(
+            issuance_pb2.ReportPrintResultRequest(session_token=token, issuance_id="x"), metadata=m
+        ),
+        "complete_with_short_signature": lambda: auth_pb2_grpc.AuthServiceStub(
+            bench.channel
+        ).CompleteAuthentication(
+            auth_pb2.CompleteAuthenticationRequest(
+                kiosk_id=bench.kiosk_id, challenge_id="c", certificate=b"x", signature=b"short"
+            ),
+            metadata=m,
+        ),
+        "summary_with_bad_month": lambda: settlement_pb2_grpc.SettlementServiceStub(
+            bench.channel
+        ).MonthlySummary(
+            settlement_pb2.MonthlySummaryRequest(municipality_code="131016", month="2026-13")
+        ),
+        "reservation_id_not_a_uuid": lambda: stub.CancelReservation(
+            issuance_pb2.CancelReservationRequest(session_token=token, reservation_id="nope"),
+            metadata=m,
+        ),
+    }
+    with pytest.raises(grpc.RpcError) as err:
+        calls[call]()
+    details = decode_error(err.value)
+    assert details.code is grpc.StatusCode.INVALID_ARGUMENT, details
+    assert details.reason == "INVALID_ARGUMENT"
+    assert details.message
+
+
+def test_calls_without_kiosk_identity_are_unauthenticated(bench: Bench) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        issuance_stub(bench).ListOfferings(issuance_pb2.ListOfferingsRequest(session_token="t"))
+    assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert decode_error(err.value).reason == "KIOSK_IDENTITY_MISSING"
