@@ -24,9 +24,7 @@ def test_a_failed_print_voids_the_copy() -> None:
     assert next_state(IssuanceState.PRINTING, IssuanceEvent.PRINT_FAILED) is IssuanceState.VOIDED
 
 
-@pytest.mark.parametrize(
-    ("state", "event"), list(itertools.product(IssuanceState, IssuanceEvent))
-)
+@pytest.mark.parametrize(("state", "event"), list(itertools.product(IssuanceState, IssuanceEvent)))
 def test_every_move_outside_the_table_is_refused(
     state: IssuanceState, event: IssuanceEvent
 ) -> None:
