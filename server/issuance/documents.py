@@ -1,0 +1,158 @@
+"""What a certificate shows, independent of how it is drawn.
+
+The issuance desk builds a `CertificateDocument` from the resident data it is allowed to use;
+the renderer (`server.issuance.pdf`) only lays it out. Every rule about *what* may appear on a
+copy is checked here when the document is built (SPEC section 3), so a renderer cannot print a
+certificate that should not exist: an 印鑑登録証明書 for two people, a 住民票 mixing
+households, a person under issuance suppression.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from server.bcl.records import MunicipalityProfile, ResidentRecord, SealRegistrationRecord
+
+
+class CertificateKind(StrEnum):
+    """Certificates a kiosk can issue. Tax (各種税証明書) and 戸籍 kinds join here later."""
+
+    JUMINHYO = "juminhyo"  # 住民票の写し
+    INKAN = "inkan"  # 印鑑登録証明書
+
+    @property
+    def printed_title(self) -> str:
+        """The title printed on the copy and set as the PDF title."""
+        return _TITLES[self]
+
+
+_TITLES: dict[CertificateKind, str] = {
+    CertificateKind.JUMINHYO: "住民票の写し",
+    CertificateKind.INKAN: "印鑑登録証明書",
+}
+
+# Terminal and printer ids go between the dashes of the issue number, so they may not contain
+# one; callers that accept ids from a kiosk should check them against this pattern.
+ID_PATTERN = re.compile(r"[0-9A-Za-z_]{1,32}")
+_ISSUE_NUMBER = re.compile(
+    r"(?P<date>\d{8})-(?P<muni>\d{6})-(?P<terminal>[0-9A-Za-z_]{1,32})"
+    r"-(?P<printer>[0-9A-Za-z_]{1,32})-(?P<seq>\d{6})"
+)
+MAX_SEQUENCE = 999_999
+
+
+@dataclass(frozen=True)
+class IssueNumber:
+    """交付番号: unique per copy; printed on every page with the page number."""
+
+    issue_date: date  # JST business date
+    municipality_code: str  # 全国地方公共団体コード, 6 digits
+    terminal_id: str  # the kiosk (キオスク端末)
+    printer_id: str
+    sequence: int  # per day, municipality and terminal, from 1
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"\d{6}", self.municipality_code):
+            raise ValueError(f"municipality code must be 6 digits: {self.municipality_code!r}")
+        for name, value in (("terminal_id", self.terminal_id), ("printer_id", self.printer_id)):
+            if not ID_PATTERN.fullmatch(value):
+                raise ValueError(f"{name} must be 1-32 letters, digits or _: {value!r}")
+        if not 1 <= self.sequence <= MAX_SEQUENCE:
+            raise ValueError(f"sequence must be 1..{MAX_SEQUENCE}: {self.sequence}")
+
+    def format(self) -> str:
+        """e.g. 20260401-131016-K0001-P1-000123: fixed-width date and sequence, so it sorts."""
+        return (
+            f"{self.issue_date:%Y%m%d}-{self.municipality_code}-{self.terminal_id}"
+            f"-{self.printer_id}-{self.sequence:06d}"
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> IssueNumber:
+        m = _ISSUE_NUMBER.fullmatch(text)
+        if m is None:
+            raise ValueError(f"not an issue number: {text!r}")
+        d = m["date"]
+        try:
+            issue_date = date(int(d[:4]), int(d[4:6]), int(d[6:]))
+        except ValueError as exc:
+            raise ValueError(f"issue number has no valid date: {text!r}") from exc
+        return cls(issue_date, m["muni"], m["terminal"], m["printer"], int(m["seq"]))
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+@dataclass(frozen=True)
+class JuminhyoOptions:
+    """Optional items a resident may choose to have printed on a 住民票の写し."""
+
+    show_head_and_relationship: bool = False  # 世帯主・続柄
+    show_honseki: bool = False  # 本籍・筆頭者
+
+
+@dataclass(frozen=True)
+class CertificateDocument:
+    """One copy to print. 個人番号 and 住民票コード are carried in the records but never shown."""
+
+    kind: CertificateKind
+    municipality: MunicipalityProfile
+    issued_on: date  # JST date printed beside the mayor's name
+    issue_number: IssueNumber
+    persons: tuple[ResidentRecord, ...]  # chosen members (住民票) or the registrant (印鑑)
+    options: JuminhyoOptions = field(default_factory=JuminhyoOptions)
+    household_head: ResidentRecord | None = None  # 世帯主, required for a 住民票
+    household_size: int = 0  # members in the household, to tell 世帯全員 from 世帯の一部
+    seal: SealRegistrationRecord | None = None  # 印鑑登録, required for an 印鑑登録証明書
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "persons", tuple(self.persons))
+        if not self.persons:
+            raise ValueError("a certificate names at least one person")
+        ids = [p.resident_id for p in self.persons]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a person appears twice on the certificate")
+        if any(p.suppressed for p in self.persons):
+            # 交付抑止: the desk refuses earlier; this is the last line of defence.
+            raise ValueError("a person under issuance suppression cannot be on a certificate")
+        if self.issue_number.municipality_code != self.municipality.code:
+            raise ValueError("issue number belongs to another municipality")
+        if self.issue_number.issue_date != self.issued_on:
+            raise ValueError("issue number date differs from the issue date")
+        if self.kind is CertificateKind.JUMINHYO:
+            self._check_juminhyo()
+        elif self.kind is CertificateKind.INKAN:
+            self._check_inkan()
+
+    def _check_juminhyo(self) -> None:
+        head = self.household_head
+        if head is None or not head.is_household_head:
+            raise ValueError("a 住民票 needs the household head (世帯主)")
+        if any(p.household_id != head.household_id for p in self.persons):
+            raise ValueError("all persons on a 住民票 must belong to the head's household")
+        if self.household_size < len(self.persons):
+            raise ValueError("household_size is smaller than the persons chosen")
+        if self.seal is not None:
+            raise ValueError("a 住民票 carries no seal registration")
+
+    def _check_inkan(self) -> None:
+        if len(self.persons) != 1:
+            raise ValueError("an 印鑑登録証明書 is for exactly one person")
+        if self.seal is None or not self.seal.active:
+            raise ValueError("an 印鑑登録証明書 needs an active seal registration")
+        if self.seal.resident_id != self.persons[0].resident_id:
+            raise ValueError("the seal registration belongs to another person")
+        if self.options != JuminhyoOptions():
+            raise ValueError("optional items apply to a 住民票 only")
+
+    @property
+    def title(self) -> str:
+        return self.kind.printed_title
+
+    @property
+    def whole_household(self) -> bool:
+        """世帯全員 (every member chosen) rather than 世帯の一部."""
+        return len(self.persons) == self.household_size
