@@ -17,9 +17,12 @@ from pathlib import Path
 import grpc_tools
 from grpc_tools import protoc
 
+# mypy-protobuf's plugin gives the generated gRPC stubs and servicers type hints.
+MYPY_GRPC_PLUGIN = Path(sys.executable).parent / "protoc-gen-mypy_grpc"
+
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
-GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 
 
 def _generate(out: Path) -> None:
@@ -32,6 +35,8 @@ def _generate(out: Path) -> None:
         f"--python_out={out}",
         f"--pyi_out={out}",
         f"--grpc_python_out={out}",
+        f"--plugin=protoc-gen-mypy_grpc={MYPY_GRPC_PLUGIN}",
+        f"--mypy_grpc_out={out}",
         *(str(p) for p in protos),
     ]
     if protoc.main(args) != 0:
