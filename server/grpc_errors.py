@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import any_pb2
@@ -76,12 +76,18 @@ def _abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
     context.abort_with_status(rpc_status.to_status(status))
 
 
-class DomainErrorInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+if TYPE_CHECKING:  # grpc-stubs makes it generic; the runtime class is not
+    _ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.ServerInterceptor
+
+
+class DomainErrorInterceptor(_ServerInterceptor):
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None
@@ -95,7 +101,11 @@ class DomainErrorInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 except Exception as exc:
                     _abort(context, exc, method)
 
-            return handler._replace(unary_unary=unary_unary)
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         if handler.unary_stream is not None:
             inner_us = handler.unary_stream
 
@@ -105,5 +115,39 @@ class DomainErrorInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 except Exception as exc:
                     _abort(context, exc, method)
 
-            return handler._replace(unary_stream=unary_stream)
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            inner_su = handler.stream_unary
+
+            def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+                try:
+                    return inner_su(requests, context)
+                except Exception as exc:
+                    _abort(context, exc, method)
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream is not None:
+            inner_ss = handler.stream_stream
+
+            def stream_stream(
+                requests: Iterator[Any], context: grpc.ServicerContext
+            ) -> Iterator[Any]:
+                try:
+                    yield from inner_ss(requests, context)
+                except Exception as exc:
+                    _abort(context, exc, method)
+
+            return grpc.stream_stream_rpc_method_handler(
+                stream_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return handler

@@ -290,7 +290,7 @@ class KioskTerminal:
                 if err.code() not in (
                     grpc.StatusCode.UNAVAILABLE,
                     grpc.StatusCode.DEADLINE_EXCEEDED,
-                ):  # type: ignore[attr-defined]
+                ):
                     raise
                 last = err
             except CopyCorrupted:

@@ -18,7 +18,7 @@ class KioskIdMismatch(PermissionDenied):
     reason = "KIOSK_ID_MISMATCH"
 
 
-class AuthServicer(auth_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
+class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def __init__(self, authenticator: Authenticator) -> None:
         self._auth = authenticator
 

@@ -45,7 +45,7 @@ def load_municipality(
     )
     for kind, fee in profile.fees.items():
         db.add(Offering(municipality_code=profile.code, kind=kind, fee_yen=fee))
-    rows = [Resident(municipality_code=profile.code, **_resident_fields(r)) for r in residents]
+    rows = [resident_row(profile.code, r) for r in residents]
     db.add_all(rows)
     db.flush()
     pks = {r.resident_id: r.id for r in rows if r.id is not None}
@@ -70,29 +70,30 @@ def link_card_serials(db: Session, links: Mapping[int, tuple[int, str]], *, at: 
     db.flush()
 
 
-def _resident_fields(r: ResidentRecord) -> dict[str, object]:
-    return {
-        "resident_id": r.resident_id,
-        "household_id": r.household_id,
-        "family_name": r.family_name,
-        "given_name": r.given_name,
-        "family_name_kana": r.family_name_kana,
-        "given_name_kana": r.given_name_kana,
-        "former_family_name": r.former_family_name,
-        "birth_date": r.birth_date,
-        "sex": r.sex.value,
-        "address": r.address,
-        "address_annex": r.address_annex,
-        "is_household_head": r.is_household_head,
-        "relationship": r.relationship,
-        "honseki": r.honseki,
-        "hittousha": r.hittousha,
-        "juminhyo_code": r.juminhyo_code,
-        "individual_number": r.individual_number,
-        "became_resident_on": r.became_resident_on,
-        "address_set_on": r.address_set_on,
-        "suppressed": r.suppressed,
-    }
+def resident_row(municipality_code: str, r: ResidentRecord) -> Resident:
+    return Resident(
+        municipality_code=municipality_code,
+        resident_id=r.resident_id,
+        household_id=r.household_id,
+        family_name=r.family_name,
+        given_name=r.given_name,
+        family_name_kana=r.family_name_kana,
+        given_name_kana=r.given_name_kana,
+        former_family_name=r.former_family_name,
+        birth_date=r.birth_date,
+        sex=r.sex.value,
+        address=r.address,
+        address_annex=r.address_annex,
+        is_household_head=r.is_household_head,
+        relationship=r.relationship,
+        honseki=r.honseki,
+        hittousha=r.hittousha,
+        juminhyo_code=r.juminhyo_code,
+        individual_number=r.individual_number,
+        became_resident_on=r.became_resident_on,
+        address_set_on=r.address_set_on,
+        suppressed=r.suppressed,
+    )
 
 
 def resident_record(row: Resident) -> ResidentRecord:

@@ -50,6 +50,7 @@ from server.db.models import (
     SettlementEntry,
 )
 from server.issuance.documents import (
+    ID_PATTERN,
     CertificateDocument,
     CertificateKind,
     IssueNumber,
@@ -58,10 +59,8 @@ from server.issuance.documents import (
 from server.issuance.states import IssuanceEvent, IssuanceState, next_state
 from server.settlement.fees import charges_for_copy
 
-TITLES: dict[CertificateKind, str] = {
-    CertificateKind.JUMINHYO: "住民票の写し",
-    CertificateKind.INKAN: "印鑑登録証明書",
-}
+# Kinds this desk can issue today; others (tax, 戸籍, …) are skipped in offerings.
+ISSUABLE = frozenset({CertificateKind.JUMINHYO, CertificateKind.INKAN})
 
 # What a kiosk is told when a person is suppressed: the same words whatever the cause.
 NOT_AVAILABLE_MESSAGE = "この証明書はここでは交付できません。市区町村の窓口でお尋ねください。"
@@ -230,7 +229,7 @@ class IssuanceDesk:
                     kind = CertificateKind(offer.kind)
                 except ValueError:
                     continue
-                if kind not in TITLES:
+                if kind not in ISSUABLE:
                     continue
                 subjects = [
                     SubjectView(
@@ -244,7 +243,7 @@ class IssuanceDesk:
                     views.append(
                         OfferingView(
                             kind=kind,
-                            title=TITLES[kind],
+                            title=kind.printed_title,
                             fee_yen=offer.fee_yen,
                             subjects=tuple(subjects),
                             allows_head_and_relationship=kind is CertificateKind.JUMINHYO,
@@ -265,7 +264,7 @@ class IssuanceDesk:
                 raise SessionInvalid("the kiosk of this session is no longer registered")
             offer = db.get(Offering, (me.municipality_code, request.kind.value))
             if offer is None or not offer.enabled:
-                raise NotEligible(f"{TITLES[request.kind]} is not offered by this municipality")
+                raise NotEligible(f"{request.kind.printed_title} is not offered here")
             eligible = {
                 subject_handle(sess.subject_key, _pk(r)): r
                 for r in _eligible_all(db, request.kind, me)
@@ -310,8 +309,10 @@ class IssuanceDesk:
             raise InvalidArgument(
                 "idempotency_key must be 1-128 characters", field="idempotency_key"
             )
-        if not printer_id or len(printer_id) > 32:
-            raise InvalidArgument("printer_id must be 1-32 characters", field="printer_id")
+        if not ID_PATTERN.fullmatch(printer_id):
+            raise InvalidArgument(
+                "printer_id must be 1-32 letters, digits or _", field="printer_id"
+            )
         now = self._clock()
         with Session(self._engine) as db:
             self._session(db, token, kiosk_id, now)

@@ -29,14 +29,14 @@ _STATE_TO_PROTO = {
 }
 
 
-def _kind(value: int) -> CertificateKind:
+def _kind(value: issuance_pb2.CertificateKind) -> CertificateKind:
     try:
         return _KIND_FROM_PROTO[value]
     except KeyError:
         raise InvalidArgument("choose a certificate kind", field="kind") from None
 
 
-class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):  # type: ignore[misc]
+class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
     def __init__(self, desk: IssuanceDesk) -> None:
         self._desk = desk
 

@@ -457,6 +457,7 @@ def test_cancelled_reservation_cannot_be_printed(bench: Bench) -> None:
         "reserve_without_kind",
         "reserve_without_subjects",
         "issue_without_key",
+        "issue_with_bad_printer_id",
         "report_without_outcome",
         "complete_with_short_signature",
         "summary_with_bad_month",
@@ -485,6 +486,17 @@ def test_malformed_requests_are_invalid_argument_never_unknown(bench: Bench, cal
                     session_token=token,
                     reservation_id="00000000-0000-0000-0000-000000000000",
                     printer_id="P1",
+                ),
+                metadata=m,
+            )
+        ),
+        "issue_with_bad_printer_id": lambda: list(
+            stub.Issue(
+                issuance_pb2.IssueRequest(
+                    session_token=token,
+                    reservation_id="00000000-0000-0000-0000-000000000000",
+                    idempotency_key="k",
+                    printer_id="P-1",
                 ),
                 metadata=m,
             )
@@ -523,3 +535,45 @@ def test_calls_without_kiosk_identity_are_unauthenticated(bench: Bench) -> None:
         issuance_stub(bench).ListOfferings(issuance_pb2.ListOfferingsRequest(session_token="t"))
     assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
     assert decode_error(err.value).reason == "KIOSK_IDENTITY_MISSING"
+
+
+def test_unconfirmed_reservations_and_prints_are_voided_after_their_time(
+    bench: Bench, restore_clock: None
+) -> None:
+    me = bench.take()
+    token = session_for(bench, me)
+    reserved = reserve_one(bench, token)
+    printing = reserve_one(bench, token)
+    download(bench, token, printing, "never-confirmed")
+    bench.clock.advance(timedelta(minutes=16))
+    assert bench.center.desk.void_expired() >= 2
+    states = dict(
+        bench.sql("SELECT id, state FROM issuances WHERE id IN (:a, :b)", a=reserved, b=printing)
+    )
+    assert states == {reserved: "voided", printing: "voided"}
+    assert bench.sql(
+        "SELECT count(*) FROM settlement_entries WHERE issuance_id IN (:a, :b)",
+        a=reserved,
+        b=printing,
+    ) == [(0,)]
+
+
+def test_health_reports_serving_and_reflection_lists_the_services(bench: Bench) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    health = health_pb2_grpc.HealthStub(bench.channel)
+    for service in ("", "konbini.issuance.v1.IssuanceService"):
+        resp = health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert resp.status == health_pb2.HealthCheckResponse.SERVING
+    stub = reflection_pb2_grpc.ServerReflectionStub(bench.channel)
+    [answer] = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
+    names = {s.name for s in answer.list_services_response.service}
+    assert {
+        "konbini.auth.v1.AuthService",
+        "konbini.issuance.v1.IssuanceService",
+        "konbini.settlement.v1.SettlementService",
+        "grpc.health.v1.Health",
+    } <= names
