@@ -45,7 +45,7 @@ class Bench:
     responder: ResponderHandle
     seeded: SeededMunicipality
     clock: FrozenClock
-    database_url: str
+    config: ServerConfig
     _taken: set[str] = field(default_factory=set)
     _token: str = ""
 
@@ -173,7 +173,7 @@ def bench(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     center.server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{center.port}")
     try:
-        yield Bench(center, channel, authority, responder, seeded, clock, database_url)
+        yield Bench(center, channel, authority, responder, seeded, clock, config)
     finally:
         channel.close()
         center.server.stop(grace=None).wait()
