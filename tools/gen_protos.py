@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import grpc_tools
+import grpc_tools  # type: ignore[import-untyped]
 from grpc_tools import protoc
 
 # mypy-protobuf's plugin gives the generated gRPC stubs and servicers type hints.

@@ -29,7 +29,7 @@ def wait_for(path: Path, proc: subprocess.Popen[bytes]) -> str:
     while time.monotonic() < deadline:
         if path.exists() and path.read_text().strip():
             return path.read_text().strip()
-        assert proc.poll() is None, f"{proc.args} exited early"
+        assert proc.poll() is None, f"{proc.args!r} exited early"
         time.sleep(0.05)
     raise TimeoutError(path)
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 import grpc
 import pypdf
 import pytest
+from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from clients.errors import decode_error
 from clients.kiosk.jpki import JpkiClient
-from clients.kiosk.terminal import CertificateChoice, Order, VisitStatus
+from clients.kiosk.terminal import CertificateChoice, Order, VisitOutcome, VisitStatus
 from hardware_sim.printer import KioskPrinter, PrinterFault
+from server.bcl.records import ResidentRecord
 from server.common.identity import KIOSK_ID_HEADER
 from tests.integration.conftest import Bench
 
@@ -39,7 +42,7 @@ def restore_clock(bench: Bench) -> Iterator[None]:
     bench.clock.now = saved
 
 
-def is_head_of_family(bench: Bench) -> object:
+def is_head_of_family(bench: Bench) -> Callable[[ResidentRecord], bool]:
     return lambda r: r.is_household_head and len(bench.household(r)) >= 3
 
 
@@ -137,8 +140,8 @@ def test_wrong_pin_shows_tries_left_and_the_third_locks_the_card(bench: Bench) -
 # -- certificates the center must refuse -----------------------------------------------------
 
 
-def auth_reason(outcome: object) -> str:
-    err = getattr(outcome, "error", None)
+def auth_reason(outcome: VisitOutcome) -> str:
+    err = outcome.error
     assert err is not None, outcome
     assert err.code is grpc.StatusCode.UNAUTHENTICATED, err
     return str(err.reason)
@@ -175,58 +178,61 @@ def test_certificate_from_a_foreign_ca_is_refused(bench: Bench) -> None:
     assert auth_reason(outcome) == "CERTIFICATE_UNTRUSTED_ISSUER"
 
 
-def begin(bench: Bench, kiosk_id: str | None = None) -> object:
-    from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+@dataclass(frozen=True)
+class RawAuth:
+    """Drives AuthService directly, to send what a well-behaved kiosk never would."""
 
-    stub = auth_pb2_grpc.AuthServiceStub(bench.channel)
-    kid = kiosk_id or bench.kiosk_id
-    return (
-        stub,
-        kid,
-        stub.BeginAuthentication(
-            auth_pb2.BeginAuthenticationRequest(kiosk_id=kid), metadata=((KIOSK_ID_HEADER, kid),)
-        ),
-    )
+    bench: Bench
+    kiosk_id: str
+
+    def _md(self, kiosk_id: str | None = None) -> tuple[tuple[str, str], ...]:
+        return ((KIOSK_ID_HEADER, kiosk_id or self.kiosk_id),)
+
+    def begin(self) -> auth_pb2.BeginAuthenticationResponse:
+        stub = auth_pb2_grpc.AuthServiceStub(self.bench.channel)
+        return stub.BeginAuthentication(
+            auth_pb2.BeginAuthenticationRequest(kiosk_id=self.kiosk_id), metadata=self._md()
+        )
+
+    def complete(
+        self, challenge_id: str, cert: bytes, sig: bytes, *, at_kiosk: str | None = None
+    ) -> auth_pb2.CompleteAuthenticationResponse:
+        kid = at_kiosk or self.kiosk_id
+        stub = auth_pb2_grpc.AuthServiceStub(self.bench.channel)
+        return stub.CompleteAuthentication(
+            auth_pb2.CompleteAuthenticationRequest(
+                kiosk_id=kid, challenge_id=challenge_id, certificate=cert, signature=sig
+            ),
+            metadata=self._md(kid),
+        )
 
 
-def complete(
-    bench: Bench, stub: object, kid: str, challenge_id: str, cert: bytes, sig: bytes
-) -> object:
-    from konbini.auth.v1 import auth_pb2
-
-    return stub.CompleteAuthentication(  # type: ignore[attr-defined]
-        auth_pb2.CompleteAuthenticationRequest(
-            kiosk_id=kid, challenge_id=challenge_id, certificate=cert, signature=sig
-        ),
-        metadata=((KIOSK_ID_HEADER, kid),),
-    )
-
-
-def signed_by_card(bench: Bench, resident: object, tbs: bytes) -> tuple[bytes, bytes]:
-    reader = bench.reader(resident)  # type: ignore[arg-type]
-    card = JpkiClient(reader)
+def signed_by_card(bench: Bench, resident: ResidentRecord, tbs: bytes) -> tuple[bytes, bytes]:
+    card = JpkiClient(bench.reader(resident))
     card.select_ap()
     cert = card.read_auth_certificate()
-    assert card.verify_auth_pin(bench.pin(resident)).ok  # type: ignore[arg-type]
+    assert card.verify_auth_pin(bench.pin(resident)).ok
     return cert, card.sign_with_auth_key(tbs)
 
 
 def test_bad_signature_is_refused(bench: Bench) -> None:
     me = bench.take()
-    stub, kid, ch = begin(bench)
-    cert, sig = signed_by_card(bench, me, ch.to_be_signed + b"tampered")  # type: ignore[attr-defined]
+    auth = RawAuth(bench, bench.kiosk_id)
+    ch = auth.begin()
+    cert, sig = signed_by_card(bench, me, ch.to_be_signed + b"tampered")
     with pytest.raises(grpc.RpcError) as err:
-        complete(bench, stub, kid, ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+        auth.complete(ch.challenge_id, cert, sig)
     assert decode_error(err.value).reason == "SIGNATURE_INVALID"
 
 
 def test_replayed_challenge_is_refused(bench: Bench) -> None:
     me = bench.take()
-    stub, kid, ch = begin(bench)
-    cert, sig = signed_by_card(bench, me, ch.to_be_signed)  # type: ignore[attr-defined]
-    complete(bench, stub, kid, ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+    auth = RawAuth(bench, bench.kiosk_id)
+    ch = auth.begin()
+    cert, sig = signed_by_card(bench, me, ch.to_be_signed)
+    auth.complete(ch.challenge_id, cert, sig)
     with pytest.raises(grpc.RpcError) as err:
-        complete(bench, stub, kid, ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+        auth.complete(ch.challenge_id, cert, sig)
     details = decode_error(err.value)
     assert details.code is grpc.StatusCode.UNAUTHENTICATED
     assert details.reason == "CHALLENGE_REPLAYED"
@@ -234,20 +240,22 @@ def test_replayed_challenge_is_refused(bench: Bench) -> None:
 
 def test_expired_challenge_is_refused(bench: Bench, restore_clock: None) -> None:
     me = bench.take()
-    stub, kid, ch = begin(bench)
-    cert, sig = signed_by_card(bench, me, ch.to_be_signed)  # type: ignore[attr-defined]
+    auth = RawAuth(bench, bench.kiosk_id)
+    ch = auth.begin()
+    cert, sig = signed_by_card(bench, me, ch.to_be_signed)
     bench.clock.advance(timedelta(minutes=2))
     with pytest.raises(grpc.RpcError) as err:
-        complete(bench, stub, kid, ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+        auth.complete(ch.challenge_id, cert, sig)
     assert decode_error(err.value).reason == "CHALLENGE_EXPIRED"
 
 
 def test_challenge_issued_to_one_kiosk_cannot_be_completed_at_another(bench: Bench) -> None:
     me = bench.take()
-    stub, _, ch = begin(bench)
-    cert, sig = signed_by_card(bench, me, ch.to_be_signed)  # type: ignore[attr-defined]
+    auth = RawAuth(bench, bench.kiosk_id)
+    ch = auth.begin()
+    cert, sig = signed_by_card(bench, me, ch.to_be_signed)
     with pytest.raises(grpc.RpcError) as err:
-        complete(bench, stub, bench.seeded.kiosk_ids[1], ch.challenge_id, cert, sig)  # type: ignore[attr-defined]
+        auth.complete(ch.challenge_id, cert, sig, at_kiosk=bench.seeded.kiosk_ids[1])
     assert decode_error(err.value).reason == "CHALLENGE_UNKNOWN"
 
 
@@ -269,9 +277,9 @@ def test_ocsp_responder_down_gives_unavailable_not_a_session(bench: Bench) -> No
 # -- who may obtain what ----------------------------------------------------------------------
 
 
-def session_for(bench: Bench, resident: object, kiosk_id: str | None = None) -> str:
+def session_for(bench: Bench, resident: ResidentRecord, kiosk_id: str | None = None) -> str:
     terminal = bench.terminal(kiosk_id=kiosk_id)
-    token = terminal.authenticate(bench.reader(resident), bench.pin(resident))  # type: ignore[arg-type]
+    token = terminal.authenticate(bench.reader(resident), bench.pin(resident))
     assert isinstance(token, str), token
     return token
 
@@ -465,12 +473,10 @@ def test_cancelled_reservation_cannot_be_printed(bench: Bench) -> None:
     ],
 )
 def test_malformed_requests_are_invalid_argument_never_unknown(bench: Bench, call: str) -> None:
-    from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
-
     token = bench.shared_token()
     stub = issuance_stub(bench)
     m = md(bench.kiosk_id)
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "reserve_without_kind": lambda: stub.Reserve(
             issuance_pb2.ReserveRequest(session_token=token, subject_ids=["x"]), metadata=m
         ),
@@ -547,9 +553,8 @@ def test_unconfirmed_reservations_and_prints_are_voided_after_their_time(
     download(bench, token, printing, "never-confirmed")
     bench.clock.advance(timedelta(minutes=16))
     assert bench.center.desk.void_expired() >= 2
-    states = dict(
-        bench.sql("SELECT id, state FROM issuances WHERE id IN (:a, :b)", a=reserved, b=printing)
-    )
+    rows = bench.sql("SELECT id, state FROM issuances WHERE id IN (:a, :b)", a=reserved, b=printing)
+    states = {row[0]: row[1] for row in rows}
     assert states == {reserved: "voided", printing: "voided"}
     assert bench.sql(
         "SELECT count(*) FROM settlement_entries WHERE issuance_id IN (:a, :b)",
