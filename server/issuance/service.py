@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
-from server.bcl.records import IssuingBackend, ResidentRecord
+from server.bcl.records import ResidentRecord
 from server.bcl.store import municipality_profile, resident_record, seal_record
 from server.common.clock import JST, Clock
 from server.common.errors import (
@@ -57,7 +57,7 @@ from server.issuance.documents import (
     JuminhyoOptions,
 )
 from server.issuance.states import IssuanceEvent, IssuanceState, next_state
-from server.settlement.fees import charges_for_copy
+from server.settlement.ledger import post_issued_copy, record_voided_copy
 
 # Kinds this desk can issue today; others (tax, 戸籍, …) are skipped in offerings.
 ISSUABLE = frozenset({CertificateKind.JUMINHYO, CertificateKind.INKAN})
@@ -529,27 +529,10 @@ class IssuanceDesk:
                 issuance_id=row.id, from_state=old.value, to_state=new.value, at=now, reason=reason
             )
         )
-        if new is IssuanceState.ISSUED:
-            muni = db.get(Municipality, row.municipality_code)
-            assert muni is not None and row.issue_number is not None
-            charges = charges_for_copy(fee_yen=row.fee_yen, backend=IssuingBackend(muni.backend))
-            db.add(
-                SettlementEntry(
-                    issuance_id=row.id,
-                    issue_number=row.issue_number,
-                    municipality_code=row.municipality_code,
-                    month=now.astimezone(JST).strftime("%Y-%m"),
-                    kind=row.kind,
-                    issued_at=now,
-                    kiosk_id=row.kiosk_id,
-                    operator_id=row.operator_id,
-                    kiosk_municipality_code=row.kiosk_municipality_code,
-                    fee_yen=charges.fee_yen,
-                    commission_yen=charges.commission_yen,
-                    bcl_fee_yen=charges.bcl_fee_yen,
-                    sheets=row.page_count or 1,
-                )
-            )
+        if new is IssuanceState.ISSUED:  # the register row and the journal entry
+            post_issued_copy(db, row, now)
+        elif new is IssuanceState.VOIDED:  # the void log only: a void costs nothing
+            record_voided_copy(db, row, now, from_state=old.value)
 
     def _report(self, db: Session, row: Issuance) -> PrintReport:
         charged = 0

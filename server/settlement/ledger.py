@@ -1,0 +1,653 @@
+"""The settlement ledger (精算台帳): double-entry, integer yen, fed by issued and voided copies.
+
+Whose books: the issuance center keeps one journal of what flows between the parties of a copy
+— the resident's fee, the kiosk operator (コンビニ事業者), the municipality and J-LIS/BCL. Every
+line names an account and carries the municipality, operator and certificate kind it concerns;
+debits are positive, credits negative, and every entry sums to zero, so the whole ledger does.
+
+An issued copy with fee F (交付手数料), commission C = 117 (委託手数料) and BCL fee B = 180
+(証明発行機能利用料, BCL-backed municipalities only) is one entry:
+
+    Dr operator_receivable   F − C   the operator collected F at the kiosk and keeps C
+    Dr commission_expense    C
+    Cr fee_income            F
+    Dr bcl_fee_expense       B       accrued monthly …
+    Cr bcl_fee_accrued       B       … and billed once at fiscal-year end (bcl_billing)
+
+The yearly contribution (運営負担金) is posted by the close of the first month of the fiscal
+year in which the municipality takes part; the BCL fees accrued are moved to `bcl_fee_billed`
+by the close of March. A correction (a wrongly issued copy taken back) is a new entry that
+mirrors the original with opposite signs, posted in the open month: a closed month is never
+written again. A voided copy never reaches the journal; it goes to the void log only.
+
+The two hooks `post_issued_copy` and `record_voided_copy` run inside the issuance desk's
+transaction, so money moves exactly when the state does, and a retried request (the same
+idempotency key reaches the same issuance) can never post twice: `entry_key` is unique.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVarTuple, Unpack
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from server.bcl.records import IssuingBackend, MunicipalityClass
+from server.db.models import Issuance, Municipality, SettlementEntry
+from server.issuance.states import IssuanceState
+from server.settlement.contribution import contribution_for_year
+from server.settlement.counter_hours import DEFAULT_COUNTER_HOURS, CounterHours
+from server.settlement.errors import (
+    CopyNotSettled,
+    EarlierMonthOpen,
+    MonthNotOver,
+    UnbalancedEntry,
+)
+from server.settlement.fees import CopyCharges, charges_for_copy
+from server.settlement.models import (
+    CounterHoursSetting,
+    LedgerEntry,
+    LedgerLine,
+    LedgerPeriod,
+    OperatorReportedCount,
+    VoidedCopy,
+)
+from server.settlement.periods import Month
+
+
+class Account(StrEnum):
+    OPERATOR_RECEIVABLE = "operator_receivable"  # コンビニ事業者未収金: to be remitted
+    FEE_INCOME = "fee_income"  # 交付手数料収入
+    COMMISSION_EXPENSE = "commission_expense"  # 委託手数料
+    BCL_FEE_EXPENSE = "bcl_fee_expense"  # 証明発行機能利用料
+    BCL_FEE_ACCRUED = "bcl_fee_accrued"  # 未払利用料, accrued month by month
+    BCL_FEE_BILLED = "bcl_fee_billed"  # 請求済利用料, billed at fiscal-year end
+    CONTRIBUTION_EXPENSE = "contribution_expense"  # 運営負担金
+    CONTRIBUTION_PAYABLE = "contribution_payable"  # 未払運営負担金
+
+
+class EntryKind(StrEnum):
+    COPY_ISSUED = "copy_issued"
+    COPY_REVERSED = "copy_reversed"  # correction of a wrongly issued copy
+    CONTRIBUTION = "contribution"
+    BCL_BILLING = "bcl_billing"
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: Account
+    amount_yen: int  # debit positive, credit negative
+
+
+def balanced(postings: Sequence[Posting]) -> tuple[Posting, ...]:
+    """The non-zero postings, after checking they sum to zero."""
+    if sum(p.amount_yen for p in postings) != 0:
+        raise UnbalancedEntry(f"postings do not balance: {postings!r}")
+    return tuple(p for p in postings if p.amount_yen != 0)
+
+
+def copy_postings(charges: CopyCharges) -> tuple[Posting, ...]:
+    return balanced(
+        (
+            Posting(Account.OPERATOR_RECEIVABLE, charges.operator_remits_yen),
+            Posting(Account.COMMISSION_EXPENSE, charges.commission_yen),
+            Posting(Account.FEE_INCOME, -charges.fee_yen),
+            Posting(Account.BCL_FEE_EXPENSE, charges.bcl_fee_yen),
+            Posting(Account.BCL_FEE_ACCRUED, -charges.bcl_fee_yen),
+        )
+    )
+
+
+def reversed_postings(postings: Sequence[Posting]) -> tuple[Posting, ...]:
+    return balanced([Posting(p.account, -p.amount_yen) for p in postings])
+
+
+def contribution_postings(amount_yen: int) -> tuple[Posting, ...]:
+    return balanced(
+        (
+            Posting(Account.CONTRIBUTION_EXPENSE, amount_yen),
+            Posting(Account.CONTRIBUTION_PAYABLE, -amount_yen),
+        )
+    )
+
+
+def bcl_billing_postings(accrued_yen: int) -> tuple[Posting, ...]:
+    """Move the fiscal year's accrued BCL fees (a credit balance) to the bill."""
+    return balanced(
+        (
+            Posting(Account.BCL_FEE_ACCRUED, accrued_yen),
+            Posting(Account.BCL_FEE_BILLED, -accrued_yen),
+        )
+    )
+
+
+def copy_key(issuance_id: str) -> str:
+    return f"copy:{issuance_id}"
+
+
+def reversal_key(issuance_id: str) -> str:
+    return f"reversal:{issuance_id}"
+
+
+def contribution_key(municipality_code: str, fiscal_year: int) -> str:
+    return f"contribution:{municipality_code}:{fiscal_year}"
+
+
+def bcl_billing_key(municipality_code: str, fiscal_year: int) -> str:
+    return f"bcl-billing:{municipality_code}:{fiscal_year}"
+
+
+@dataclass(frozen=True)
+class CopyFacts:
+    """What the ledger needs to know about one issued copy."""
+
+    issuance_id: str
+    municipality_code: str
+    operator_id: str
+    kiosk_id: str
+    kiosk_municipality_code: str
+    certificate_kind: str
+    issued_at: datetime
+    fee_yen: int
+    backend: IssuingBackend
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """A journal entry before it is written: one builder serves the desk and bulk loaders."""
+
+    entry_key: str
+    kind: EntryKind
+    month: Month
+    occurred_at: datetime
+    municipality_code: str
+    postings: tuple[Posting, ...]
+    operator_id: str = ""
+    kiosk_id: str = ""
+    certificate_kind: str = ""
+    issuance_id: str | None = None
+    reverses_entry_id: int | None = None
+    copies: int = 0
+    after_hours: bool = False
+    other_municipality: bool = False
+    memo: str = ""
+
+    def __post_init__(self) -> None:
+        balanced(self.postings)
+        if self.kind in (EntryKind.COPY_ISSUED, EntryKind.COPY_REVERSED) and not self.issuance_id:
+            raise ValueError("a copy entry must trace to its issuance")
+
+    def entry_row(self, *, posted_at: datetime, entry_id: int | None = None) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "entry_key": self.entry_key,
+            "kind": self.kind.value,
+            "month": str(self.month),
+            "posted_at": posted_at,
+            "occurred_at": self.occurred_at,
+            "municipality_code": self.municipality_code,
+            "operator_id": self.operator_id,
+            "kiosk_id": self.kiosk_id,
+            "certificate_kind": self.certificate_kind,
+            "issuance_id": self.issuance_id,
+            "reverses_entry_id": self.reverses_entry_id,
+            "copies": self.copies,
+            "after_hours": self.after_hours,
+            "other_municipality": self.other_municipality,
+            "memo": self.memo,
+        }
+        if entry_id is not None:
+            row["id"] = entry_id
+        return row
+
+    def line_rows(self, entry_id: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "entry_id": entry_id,
+                "account": p.account.value,
+                "amount_yen": p.amount_yen,
+                "month": str(self.month),
+                "municipality_code": self.municipality_code,
+                "operator_id": self.operator_id,
+                "certificate_kind": self.certificate_kind,
+            }
+            for p in self.postings
+        ]
+
+
+def copy_issued_draft(facts: CopyFacts, *, month: Month, hours: CounterHours) -> EntryDraft:
+    charges = charges_for_copy(fee_yen=facts.fee_yen, backend=facts.backend)
+    return EntryDraft(
+        entry_key=copy_key(facts.issuance_id),
+        kind=EntryKind.COPY_ISSUED,
+        month=month,
+        occurred_at=facts.issued_at,
+        municipality_code=facts.municipality_code,
+        postings=copy_postings(charges),
+        operator_id=facts.operator_id,
+        kiosk_id=facts.kiosk_id,
+        certificate_kind=facts.certificate_kind,
+        issuance_id=facts.issuance_id,
+        copies=1,
+        after_hours=hours.is_after_hours(facts.issued_at),
+        other_municipality=facts.kiosk_municipality_code != facts.municipality_code,
+    )
+
+
+def write_entry(db: Session, draft: EntryDraft, *, posted_at: datetime) -> LedgerEntry:
+    entry = LedgerEntry(**draft.entry_row(posted_at=posted_at))
+    db.add(entry)
+    db.flush()
+    assert entry.id is not None
+    db.add_all(LedgerLine(**row) for row in draft.line_rows(entry.id))
+    return entry
+
+
+_Ts = TypeVarTuple("_Ts")
+
+
+def rows(db: Session, stmt: sa.Select[Unpack[_Ts]]) -> Sequence[Row[Unpack[_Ts]]]:
+    """Run a plain SQLAlchemy select in the session's transaction (wide GROUP BYs, which
+    sqlmodel's `select` does not type beyond four columns)."""
+    return db.connection().execute(stmt).all()
+
+
+# -- periods ---------------------------------------------------------------------------------
+
+
+def _period_closed_at(db: Session, month: Month, *, for_update: bool) -> datetime | None:
+    """Lock the period row (shared for a posting, exclusive for a close) and read it.
+
+    The row is created on first use. On PostgreSQL the locks order a close after every posting
+    already in flight for that month, and a posting after the close; SQLite writers are
+    serialised by BEGIN IMMEDIATE anyway.
+    """
+    stmt = select(LedgerPeriod.month, LedgerPeriod.closed_at).where(
+        LedgerPeriod.month == str(month)
+    )
+    locked = stmt.with_for_update(read=not for_update)
+    for _ in range(3):
+        row = db.exec(locked).first()
+        if row is not None:
+            return row[1]
+        try:
+            with db.begin_nested():
+                db.add(LedgerPeriod(month=str(month)))
+        except IntegrityError:
+            continue  # a concurrent transaction created it: read it again
+    raise RuntimeError(f"ledger period {month} could neither be read nor created")
+
+
+def latest_closed_month(db: Session) -> Month | None:
+    latest = db.exec(
+        select(func.max(LedgerPeriod.month)).where(col(LedgerPeriod.closed_at).is_not(None))
+    ).one()
+    return None if latest is None else Month.parse(latest)
+
+
+def open_month(db: Session, wanted: Month) -> Month:
+    """The month a posting dated `wanted` goes to: that month, or the first open one after the
+    closed months (corrections of a closed month land in the open month)."""
+    latest = latest_closed_month(db)
+    target = wanted if latest is None or wanted > latest else latest.next()
+    while _period_closed_at(db, target, for_update=False) is not None:
+        target = target.next()
+    return target
+
+
+# -- the hooks the issuance desk calls -------------------------------------------------------
+
+
+def counter_hours_of(db: Session, municipality_code: str) -> CounterHours:
+    row = db.get(CounterHoursSetting, municipality_code)
+    if row is None:
+        return DEFAULT_COUNTER_HOURS
+    return CounterHours.from_text(
+        opens=row.opens,
+        closes=row.closes,
+        weekdays=row.weekdays,
+        closed_on_holidays=row.closed_on_holidays,
+    )
+
+
+def post_issued_copy(db: Session, issuance: Issuance, now: datetime) -> LedgerEntry:
+    """Record an issued copy: its register row and its journal entry, in the caller's
+    transaction (the one that moves the issuance to ISSUED)."""
+    muni = db.get(Municipality, issuance.municipality_code)
+    assert muni is not None and issuance.issue_number is not None
+    facts = CopyFacts(
+        issuance_id=issuance.id,
+        municipality_code=issuance.municipality_code,
+        operator_id=issuance.operator_id,
+        kiosk_id=issuance.kiosk_id,
+        kiosk_municipality_code=issuance.kiosk_municipality_code,
+        certificate_kind=issuance.kind,
+        issued_at=now,
+        fee_yen=issuance.fee_yen,
+        backend=IssuingBackend(muni.backend),
+    )
+    charges = charges_for_copy(fee_yen=facts.fee_yen, backend=facts.backend)
+    db.add(
+        SettlementEntry(
+            issuance_id=issuance.id,
+            issue_number=issuance.issue_number,
+            municipality_code=issuance.municipality_code,
+            month=str(Month.of(now)),
+            kind=issuance.kind,
+            issued_at=now,
+            kiosk_id=issuance.kiosk_id,
+            operator_id=issuance.operator_id,
+            kiosk_municipality_code=issuance.kiosk_municipality_code,
+            fee_yen=charges.fee_yen,
+            commission_yen=charges.commission_yen,
+            bcl_fee_yen=charges.bcl_fee_yen,
+            sheets=issuance.page_count or 1,
+        )
+    )
+    draft = copy_issued_draft(
+        facts,
+        month=open_month(db, Month.of(now)),
+        hours=counter_hours_of(db, issuance.municipality_code),
+    )
+    return write_entry(db, draft, posted_at=now)
+
+
+def record_voided_copy(db: Session, issuance: Issuance, now: datetime, *, from_state: str) -> None:
+    """Log a void (cancelled, expired or failed print): no money, no journal entry."""
+    paid = from_state == IssuanceState.PRINTING.value  # the fee is taken when printing starts
+    db.add(
+        VoidedCopy(
+            issuance_id=issuance.id,
+            issue_number=issuance.issue_number,
+            month=str(Month.of(now)),
+            voided_at=now,
+            municipality_code=issuance.municipality_code,
+            operator_id=issuance.operator_id,
+            kiosk_id=issuance.kiosk_id,
+            certificate_kind=issuance.kind,
+            from_state=from_state,
+            reason=issuance.void_reason or "",
+            refunded_yen=issuance.fee_yen if paid else 0,
+        )
+    )
+
+
+# -- corrections -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Correction:
+    entry_id: int
+    month: str
+    refunded_yen: int  # the fee handed back to the resident
+    newly_posted: bool
+
+
+def correct_copy(db: Session, issuance_id: str, *, reason: str, now: datetime) -> Correction:
+    """Take back a wrongly issued copy: the mirror of its entry, posted in the open month.
+
+    Idempotent: correcting the same copy again returns the first correction."""
+    original = db.exec(
+        select(LedgerEntry).where(LedgerEntry.entry_key == copy_key(issuance_id))
+    ).first()
+    if original is None or original.id is None:
+        raise CopyNotSettled("no issued copy with that id is in the ledger")
+    lines = db.exec(select(LedgerLine).where(LedgerLine.entry_id == original.id)).all()
+    postings = tuple(Posting(Account(ln.account), ln.amount_yen) for ln in lines)
+    refund = -sum(p.amount_yen for p in postings if p.account is Account.FEE_INCOME)
+    done = db.exec(
+        select(LedgerEntry).where(LedgerEntry.entry_key == reversal_key(issuance_id))
+    ).first()
+    if done is not None and done.id is not None:
+        return Correction(done.id, done.month, refund, newly_posted=False)
+    draft = EntryDraft(
+        entry_key=reversal_key(issuance_id),
+        kind=EntryKind.COPY_REVERSED,
+        month=open_month(db, Month.of(now)),
+        occurred_at=original.occurred_at,
+        municipality_code=original.municipality_code,
+        postings=reversed_postings(postings),
+        operator_id=original.operator_id,
+        kiosk_id=original.kiosk_id,
+        certificate_kind=original.certificate_kind,
+        issuance_id=issuance_id,
+        reverses_entry_id=original.id,
+        copies=-1,
+        after_hours=original.after_hours,
+        other_municipality=original.other_municipality,
+        memo=reason,
+    )
+    entry = write_entry(db, draft, posted_at=now)
+    assert entry.id is not None
+    return Correction(entry.id, entry.month, refund, newly_posted=True)
+
+
+# -- the monthly close -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthClose:
+    month: str
+    closed_at: datetime
+    newly_closed: bool
+    municipality_codes: tuple[str, ...]
+    operator_ids: tuple[str, ...]
+    entry_count: int
+    line_count: int
+    debit_total_yen: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class _Totals:
+    entry_count: int
+    line_count: int
+    debit_total_yen: int
+    digest: str
+    municipality_codes: frozenset[str] = field(default_factory=frozenset)
+    operator_ids: frozenset[str] = field(default_factory=frozenset)
+
+
+def _month_totals(db: Session, month: Month) -> _Totals:
+    """What the month holds, grouped as the statements read it, with a digest over it all."""
+    ln = LedgerLine
+    grouped = rows(
+        db,
+        sa.select(
+            col(ln.municipality_code),
+            col(ln.operator_id),
+            col(ln.certificate_kind),
+            col(ln.account),
+            func.sum(ln.amount_yen),
+            func.count(),
+        )
+        .where(col(ln.month) == str(month))
+        .group_by(ln.municipality_code, ln.operator_id, ln.certificate_kind, ln.account)
+        .order_by(ln.municipality_code, ln.operator_id, ln.certificate_kind, ln.account),
+    )
+    entries, copies = db.exec(
+        select(func.count(), func.coalesce(func.sum(LedgerEntry.copies), 0)).where(
+            LedgerEntry.month == str(month)
+        )
+    ).one()
+    h = hashlib.sha256(f"{month}|entries={entries}|copies={copies}\n".encode())
+    line_count = 0
+    munis: set[str] = set()
+    operators: set[str] = set()
+    for muni, op, kind, account, amount, n in grouped:
+        h.update(f"{muni}|{op}|{kind}|{account}|{int(amount)}|{n}\n".encode())
+        line_count += int(n)
+        munis.add(muni)
+        if op:
+            operators.add(op)
+    # Debit total over lines (not groups): a group's sum nets debits against credits.
+    debit = int(
+        db.exec(
+            select(func.coalesce(func.sum(ln.amount_yen), 0))
+            .where(ln.month == str(month))
+            .where(col(ln.amount_yen) > 0)
+        ).one()
+    )
+    return _Totals(
+        int(entries), line_count, debit, h.hexdigest(), frozenset(munis), frozenset(operators)
+    )
+
+
+def participating(db: Session, month: Month) -> list[Municipality]:
+    """Municipalities taking part in `month`: joined on or before its last day."""
+    return list(
+        db.exec(
+            select(Municipality)
+            .where(col(Municipality.joined_on) <= month.last_day)
+            .order_by(col(Municipality.code))
+        ).all()
+    )
+
+
+def _entry_exists(db: Session, key: str) -> bool:
+    return db.exec(select(LedgerEntry.id).where(LedgerEntry.entry_key == key)).first() is not None
+
+
+def _post_contributions(db: Session, month: Month, now: datetime) -> None:
+    fy = month.fiscal_year
+    for muni in participating(db, month):
+        key = contribution_key(muni.code, fy)
+        if _entry_exists(db, key):
+            continue
+        amount = contribution_for_year(
+            MunicipalityClass(muni.municipality_class),
+            IssuingBackend(muni.backend),
+            joined_on=muni.joined_on,
+            fiscal_year=fy,
+        )
+        if amount == 0:
+            continue
+        draft = EntryDraft(
+            entry_key=key,
+            kind=EntryKind.CONTRIBUTION,
+            month=month,
+            occurred_at=month.start(),
+            municipality_code=muni.code,
+            postings=contribution_postings(amount),
+            memo=f"運営負担金 {fy}年度",
+        )
+        write_entry(db, draft, posted_at=now)
+
+
+def _post_bcl_billing(db: Session, month: Month, now: datetime) -> None:
+    """At fiscal-year end, bill each municipality the BCL fees still accrued."""
+    fy = month.fiscal_year
+    ln = LedgerLine
+    balances = db.exec(
+        select(ln.municipality_code, func.sum(ln.amount_yen))
+        .where(ln.account == Account.BCL_FEE_ACCRUED.value)
+        .where(ln.month <= str(month))
+        .group_by(ln.municipality_code)
+        .order_by(ln.municipality_code)
+    ).all()
+    for code, balance in balances:
+        accrued = -int(balance)  # a credit balance: what is owed
+        key = bcl_billing_key(code, fy)
+        if accrued == 0 or _entry_exists(db, key):
+            continue
+        draft = EntryDraft(
+            entry_key=key,
+            kind=EntryKind.BCL_BILLING,
+            month=month,
+            occurred_at=month.end(),
+            municipality_code=code,
+            postings=bcl_billing_postings(accrued),
+            memo=f"証明発行機能利用料 {fy}年度 請求",
+        )
+        write_entry(db, draft, posted_at=now)
+
+
+def _reporting_operators(db: Session, month: Month) -> set[str]:
+    return set(
+        db.exec(
+            select(OperatorReportedCount.operator_id)
+            .where(OperatorReportedCount.month == str(month))
+            .distinct()
+        ).all()
+    )
+
+
+def close_month(db: Session, month: Month, *, now: datetime) -> MonthClose:
+    """Close `month` for every municipality and operator; idempotent once closed.
+
+    The month must have ended (Japan time) and every earlier month must be closed. The close
+    posts what falls due in it (contributions, and in March the BCL bill), then records the
+    month's totals and their digest; from then on nothing is posted in it."""
+    if now < month.end():
+        raise MonthNotOver(f"{month} has not ended yet", metadata={"month": str(month)})
+    closed_at = _period_closed_at(db, month, for_update=True)
+    if closed_at is None:
+        earlier = db.exec(
+            select(LedgerPeriod.month)
+            .where(LedgerPeriod.month < str(month))
+            .where(col(LedgerPeriod.closed_at).is_(None))
+            .order_by(col(LedgerPeriod.month))
+        ).first()
+        if earlier is not None:
+            raise EarlierMonthOpen(
+                f"close {earlier} first: months close in order", metadata={"month": earlier}
+            )
+        _post_contributions(db, month, now)
+        if month.month == 3:
+            _post_bcl_billing(db, month, now)
+        db.flush()
+    totals = _month_totals(db, month)
+    period = db.get(LedgerPeriod, str(month))
+    assert period is not None
+    newly = closed_at is None
+    if newly:
+        period.closed_at = now
+        period.entry_count = totals.entry_count
+        period.line_count = totals.line_count
+        period.debit_total_yen = totals.debit_total_yen
+        period.digest = totals.digest
+        db.add(period)
+    assert period.closed_at is not None
+    munis = totals.municipality_codes | {m.code for m in participating(db, month)}
+    operators = totals.operator_ids | _reporting_operators(db, month)
+    return MonthClose(
+        month=str(month),
+        closed_at=period.closed_at,
+        newly_closed=newly,
+        municipality_codes=tuple(sorted(munis)),
+        operator_ids=tuple(sorted(operators)),
+        entry_count=period.entry_count,
+        line_count=period.line_count,
+        debit_total_yen=period.debit_total_yen,
+        digest=period.digest,
+    )
+
+
+def closed_month_intact(db: Session, month: Month) -> bool:
+    """Whether a closed month still holds exactly what it held when it was closed."""
+    period = db.get(LedgerPeriod, str(month))
+    if period is None or period.closed_at is None:
+        return False
+    return _month_totals(db, month).digest == period.digest
+
+
+def unbalanced_entries(db: Session) -> list[int]:
+    """Ids of entries whose lines do not sum to zero (always empty unless the data is damaged)."""
+    ln = LedgerLine
+    rows = db.exec(
+        select(ln.entry_id).group_by(col(ln.entry_id)).having(func.sum(ln.amount_yen) != 0)
+    ).all()
+    return [int(r) for r in rows]
+
+
+def trial_balance(db: Session) -> dict[Account, int]:
+    """Balance of every account over the whole ledger; they sum to zero."""
+    ln = LedgerLine
+    rows = db.exec(select(ln.account, func.sum(ln.amount_yen)).group_by(ln.account)).all()
+    return {Account(a): int(s) for a, s in rows}
