@@ -22,6 +22,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         trust_anchor_path=Path(args.trust_anchor) if args.trust_anchor else None,
         authority_url=args.authority_url,
         revocation_mode=args.revocation,
+        kiosk_hours=args.kiosk_hours,
     )
     serve(config, port_file=args.port_file)
     return 0
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trust-anchor", help="JPKI user-auth CA certificate (DER or PEM)")
     s.add_argument("--authority-url", help="base URL of the OCSP responder / CRL")
     s.add_argument("--revocation", choices=["ocsp", "crl"])
+    s.add_argument("--kiosk-hours", help="national kiosk hours, Asia/Tokyo (default 06:30-23:00)")
     s.set_defaults(func=_cmd_serve)
 
     a = sub.add_parser("authority", help="the emulated JPKI authority")

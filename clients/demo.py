@@ -131,6 +131,9 @@ def run_demo(output: Path, state: Path, *, seed: int = 2026, households: int = 1
                     authority_url,
                     "--revocation",
                     "ocsp",
+                    # The demo runs at any hour; real kiosks serve 06:30-23:00 (the default).
+                    "--kiosk-hours",
+                    "00:00-24:00",
                 ],
                 env=env,
             )

@@ -19,19 +19,24 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
+from konbini.portal.v1 import portal_pb2, portal_pb2_grpc
 from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
+from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
 from sqlalchemy.engine import Engine
 
 from server.auth.revocation import RevocationChecker, build_revocation_checker
-from server.auth.service import Authenticator
+from server.auth.service import Authenticator, AuthSettings
 from server.auth.servicer import AuthServicer
 from server.common.clock import Clock, system_clock
 from server.config import ServerConfig
 from server.db.engine import make_engine, upgrade
 from server.grpc_errors import DomainErrorInterceptor
 from server.issuance.pdf import CertificateRenderer, RendererConfig
-from server.issuance.service import IssuanceDesk
+from server.issuance.service import IssuanceDesk, IssuanceSettings
 from server.issuance.servicer import IssuanceServicer
+from server.municipal.rules import DailyHours
+from server.municipal.servicer import PortalServicer, StaffServicer
+from server.municipal.staff import StaffDesk
 from server.settlement.queries import SettlementQueries
 from server.settlement.servicer import SettlementServicer
 
@@ -41,6 +46,8 @@ SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     issuance_pb2.DESCRIPTOR.services_by_name["IssuanceService"].full_name,
     settlement_pb2.DESCRIPTOR.services_by_name["SettlementService"].full_name,
+    staff_pb2.DESCRIPTOR.services_by_name["MunicipalityStaffService"].full_name,
+    portal_pb2.DESCRIPTOR.services_by_name["PortalService"].full_name,
 )
 
 
@@ -79,9 +86,18 @@ def create_server(
         clock=clock,
         timeout=config.revocation_timeout_s,
     )
-    authenticator = Authenticator(engine, trust_anchor=anchor, revocation=checker, clock=clock)
+    hours = DailyHours.parse(config.kiosk_hours)
+    authenticator = Authenticator(
+        engine,
+        trust_anchor=anchor,
+        revocation=checker,
+        clock=clock,
+        settings=AuthSettings(kiosk_hours=hours),
+    )
     renderer = CertificateRenderer(RendererConfig(font_path=config.font_path))
-    desk = IssuanceDesk(engine, renderer=renderer, clock=clock)
+    desk = IssuanceDesk(
+        engine, renderer=renderer, clock=clock, settings=IssuanceSettings(kiosk_hours=hours)
+    )
 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="rpc"),
@@ -92,6 +108,11 @@ def create_server(
     issuance_pb2_grpc.add_IssuanceServiceServicer_to_server(IssuanceServicer(desk), server)
     settlement_pb2_grpc.add_SettlementServiceServicer_to_server(
         SettlementServicer(SettlementQueries(engine)), server
+    )
+    staff_desk = StaffDesk(engine, clock=clock)
+    staff_pb2_grpc.add_MunicipalityStaffServiceServicer_to_server(StaffServicer(staff_desk), server)
+    portal_pb2_grpc.add_PortalServiceServicer_to_server(
+        PortalServicer(engine, clock=clock, kiosk_hours=hours), server
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from server.municipal.rules import DailyHours
+
 DEFAULT_FONT = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
 
 RevocationMode = Literal["ocsp", "crl"]
@@ -25,6 +27,8 @@ class ServerConfig:
     font_path: Path = DEFAULT_FONT
     max_workers: int = 16
     sweep_interval_s: float = 30.0
+    # National kiosk service hours, Asia/Tokyo (SPEC: 6:30–23:00 every day).
+    kiosk_hours: str = "06:30-23:00"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -36,6 +40,7 @@ class ServerConfig:
             raise ValueError("authority_url must be an http(s) URL")
         if self.max_workers < 1:
             raise ValueError("max_workers must be positive")
+        DailyHours.parse(self.kiosk_hours)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
@@ -52,6 +57,7 @@ class ServerConfig:
             "KONBINI_REVOCATION_TIMEOUT": ("revocation_timeout_s", float),
             "KONBINI_FONT": ("font_path", Path),
             "KONBINI_WORKERS": ("max_workers", int),
+            "KONBINI_KIOSK_HOURS": ("kiosk_hours", str),
         }
         for var, (name, conv) in mapping.items():
             if var in env:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def status_for(error: DomainError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(
-        reason=getattr(error, "auth_reason", None) or error.reason,
+        reason=error.error_reason,
         domain=ERROR_DOMAIN,
         metadata=error.metadata,
     )

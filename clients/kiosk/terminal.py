@@ -76,6 +76,7 @@ class VisitStatus(StrEnum):
     CARD_REMOVED = "card_removed"
     CARD_ERROR = "card_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    CLOSED = "closed"  # outside hours or suspended: the screen shows the center's words
 
 
 SCREEN_TEXT: dict[VisitStatus, str] = {
@@ -92,6 +93,7 @@ SCREEN_TEXT: dict[VisitStatus, str] = {
     VisitStatus.CARD_ERROR: "カードを読み取れませんでした。置き直してください。",
     VisitStatus.SERVICE_UNAVAILABLE: "ただいまサービスを利用できません。"
     "しばらくしてからお試しください。",
+    VisitStatus.CLOSED: "ただいまこの証明書は交付していません。",
 }
 
 
@@ -207,6 +209,10 @@ class KioskTerminal:
         offer = next((o for o in self.offerings(token) if o.kind == _KIND[order.kind]), None)
         if offer is None:
             return _outcome(VisitStatus.NOT_OFFERED)
+        if not offer.available:
+            return VisitOutcome(
+                VisitStatus.CLOSED, offer.unavailable_message or SCREEN_TEXT[VisitStatus.CLOSED]
+            )
         subject_ids = _pick_subjects(offer, order.subjects)
         if subject_ids is None:
             return _outcome(VisitStatus.REFUSED)
@@ -321,6 +327,8 @@ def _pick_subjects(offer: issuance_pb2.Offering, wanted: str | tuple[str, ...]) 
 _REASON_STATUS = {
     "NOT_AVAILABLE_AT_KIOSK": VisitStatus.NOT_AVAILABLE,
 }
+# Refusals by the service rules: the center's message is what the screen shows.
+_CLOSED_REASONS = frozenset({"OUTSIDE_SERVICE_HOURS", "SUSPENDED", "OUTSIDE_CERTIFICATE_HOURS"})
 
 
 def _refusal(err: ErrorDetails) -> VisitOutcome:
@@ -328,4 +336,6 @@ def _refusal(err: ErrorDetails) -> VisitOutcome:
         return _outcome(VisitStatus.AUTH_REFUSED, error=err)
     if err.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return _outcome(VisitStatus.SERVICE_UNAVAILABLE, error=err)
+    if err.reason in _CLOSED_REASONS:
+        return VisitOutcome(VisitStatus.CLOSED, err.message, error=err)
     return _outcome(_REASON_STATUS.get(err.reason, VisitStatus.REFUSED), error=err)

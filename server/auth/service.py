@@ -23,6 +23,12 @@ from server.auth.revocation import RevocationChecker, RevocationOutcome
 from server.common.clock import Clock
 from server.common.errors import Unauthenticated, Unavailable
 from server.db.models import AuthChallenge, CardSerial, Kiosk, KioskSession, Municipality, Resident
+from server.municipal.rules import (
+    NATIONAL_KIOSK_HOURS,
+    DailyHours,
+    ServiceNotAvailable,
+    kiosk_open,
+)
 
 _DOMAIN_TAG = b"konbini-auth-v1"
 
@@ -31,8 +37,7 @@ class AuthFailed(Unauthenticated):
     """Authentication refused; `reason` says why in machine-readable form."""
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, metadata={"auth_reason": reason})
-        self.auth_reason = reason
+        super().__init__(message, reason=reason)
 
 
 class RevocationUnavailable(Unavailable):
@@ -68,6 +73,7 @@ def token_digest(token: str) -> str:
 class AuthSettings:
     challenge_ttl: timedelta = timedelta(seconds=60)
     session_ttl: timedelta = timedelta(minutes=10)
+    kiosk_hours: DailyHours = NATIONAL_KIOSK_HOURS
 
     def __post_init__(self) -> None:
         if self.challenge_ttl <= timedelta(0) or self.session_ttl <= timedelta(0):
@@ -92,6 +98,9 @@ class Authenticator:
 
     def begin(self, kiosk_id: str) -> Challenge:
         now = self._clock()
+        hours = kiosk_open(now, self._settings.kiosk_hours)
+        if not hours.available:
+            raise ServiceNotAvailable(hours)
         with Session(self._engine) as db:
             kiosk = db.get(Kiosk, kiosk_id)
             if kiosk is None or not kiosk.active:

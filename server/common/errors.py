@@ -22,10 +22,19 @@ class DomainError(Exception):
     status: ClassVar[grpc.StatusCode] = grpc.StatusCode.FAILED_PRECONDITION
     reason: ClassVar[str] = "FAILED_PRECONDITION"
 
-    def __init__(self, message: str, *, metadata: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.metadata: dict[str, str] = dict(metadata or {})
+        # The class names the usual reason; an instance may be more specific (e.g. which
+        # certificate check failed).
+        self.error_reason = reason or type(self).reason
 
 
 class InvalidArgument(DomainError):

@@ -57,6 +57,8 @@ class Municipality(SQLModel, table=True):
     population: int
     joined_on: date
     seal_png: bytes = _blob(default=b"")
+    # A separate 戸籍 server the municipality declares; 戸籍 and 附票 need one (SPEC 3).
+    koseki_server: str = ""
 
     def full_name(self) -> str:
         return f"{self.prefecture}{self.name}"

@@ -18,10 +18,22 @@ from server.bcl.records import MunicipalityProfile, ResidentRecord, SealRegistra
 
 
 class CertificateKind(StrEnum):
-    """Certificates a kiosk can issue. Tax (各種税証明書) and 戸籍 kinds join here later."""
+    """Certificates of SPEC section 3. Which ones a municipality offers is its own choice."""
 
     JUMINHYO = "juminhyo"  # 住民票の写し
     INKAN = "inkan"  # 印鑑登録証明書
+    JUMINHYO_KISAI = "juminhyo_kisai"  # 住民票記載事項証明書 (own issuing server only)
+    TAX_INCOME = "tax_income"  # 所得証明書
+    TAX_ASSESSMENT = "tax_assessment"  # 課税(非課税)証明書
+    TAX_PAYMENT = "tax_payment"  # 納税証明書
+    KOSEKI_ZENBU = "koseki_zenbu"  # 戸籍証明書 (全部事項)
+    KOSEKI_KOJIN = "koseki_kojin"  # 戸籍証明書 (個人事項)
+    KOSEKI_FUHYO = "koseki_fuhyo"  # 戸籍の附票の写し
+
+    @property
+    def needs_koseki_server(self) -> bool:
+        """戸籍 and 附票 come from a separate 戸籍 server the municipality declares."""
+        return self in _KOSEKI_KINDS
 
     @property
     def printed_title(self) -> str:
@@ -32,7 +44,17 @@ class CertificateKind(StrEnum):
 _TITLES: dict[CertificateKind, str] = {
     CertificateKind.JUMINHYO: "住民票の写し",
     CertificateKind.INKAN: "印鑑登録証明書",
+    CertificateKind.JUMINHYO_KISAI: "住民票記載事項証明書",
+    CertificateKind.TAX_INCOME: "所得証明書",
+    CertificateKind.TAX_ASSESSMENT: "課税（非課税）証明書",
+    CertificateKind.TAX_PAYMENT: "納税証明書",
+    CertificateKind.KOSEKI_ZENBU: "戸籍全部事項証明書",
+    CertificateKind.KOSEKI_KOJIN: "戸籍個人事項証明書",
+    CertificateKind.KOSEKI_FUHYO: "戸籍の附票の写し",
 }
+_KOSEKI_KINDS = frozenset(
+    {CertificateKind.KOSEKI_ZENBU, CertificateKind.KOSEKI_KOJIN, CertificateKind.KOSEKI_FUHYO}
+)
 
 # Terminal and printer ids go between the dashes of the issue number, so they may not contain
 # one; callers that accept ids from a kiosk should check them against this pattern.

@@ -57,6 +57,14 @@ from server.issuance.documents import (
     JuminhyoOptions,
 )
 from server.issuance.states import IssuanceEvent, IssuanceState, next_state
+from server.municipal.policy import availability_of, is_suppressed
+from server.municipal.rules import (
+    NATIONAL_KIOSK_HOURS,
+    OPEN,
+    Availability,
+    DailyHours,
+    ServiceNotAvailable,
+)
 from server.settlement.ledger import post_issued_copy, record_voided_copy
 
 # Kinds this desk can issue today; others (tax, 戸籍, …) are skipped in offerings.
@@ -124,6 +132,7 @@ class OfferingView:
     subjects: tuple[SubjectView, ...]
     allows_head_and_relationship: bool
     allows_honseki: bool
+    availability: Availability = OPEN
 
 
 @dataclass(frozen=True)
@@ -173,6 +182,7 @@ class IssuanceSettings:
     reservation_ttl: timedelta = timedelta(minutes=10)
     # A copy handed to the printer and never confirmed is voided after this long.
     printing_ttl: timedelta = timedelta(minutes=15)
+    kiosk_hours: DailyHours = NATIONAL_KIOSK_HOURS
 
 
 def subject_handle(key: bytes, resident_pk: int) -> str:
@@ -216,13 +226,16 @@ class IssuanceDesk:
         with Session(self._engine) as db:
             sess = self._session(db, token, kiosk_id, now)
             me = _get_resident(db, sess.resident_pk)
-            if me.suppressed:
+            if is_suppressed(db, me):
                 raise NotAvailableHere()
             offers = db.exec(
                 select(Offering)
                 .where(Offering.municipality_code == me.municipality_code)
                 .where(col(Offering.enabled).is_(True))
             ).all()
+            rules = availability_of(
+                db, me.municipality_code, [o.kind for o in offers], now, self._settings.kiosk_hours
+            )
             views = []
             for offer in sorted(offers, key=lambda o: o.kind):
                 try:
@@ -248,6 +261,7 @@ class IssuanceDesk:
                             subjects=tuple(subjects),
                             allows_head_and_relationship=kind is CertificateKind.JUMINHYO,
                             allows_honseki=kind is CertificateKind.JUMINHYO,
+                            availability=rules[offer.kind],
                         )
                     )
             return views
@@ -263,8 +277,13 @@ class IssuanceDesk:
             if kiosk is None:
                 raise SessionInvalid("the kiosk of this session is no longer registered")
             offer = db.get(Offering, (me.municipality_code, request.kind.value))
-            if offer is None or not offer.enabled:
+            if offer is None or not offer.enabled or request.kind not in ISSUABLE:
                 raise NotEligible(f"{request.kind.printed_title} is not offered here")
+            rule = availability_of(
+                db, me.municipality_code, [offer.kind], now, self._settings.kiosk_hours
+            )[offer.kind]
+            if not rule.available:
+                raise ServiceNotAvailable(rule)
             eligible = {
                 subject_handle(sess.subject_key, _pk(r)): r
                 for r in _eligible_all(db, request.kind, me)
@@ -274,7 +293,7 @@ class IssuanceDesk:
                 person = eligible.get(sid)
                 if person is None:
                     raise NotEligible("you may not obtain this certificate for that person")
-                if person.suppressed or me.suppressed:
+                if is_suppressed(db, person) or is_suppressed(db, me):
                     raise NotAvailableHere()
                 chosen.append(person)
             if request.kind is CertificateKind.INKAN and not _active_seal(db, _pk(me)):
@@ -328,6 +347,14 @@ class IssuanceDesk:
                 if other is not None:
                     raise IdempotencyKeyReused("this idempotency key belongs to another copy")
             if IssuanceState(row.state) is IssuanceState.RESERVED:
+                if any(
+                    is_suppressed(db, _get_resident(db, int(pk)))
+                    for pk in row.subject_pks.split(",")
+                ):
+                    # Suppression set after the reservation: it stops issuance at once.
+                    self._transition(db, row, IssuanceEvent.CANCEL, now, "suppressed")
+                    db.commit()
+                    raise NotAvailableHere()
                 if now >= row.expires_at:
                     self._transition(db, row, IssuanceEvent.EXPIRE, now, "reservation expired")
                     db.commit()
@@ -575,7 +602,7 @@ def _eligible_all(db: Session, kind: CertificateKind, me: Resident) -> list[Resi
 
 
 def _eligible(db: Session, kind: CertificateKind, me: Resident) -> list[Resident]:
-    people = [r for r in _eligible_all(db, kind, me) if not r.suppressed]
+    people = [r for r in _eligible_all(db, kind, me) if not is_suppressed(db, r)]
     if kind is CertificateKind.INKAN and not _active_seal(db, _pk(me)):
         return []
     return people

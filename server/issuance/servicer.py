@@ -61,6 +61,9 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
                     ],
                     allows_head_and_relationship=v.allows_head_and_relationship,
                     allows_honseki=v.allows_honseki,
+                    available=v.availability.available,
+                    unavailable_reason=v.availability.reason or "",
+                    unavailable_message=v.availability.message,
                 )
                 for v in views
             ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from server.db.models import ALL_TABLES
+from server.db.all_models import METADATA
 
 config = context.config
-target_metadata = ALL_TABLES
+target_metadata = METADATA
 
 
 def run_migrations_online() -> None:

@@ -52,20 +52,26 @@ class Subject(_message.Message):
     def __init__(self, subject_id: _Optional[str] = ..., display_name: _Optional[str] = ..., is_self: _Optional[bool] = ...) -> None: ...
 
 class Offering(_message.Message):
-    __slots__ = ("kind", "title", "fee_yen", "eligible_subjects", "allows_head_and_relationship", "allows_honseki")
+    __slots__ = ("kind", "title", "fee_yen", "eligible_subjects", "allows_head_and_relationship", "allows_honseki", "available", "unavailable_reason", "unavailable_message")
     KIND_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     FEE_YEN_FIELD_NUMBER: _ClassVar[int]
     ELIGIBLE_SUBJECTS_FIELD_NUMBER: _ClassVar[int]
     ALLOWS_HEAD_AND_RELATIONSHIP_FIELD_NUMBER: _ClassVar[int]
     ALLOWS_HONSEKI_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     kind: CertificateKind
     title: str
     fee_yen: int
     eligible_subjects: _containers.RepeatedCompositeFieldContainer[Subject]
     allows_head_and_relationship: bool
     allows_honseki: bool
-    def __init__(self, kind: _Optional[_Union[CertificateKind, str]] = ..., title: _Optional[str] = ..., fee_yen: _Optional[int] = ..., eligible_subjects: _Optional[_Iterable[_Union[Subject, _Mapping]]] = ..., allows_head_and_relationship: _Optional[bool] = ..., allows_honseki: _Optional[bool] = ...) -> None: ...
+    available: bool
+    unavailable_reason: str
+    unavailable_message: str
+    def __init__(self, kind: _Optional[_Union[CertificateKind, str]] = ..., title: _Optional[str] = ..., fee_yen: _Optional[int] = ..., eligible_subjects: _Optional[_Iterable[_Union[Subject, _Mapping]]] = ..., allows_head_and_relationship: _Optional[bool] = ..., allows_honseki: _Optional[bool] = ..., available: _Optional[bool] = ..., unavailable_reason: _Optional[str] = ..., unavailable_message: _Optional[str] = ...) -> None: ...
 
 class ListOfferingsRequest(_message.Message):
     __slots__ = ("session_token",)

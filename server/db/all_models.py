@@ -1,0 +1,11 @@
+"""Every table of the center, imported in one place for Alembic and the schema tests.
+
+A domain that adds tables imports its models module here.
+"""
+
+from __future__ import annotations
+
+import server.municipal.models  # noqa: F401
+from server.db.models import ALL_TABLES
+
+METADATA = ALL_TABLES

@@ -1,0 +1,1 @@
+"""Municipal rules: offerings and fees, suppression, service hours, suspensions, notices, staff."""

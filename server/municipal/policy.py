@@ -1,0 +1,71 @@
+"""Reading a municipality's rules from the database for the issuance desk and the portal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+
+from server.db.models import Resident
+from server.municipal.models import CertificateHoursRow, IssuanceSuppression, ServiceSuspension
+from server.municipal.rules import (
+    Availability,
+    DailyHours,
+    SuspensionSpan,
+    kind_availability,
+)
+
+
+def active_suspensions(db: Session, municipality_code: str, now: datetime) -> list[SuspensionSpan]:
+    rows = db.exec(
+        select(ServiceSuspension)
+        .where(ServiceSuspension.municipality_code == municipality_code)
+        .where(col(ServiceSuspension.cancelled).is_(False))
+        .where(col(ServiceSuspension.ends_at) > now)
+        .where(col(ServiceSuspension.starts_at) <= now)
+    ).all()
+    return [SuspensionSpan(r.kind, r.starts_at, r.ends_at, r.reason) for r in rows]
+
+
+def certificate_hours(db: Session, municipality_code: str) -> dict[str, DailyHours]:
+    rows = db.exec(
+        select(CertificateHoursRow).where(
+            CertificateHoursRow.municipality_code == municipality_code
+        )
+    ).all()
+    return {
+        r.kind: DailyHours.parse(f"{r.opens}-{r.closes}", weekdays_only=r.weekdays_only)
+        for r in rows
+    }
+
+
+def availability_of(
+    db: Session, municipality_code: str, kinds: list[str], now: datetime, kiosk_hours: DailyHours
+) -> dict[str, Availability]:
+    spans = active_suspensions(db, municipality_code, now)
+    hours = certificate_hours(db, municipality_code)
+    return {
+        kind: kind_availability(
+            now, kind, kiosk_hours=kiosk_hours, suspensions=spans, certificate_hours=hours.get(kind)
+        )
+        for kind in kinds
+    }
+
+
+def is_suppressed(db: Session, resident: Resident) -> bool:
+    """交付抑止: the uploaded flag, or a staff suppression of the person or the household."""
+    if resident.suppressed:
+        return True
+    hit = db.exec(
+        select(IssuanceSuppression.id)
+        .where(IssuanceSuppression.municipality_code == resident.municipality_code)
+        .where(col(IssuanceSuppression.lifted_at).is_(None))
+        .where(
+            or_(
+                col(IssuanceSuppression.resident_id) == resident.resident_id,
+                col(IssuanceSuppression.household_id) == resident.household_id,
+            )
+        )
+        .limit(1)
+    ).first()
+    return hit is not None

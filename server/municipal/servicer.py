@@ -1,0 +1,223 @@
+"""gRPC faces of the staff desk and the public portal: translation only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from konbini.portal.v1 import portal_pb2, portal_pb2_grpc
+from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from server.common.clock import Clock
+from server.common.errors import InvalidArgument
+from server.common.identity import kiosk_id_from_context
+from server.common.protoconv import timestamp
+from server.db.models import Offering
+from server.municipal import models
+from server.municipal.policy import availability_of
+from server.municipal.rules import DailyHours, kiosk_open
+from server.municipal.staff import StaffDesk, StaffIdentity, StaffTokenInvalid, active_notices
+from server.settlement.queries import check_municipality_code
+
+_BEARER = "bearer "
+
+
+def staff_from_context(desk: StaffDesk, context: grpc.ServicerContext) -> StaffIdentity:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str) and value.lower().startswith(_BEARER):
+            return desk.authenticate(value[len(_BEARER) :].strip())
+    raise StaffTokenInvalid("staff calls need `authorization: Bearer <token>`")
+
+
+def _time(ts: Timestamp, field: str) -> datetime:
+    if ts.seconds == 0 and ts.nanos == 0:
+        raise InvalidArgument(f"{field} is required", field=field)
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def _opt_ts(dt: datetime | None) -> Timestamp | None:
+    return None if dt is None else timestamp(dt)
+
+
+def suppression_pb(row: models.IssuanceSuppression) -> staff_pb2.Suppression:
+    return staff_pb2.Suppression(
+        suppression_id=row.id or 0,
+        resident_id=row.resident_id or "",
+        household_id=row.household_id or "",
+        created_at=timestamp(row.created_at),
+        lifted_at=_opt_ts(row.lifted_at),
+        created_by=row.created_by,
+    )
+
+
+def suspension_pb(row: models.ServiceSuspension) -> staff_pb2.SuspensionWindow:
+    return staff_pb2.SuspensionWindow(
+        suspension_id=row.id or 0,
+        kind=row.kind,
+        starts_at=timestamp(row.starts_at),
+        ends_at=timestamp(row.ends_at),
+        reason=row.reason,
+        cancelled=row.cancelled,
+    )
+
+
+def notice_pb(row: models.Notice) -> staff_pb2.Notice:
+    return staff_pb2.Notice(
+        notice_id=row.id or 0,
+        municipality_code=row.municipality_code or "",
+        title=row.title,
+        body=row.body,
+        starts_at=timestamp(row.starts_at),
+        ends_at=timestamp(row.ends_at),
+    )
+
+
+class StaffServicer(staff_pb2_grpc.MunicipalityStaffServiceServicer):
+    def __init__(self, desk: StaffDesk) -> None:
+        self._desk = desk
+
+    def _who(self, context: grpc.ServicerContext) -> StaffIdentity:
+        return staff_from_context(self._desk, context)
+
+    def ListOfferings(
+        self, request: staff_pb2.ListOfferingsRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.ListOfferingsResponse:
+        rows = self._desk.list_offerings(self._who(context))
+        return staff_pb2.ListOfferingsResponse(
+            offerings=[
+                staff_pb2.OfferingEntry(kind=r.kind, fee_yen=r.fee_yen, enabled=r.enabled)
+                for r in rows
+            ]
+        )
+
+    def SetOffering(
+        self, request: staff_pb2.SetOfferingRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.OfferingEntry:
+        row = self._desk.set_offering(
+            self._who(context), request.kind, request.fee_yen, request.enabled
+        )
+        return staff_pb2.OfferingEntry(kind=row.kind, fee_yen=row.fee_yen, enabled=row.enabled)
+
+    def SuppressIssuance(
+        self, request: staff_pb2.SuppressIssuanceRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.Suppression:
+        which = request.WhichOneof("target")
+        row = self._desk.suppress(
+            self._who(context),
+            resident_id=request.resident_id if which == "resident_id" else None,
+            household_id=request.household_id if which == "household_id" else None,
+            note=request.note,
+        )
+        return suppression_pb(row)
+
+    def LiftSuppression(
+        self, request: staff_pb2.LiftSuppressionRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.Suppression:
+        return suppression_pb(
+            self._desk.lift_suppression(self._who(context), request.suppression_id)
+        )
+
+    def ListSuppressions(
+        self, request: staff_pb2.ListSuppressionsRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.ListSuppressionsResponse:
+        rows = self._desk.list_suppressions(
+            self._who(context), include_lifted=request.include_lifted
+        )
+        return staff_pb2.ListSuppressionsResponse(suppressions=[suppression_pb(r) for r in rows])
+
+    def AddSuspension(
+        self, request: staff_pb2.AddSuspensionRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.SuspensionWindow:
+        row = self._desk.add_suspension(
+            self._who(context),
+            request.kind,
+            _time(request.starts_at, "starts_at"),
+            _time(request.ends_at, "ends_at"),
+            request.reason,
+        )
+        return suspension_pb(row)
+
+    def CancelSuspension(
+        self, request: staff_pb2.CancelSuspensionRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.SuspensionWindow:
+        return suspension_pb(
+            self._desk.cancel_suspension(self._who(context), request.suspension_id)
+        )
+
+    def ListSuspensions(
+        self, request: staff_pb2.ListSuspensionsRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.ListSuspensionsResponse:
+        rows = self._desk.list_suspensions(self._who(context))
+        return staff_pb2.ListSuspensionsResponse(suspensions=[suspension_pb(r) for r in rows])
+
+    def SetCertificateHours(
+        self, request: staff_pb2.SetCertificateHoursRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.CertificateHours:
+        h = request.hours
+        row = self._desk.set_certificate_hours(
+            self._who(context), h.kind, h.opens, h.closes, h.weekdays_only
+        )
+        return staff_pb2.CertificateHours(
+            kind=row.kind, opens=row.opens, closes=row.closes, weekdays_only=row.weekdays_only
+        )
+
+    def PublishNotice(
+        self, request: staff_pb2.PublishNoticeRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.Notice:
+        row = self._desk.publish_notice(
+            self._who(context),
+            request.title,
+            request.body,
+            _time(request.starts_at, "starts_at"),
+            _time(request.ends_at, "ends_at"),
+        )
+        return notice_pb(row)
+
+
+class PortalServicer(portal_pb2_grpc.PortalServiceServicer):
+    """What kiosks list: notices in force and whether service is open now."""
+
+    def __init__(self, engine: Engine, *, clock: Clock, kiosk_hours: DailyHours) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._hours = kiosk_hours
+
+    def ListNotices(
+        self, request: portal_pb2.ListNoticesRequest, context: grpc.ServicerContext
+    ) -> portal_pb2.ListNoticesResponse:
+        kiosk_id_from_context(context)
+        code = request.municipality_code
+        if code:
+            check_municipality_code(code)
+        rows = active_notices(self._engine, code, self._clock())
+        return portal_pb2.ListNoticesResponse(notices=[notice_pb(r) for r in rows])
+
+    def ServiceStatus(
+        self, request: portal_pb2.ServiceStatusRequest, context: grpc.ServicerContext
+    ) -> portal_pb2.ServiceStatusResponse:
+        kiosk_id_from_context(context)
+        code = check_municipality_code(request.municipality_code)
+        now = self._clock()
+        with Session(self._engine) as db:
+            kinds = [
+                o.kind
+                for o in db.exec(
+                    select(Offering)
+                    .where(Offering.municipality_code == code)
+                    .where(col(Offering.enabled).is_(True))
+                ).all()
+            ]
+            rules = availability_of(db, code, kinds, now, self._hours)
+        return portal_pb2.ServiceStatusResponse(
+            open=kiosk_open(now, self._hours).available,
+            hours=str(self._hours),
+            kinds=[
+                portal_pb2.KindStatus(
+                    kind=k, available=a.available, reason=a.reason.value if a.reason else ""
+                )
+                for k, a in sorted(rules.items())
+            ],
+        )
