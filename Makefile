@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: setup demo test test-fast lint typecheck protos protos-check clean
+.PHONY: setup demo test test-fast test-hil pcscd lint typecheck protos protos-check clean
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -12,17 +12,26 @@ $(STAMPS)/system: tools/setup-system.sh
 	bash tools/setup-system.sh
 	@mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/venv: pyproject.toml
+# pyscard builds from source against swig + libpcsclite-dev, hence the system stamp first.
+$(STAMPS)/venv: pyproject.toml $(STAMPS)/system
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,pcsc]"
 	@mkdir -p $(STAMPS) && touch $@
+
+# pcscd with the vpcd virtual reader, for the hardware-in-the-loop tests. The leading '-'
+# lets a laptop without pcscd (or root) run the suite: those tests then skip with a reason.
+pcscd: setup
+	-PYTHON=$(PY) bash tools/start-pcscd.sh
 
 demo: setup
 	$(PY) -m clients.cli demo --output demo-output
 
-test: setup protos-check
+test: setup protos-check pcscd
 	$(PY) -m pytest -n 2 -q
+
+test-hil: setup pcscd
+	$(PY) -m pytest -q -m pcsc tests/hil
 
 test-fast: setup
 	$(PY) -m pytest -q -x -m "not postgres and not pcsc"
