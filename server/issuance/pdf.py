@@ -11,29 +11,44 @@ municipality's electronic seal (電子公印). Anti-forgery features are approxi
 - micro text (マイクロ文字): the municipality and issue number at 1.5 pt along the frame;
 - electronic tally seal (電子契印) on the edge of every sheet, and the issue number with page x/y.
 
-Rendering is deterministic (same document and `created_at` → same bytes) and fast enough to sit
-in the issuance path: the font is parsed and trimmed once per renderer, and the copy-evident
-ground is one small image drawn once with Pillow, embedded once per PDF and tiled by reference.
-The PDF metadata holds only the certificate's title and dates, no personal data.
+Rendering is deterministic (same document and `created_at` → same bytes) and cheap enough to sit
+in the issuance path (see docs/performance.md). Everything that does not depend on the document
+is prepared once per renderer: the font is parsed and trimmed, the copy-evident ground is drawn
+once with Pillow, and the ground and municipality seal images are decoded and compressed once
+(fpdf2 would redo that for every PDF). Per document only the variable work remains: the layout,
+and a font subset built from the stored outlines of just the glyphs used, numbered compactly so
+that fontTools' subsetter has 150 glyphs to visit instead of 12,000.
+
+The layout (`lay_out`) draws on a `Surface`: fpdf2 here, and the benchmark's ReportLab baseline
+draws the very same calls. The PDF metadata holds only the certificate's title and dates, no
+personal data.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 import io
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, Protocol, cast
 
 from fontTools import ttLib  # type: ignore[import-untyped]
 from fontTools.ttLib.tables._c_m_a_p import CmapSubtable  # type: ignore[import-untyped]
 from fontTools.ttLib.tables._g_l_y_f import Glyph  # type: ignore[import-untyped]
 from fpdf import FPDF
-from fpdf.enums import TextMode
+from fpdf.enums import PDFResourceType, TextMode
 from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.image_datastructures import ImageCache, RasterImageInfo
+from fpdf.image_parsing import preload_image
+from fpdf.output import stream_content_for_raster_image
 from PIL import Image, ImageDraw, ImageFont
 
 from server.bcl.records import MunicipalityProfile, ResidentRecord
@@ -115,16 +130,19 @@ class _Font:
         parsed = self._template.ttfont
         self._glyph_order: list[str] = list(parsed.getGlyphOrder())
         glyf = parsed["glyf"]
-        # Stored glyph programs, not decoded: they are copied into the subset as they are.
-        self._glyph_data: dict[str, bytes] = {
-            name: getattr(glyph, "data", b"") for name, glyph in glyf.glyphs.items()
-        }
+        # Stored glyph programs, not decoded: they are copied into the subset as they are,
+        # trimmed here once so that the subsetter's per-document trim has nothing to do.
+        self._glyph_data: dict[str, bytes] = {}
+        for name, glyph in glyf.glyphs.items():
+            glyph.trim(extended=glyf.extended)
+            self._glyph_data[name] = getattr(glyph, "data", b"")
         self._components: dict[str, tuple[str, ...]] = {
             name: tuple(glyph.getComponentNames(glyf))
             for name, glyph in glyf.glyphs.items()
             if glyph.isComposite()
         }
         self._metrics: dict[str, tuple[int, int]] = dict(parsed["hmtx"].metrics)
+        self._index = {name: i for i, name in enumerate(self._glyph_order)}
         # .notdef, .null, CR, space: the subsetter always keeps the first four glyphs.
         self._always = frozenset(self._glyph_order[:4])
 
@@ -160,9 +178,17 @@ class _Font:
                     names.add(part)
                     pending.append(part)
 
+        # Only the kept glyphs, in the font's own order: the subsetter then walks ~150 glyphs,
+        # not 12,000, and keeps them all. Stored composite glyphs name their parts by glyph
+        # index, so a font that has any (IPAex has none) keeps its full numbering.
+        if self._components:
+            order = list(self._glyph_order)
+        else:
+            order = sorted(names, key=self._index.__getitem__)
+        tt.setGlyphOrder(order)
         glyf = ttLib.newTable("glyf")
-        glyf.glyphOrder = list(self._glyph_order)
-        glyf.glyphs = {name: Glyph(self._glyph_data[name]) for name in names}
+        glyf.glyphOrder = order
+        glyf.glyphs = {name: _TrimmedGlyph(self._glyph_data[name]) for name in names}
         glyf._reverseGlyphOrder = {}
         tt["glyf"] = glyf
         hmtx = ttLib.newTable("hmtx")
@@ -182,6 +208,14 @@ class _Font:
             sub.platformID, sub.platEncID, sub.language, sub.cmap = 3, encoding, 0, entries
             table.tables.append(sub)
         tt["cmap"] = table
+
+
+class _TrimmedGlyph(Glyph):  # type: ignore[misc]
+    """A stored glyph program already trimmed when the font was loaded (`_Font.__init__`)."""
+
+    def trim(self, remove_hinting: bool = False, *, extended: bool = False) -> None:
+        if remove_hinting:  # fpdf2 keeps hinting; should that change, do the real work
+            super().trim(remove_hinting=True, extended=extended)
 
 
 def _trimmed_font(path: Path) -> bytes:
@@ -227,26 +261,189 @@ def _ground_tile(font_path: Path) -> bytes:
     return out.getvalue()
 
 
+@dataclass(frozen=True, eq=False)
+class Artwork:
+    """Image bytes (PNG) with the digest a surface uses to recognise a prepared copy."""
+
+    data: bytes
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", hashlib.sha256(self.data).hexdigest())
+
+
+class Face(Protocol):
+    """A font as the layout sees it: a family name for `set_font`, and glyph coverage."""
+
+    @property
+    def family(self) -> str: ...
+
+    def has_glyph(self, ch: str) -> bool: ...
+
+
+class Surface(Protocol):
+    """The drawing calls the layouts make, in fpdf2's terms (millimetres, origin top left).
+
+    `_Pdf` (fpdf2) is the one the issuance path uses; the benchmark's ReportLab baseline
+    implements the same calls, so both libraries draw exactly the same sheet.
+    """
+
+    def add_page(self) -> None: ...
+    def set_font(self, family: str, style: str = "", size: float = 0) -> None: ...
+    def get_string_width(self, s: str) -> float: ...
+    def text(self, x: float, y: float, text: str = "") -> None: ...
+    def set_text_color(self, r: int, g: int = -1, b: int = -1) -> None: ...
+    def set_draw_color(self, r: int, g: int = -1, b: int = -1) -> None: ...
+    def set_line_width(self, width: float) -> None: ...
+    def line(self, x1: float, y1: float, x2: float, y2: float) -> None: ...
+    def rect(self, x: float, y: float, w: float, h: float) -> None: ...
+    def circle(self, x: float, y: float, radius: float) -> None: ...
+    def rotation(self, angle: float, x: float, y: float) -> AbstractContextManager[None]: ...
+    def rect_clip(self, x: float, y: float, w: float, h: float) -> AbstractContextManager[None]: ...
+    def local_context(self, **kwargs: Any) -> AbstractContextManager[None]: ...
+    def artwork(
+        self, art: Artwork, x: float, y: float, w: float, h: float, *, fit: bool = False
+    ) -> None: ...
+    def tiles(self, art: Artwork, placements: Sequence[tuple[float, float, float, float]]) -> None:
+        """The same image at many places (x, y, w, h): the copy-evident ground."""
+        ...
+
+
+class _PreparedImage:
+    """An image decoded and compressed once (fpdf2 would redo both for every PDF)."""
+
+    def __init__(self, art: Artwork) -> None:
+        _, _, info = preload_image(ImageCache(), art.data)
+        assert isinstance(info, RasterImageInfo)
+        self.info = info
+
+
+class _Pdf(FPDF):
+    """fpdf2 with the prepared images registered up front and a fast path to draw them."""
+
+    def __init__(self, images: Sequence[tuple[Artwork, _PreparedImage]]) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self._prepared: dict[str, RasterImageInfo] = {}
+        for art, prepared in images:  # registered in a fixed order: deterministic /I names
+            info = RasterImageInfo(prepared.info)  # per document: fpdf2 counts usages in it
+            info["i"] = len(self.image_cache.images) + 1
+            info["usages"] = 0
+            self.image_cache.images[art.key] = info
+            self._prepared[art.key] = info
+
+    def artwork(
+        self, art: Artwork, x: float, y: float, w: float, h: float, *, fit: bool = False
+    ) -> None:
+        if art.key in self._prepared:
+            # A str name is fpdf2's own key into its image cache: no re-reading, no re-hashing.
+            self.image(art.key, x=x, y=y, w=w, h=h, keep_aspect_ratio=fit)
+        else:
+            self.image(io.BytesIO(art.data), x=x, y=y, w=w, h=h, keep_aspect_ratio=fit)
+
+    def tiles(self, art: Artwork, placements: Sequence[tuple[float, float, float, float]]) -> None:
+        info = self._prepared[art.key]
+        index = cast(int, info["i"])
+        self._out(_tile_ops(index, tuple(placements), self.k, self.h))
+        self._resource_catalog.add(PDFResourceType.X_OBJECT, index, self.page)
+        info["usages"] = cast(int, info["usages"]) + len(placements)
+
+
+@functools.lru_cache(maxsize=8)
+def _tile_ops(
+    index: int, placements: tuple[tuple[float, float, float, float], ...], k: float, page_h: float
+) -> bytes:
+    """The content-stream operators of a tiled ground: the same bytes on every sheet."""
+    info = RasterImageInfo(i=index)
+    return "\n".join(
+        stream_content_for_raster_image(info, x, y, w, h, scale=k, pdf_height_to_flip=page_h)
+        for x, y, w, h in placements
+    ).encode("latin-1")
+
+
 class CertificateRenderer:
     """Builds certificate PDFs. Construct once (it parses the font); `render` is thread-safe."""
+
+    _SEALS_KEPT = 256  # prepared municipality seals; one center serves many municipalities
 
     def __init__(self, config: RendererConfig) -> None:
         self._mincho = _Font(config.font_path, "mincho")
         self._gothic = _Font(config.gothic_font_path, "gothic") if config.gothic_font_path else None
-        self._tile = _ground_tile(config.gothic_font_path or config.font_path)
+        self._ground = Artwork(_ground_tile(config.gothic_font_path or config.font_path))
+        self._prepared_ground = _PreparedImage(self._ground)
+        self._seals: OrderedDict[str, _PreparedImage] = OrderedDict()
+        self._seals_lock = threading.Lock()
+
+    @property
+    def ground(self) -> Artwork:
+        """The copy-evident ground tile (for a baseline that must draw the very same sheet)."""
+        return self._ground
 
     def render(self, doc: CertificateDocument, *, created_at: datetime) -> bytes:
         """The PDF bytes of one copy; the same document and `created_at` give the same bytes."""
         if created_at.tzinfo is None:
             raise ValueError("created_at must be timezone-aware")
-        sheet = _Sheet(self._mincho, self._gothic, self._tile, doc, created_at)
-        if doc.kind is CertificateKind.JUMINHYO:
-            sheet.juminhyo()
-        elif doc.kind is CertificateKind.INKAN:
-            sheet.inkan()
-        else:  # pragma: no cover - a kind added to the enum without a layout
-            raise NotImplementedError(f"no layout for {doc.kind}")
-        return sheet.output()
+        images = [(self._ground, self._prepared_ground)]
+        seal = doc.municipality.seal_png
+        if seal:
+            art = Artwork(seal)
+            images.append((art, self._prepared_seal(art)))
+        pdf = _Pdf(images)
+        pdf.set_auto_page_break(False)
+        pdf.set_margins(0, 0, 0)
+        # Metadata: the certificate's name only; never who it is about (SPEC section 3).
+        pdf.set_title(doc.title)
+        pdf.set_lang("ja")
+        pdf.set_creation_date(created_at)
+        self._mincho.install(pdf)
+        if self._gothic is not None:
+            self._gothic.install(pdf)
+        drawn = lay_out(pdf, doc, body=self._mincho, heading=self._gothic, ground=self._ground)
+        if drawn.missing:
+            raise UnprintableCharacters(drawn.missing)
+        for font in (self._mincho, self._gothic):
+            if font is not None and font in drawn.used:
+                font.prepare_subset(pdf, drawn.used[font])
+        return bytes(pdf.output())
+
+    def _prepared_seal(self, art: Artwork) -> _PreparedImage:
+        with self._seals_lock:
+            prepared = self._seals.get(art.key)
+            if prepared is not None:
+                self._seals.move_to_end(art.key)
+                return prepared
+        prepared = _PreparedImage(art)  # outside the lock: decoding takes milliseconds
+        with self._seals_lock:
+            self._seals[art.key] = prepared
+            while len(self._seals) > self._SEALS_KEPT:
+                self._seals.popitem(last=False)
+        return prepared
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """What a layout used: the characters drawn with each face, and those no face has."""
+
+    used: dict[Face, set[str]]
+    missing: set[str]
+
+
+def lay_out(
+    surface: Surface,
+    doc: CertificateDocument,
+    *,
+    body: Face,
+    heading: Face | None,
+    ground: Artwork,
+) -> Drawn:
+    """Draw every sheet of `doc` on `surface` (fonts already set up there)."""
+    sheet = _Sheet(surface, body, heading, ground, doc)
+    if doc.kind is CertificateKind.JUMINHYO:
+        sheet.juminhyo()
+    elif doc.kind is CertificateKind.INKAN:
+        sheet.inkan()
+    else:  # pragma: no cover - a kind added to the enum without a layout
+        raise NotImplementedError(f"no layout for {doc.kind}")
+    return Drawn(sheet.used, sheet.missing)
 
 
 # -- layout -------------------------------------------------------------------------------------
@@ -283,43 +480,46 @@ def _paginate(persons: Sequence[ResidentRecord]) -> list[list[ResidentRecord]]:
     return pages
 
 
+@functools.cache
+def _ground_placements() -> tuple[tuple[float, float, float, float], ...]:
+    """Where the ground tiles go (x, y, w, h in mm), staggered by half a tile every row.
+
+    Tiles sit on whole multiples of 0.01 pt that are also whole device pixels at 100, 150,
+    200, 300 and 600 dpi, so every tile is resampled alike and no seams show.
+    """
+    tw, th = (_TILE_PX[0] * 72 / _TILE_DPI, _TILE_PX[1] * 72 / _TILE_DPI)  # points
+    origin = _GROUND_ORIGIN_PT
+    _, _, gw, gh = GROUND
+    out = []
+    for row in range(math.ceil(gh * _PT / th)):
+        shift = tw / 2 if row % 2 else 0.0
+        for col in range(math.ceil(gw * _PT / tw) + 1):
+            x = (origin - shift + col * tw) / _PT
+            y = (origin + row * th) / _PT
+            out.append((x, y, tw / _PT, th / _PT))
+    return tuple(out)
+
+
 class _Sheet:
-    """One PDF being drawn: fpdf2 plus the few primitives the layouts need."""
+    """One certificate being drawn on a surface, with the few primitives the layouts need."""
 
     def __init__(
         self,
-        mincho: _Font,
-        gothic: _Font | None,
-        tile: bytes,
+        surface: Surface,
+        body: Face,
+        heading: Face | None,
+        ground: Artwork,
         doc: CertificateDocument,
-        created_at: datetime,
     ) -> None:
         self.doc = doc
         self.number = doc.issue_number.format()
-        self._mincho = mincho
-        self._heading = gothic or mincho
-        self._tile = tile
-        self._missing: set[str] = set()
-        self._used: dict[_Font, set[str]] = {}
-        pdf = FPDF(orientation="P", unit="mm", format="A4")
-        pdf.set_auto_page_break(False)
-        pdf.set_margins(0, 0, 0)
-        # Metadata: the certificate's name only; never who it is about (SPEC section 3).
-        pdf.set_title(doc.title)
-        pdf.set_lang("ja")
-        pdf.set_creation_date(created_at)
-        mincho.install(pdf)
-        if gothic is not None:
-            gothic.install(pdf)
-        self.pdf = pdf
+        self.pdf = surface
+        self._mincho = body
+        self._heading = heading or body
+        self._ground_art = ground
+        self.missing: set[str] = set()
+        self.used: dict[Face, set[str]] = {}
         self._micro = self._micro_lines()
-
-    def output(self) -> bytes:
-        if self._missing:
-            raise UnprintableCharacters(self._missing)
-        for font, chars in self._used.items():
-            font.prepare_subset(self.pdf, chars)
-        return bytes(self.pdf.output())
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -332,14 +532,14 @@ class _Sheet:
         *,
         align: str = "L",
         width: float | None = None,
-        font: _Font | None = None,
+        font: Face | None = None,
         color: tuple[int, int, int] = INK,
     ) -> None:
         """Text on baseline y. With `width`, shrink to fit so that a value stays one line."""
         f = font or self._mincho
         chars = set(s)
-        self._used.setdefault(f, set()).update(chars)
-        self._missing.update(c for c in chars if not f.has_glyph(c))
+        self.used.setdefault(f, set()).update(chars)
+        self.missing.update(c for c in chars if not f.has_glyph(c))
         pdf = self.pdf
         pdf.set_font(f.family, size=size)
         if width is not None or align != "L":
@@ -386,22 +586,10 @@ class _Sheet:
         pdf.set_line_width(0.2)
 
     def _ground(self) -> None:
-        """Tile the copy-evident ground; one image object, referenced by every tile.
-
-        Tiles sit on whole multiples of 0.01 pt that are also whole device pixels at 100, 150,
-        200, 300 and 600 dpi, so every tile is resampled alike and no seams show.
-        """
-        pdf = self.pdf
-        tw, th = (_TILE_PX[0] * 72 / _TILE_DPI, _TILE_PX[1] * 72 / _TILE_DPI)  # points
-        origin = _GROUND_ORIGIN_PT
+        """Tile the copy-evident ground; one image object, referenced by every tile."""
         gx, gy, gw, gh = GROUND
-        with pdf.rect_clip(gx, gy, gw, gh):
-            for row in range(math.ceil(gh * _PT / th)):
-                shift = tw / 2 if row % 2 else 0.0
-                for col in range(math.ceil(gw * _PT / tw) + 1):
-                    x = (origin - shift + col * tw) / _PT
-                    y = (origin + row * th) / _PT
-                    pdf.image(self._tile, x=x, y=y, w=tw / _PT, h=th / _PT)
+        with self.pdf.rect_clip(gx, gy, gw, gh):
+            self.pdf.tiles(self._ground_art, _ground_placements())
 
     def _micro_lines(self) -> tuple[str, str]:
         """The micro text for the long and short sides: whole repeats, then a trimmed tail."""
@@ -460,7 +648,7 @@ class _Sheet:
         size = 22.0
         sx, sy = end - size * 0.55, baseline - size * 0.62
         if m.seal_png:
-            self.pdf.image(io.BytesIO(m.seal_png), x=sx, y=sy, w=size, h=size)
+            self.pdf.artwork(Artwork(m.seal_png), sx, sy, size, size)
         else:
             self._drawn_seal(sx, sy, size, f"{_mayor_office(m)}之印")
 
@@ -584,13 +772,8 @@ class _Sheet:
         self.hline(box_x, box_x + box, box_top + 7.0)
         self.label(box_x, box_top, box, 7.0, "印　影")
         inner = box - 10.0
-        pdf.image(
-            io.BytesIO(seal.impression_png),
-            x=box_x + 5.0,
-            y=box_top + 12.0,
-            w=inner,
-            h=inner,
-            keep_aspect_ratio=True,
+        pdf.artwork(
+            Artwork(seal.impression_png), box_x + 5.0, box_top + 12.0, inner, inner, fit=True
         )
 
         # The registrant's particulars beside it.

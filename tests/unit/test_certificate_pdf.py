@@ -478,3 +478,22 @@ def test_concurrent_renders_match_sequential_ones(renderer: CertificateRenderer)
     with ThreadPoolExecutor(max_workers=8) as pool:
         got = list(pool.map(lambda d: renderer.render(d, created_at=CREATED), docs))
     assert got == expected
+
+
+def test_the_embedded_subset_is_numbered_compactly(render: Render) -> None:
+    """Only the glyphs drawn (and the four every font keeps), not 12,000 empty slots."""
+    pdf = render(juminhyo())
+    (font,) = fonts_of(pdf)
+    embedded = ttLib.TTFont(io.BytesIO(font_program(font)))
+    drawn = set("".join(text_of(pdf).split()))
+    assert len(drawn) < embedded["maxp"].numGlyphs < len(drawn) + 20  # spaces, .notdef, …
+    assert embedded["maxp"].numGlyphs == len(embedded.getGlyphOrder())
+
+
+def test_a_seal_image_prepared_once_gives_the_same_bytes_as_a_fresh_one(
+    renderer: CertificateRenderer,
+) -> None:
+    other = dataclasses.replace(MUNICIPALITY, seal_png=seal_png(200))
+    first = renderer.render(juminhyo(), created_at=CREATED)
+    renderer.render(dataclasses.replace(juminhyo(), municipality=other), created_at=CREATED)
+    assert renderer.render(juminhyo(), created_at=CREATED) == first
