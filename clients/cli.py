@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clients.staff.cli import add_parsers as add_staff_parsers
+
 DEFAULT_STATE = Path("var")
 
 
@@ -228,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=2026)
     d.add_argument("--households", type=int, default=12)
     d.set_defaults(func=_cmd_demo)
+
+    add_staff_parsers(sub, default_db=f"sqlite:///{DEFAULT_STATE / 'konbini.db'}")
 
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True)

@@ -128,7 +128,7 @@ class StaffDesk:
             muni = db.get(Municipality, who.municipality_code)
             assert muni is not None  # the account's foreign key
             if enabled:
-                _check_offering_allowed(muni, CertificateKind(kind_value))
+                check_offering_allowed(muni, CertificateKind(kind_value))
             row = db.get(Offering, (who.municipality_code, kind_value))
             if row is None:
                 row = Offering(municipality_code=who.municipality_code, kind=kind_value, fee_yen=0)
@@ -294,7 +294,7 @@ def active_notices(engine: Engine, municipality_code: str, now: datetime) -> lis
         return list(db.exec(query).all())
 
 
-def _check_offering_allowed(muni: Municipality, kind: CertificateKind) -> None:
+def check_offering_allowed(muni: Municipality, kind: CertificateKind) -> None:
     """SPEC 3: BCL cannot issue 住民票記載事項証明書; 戸籍 and 附票 need a 戸籍 server."""
     if kind is CertificateKind.JUMINHYO_KISAI and muni.backend == IssuingBackend.BCL.value:
         raise OfferingNotAllowed(

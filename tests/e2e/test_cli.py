@@ -166,3 +166,46 @@ def test_kiosk_command_exits_nonzero_and_says_why_on_a_wrong_pin(
     )
     assert visit.returncode == 1
     assert "wrong_pin" in visit.stdout
+
+
+def test_staff_suppression_from_the_command_line_stops_that_residents_kiosk_visit(
+    running: tuple[Path, str], tmp_path: Path
+) -> None:
+    state, target = running
+    db = f"sqlite:///{state / 'konbini.db'}"
+    added = konbini(
+        "municipality",
+        "add-staff",
+        "--database-url",
+        db,
+        "--municipality",
+        "131016",
+        "--name",
+        "住民課",
+    )
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip().splitlines()[-1]
+    card_file = sorted((state / "cards").glob("*.json"))[-1]
+    resident_id = card_file.stem
+    suppressed = konbini(
+        "staff", "--server", target, "--token", token, "suppress", "--resident", resident_id
+    )
+    assert suppressed.returncode == 0, suppressed.stdout + suppressed.stderr
+    pin = json.loads(card_file.read_text())["auth_pin"]
+    visit = konbini(
+        "kiosk",
+        "--server",
+        target,
+        "--kiosk-id",
+        "K13101601",
+        "--card",
+        str(card_file),
+        "--pin",
+        pin,
+        "--out",
+        str(tmp_path),
+    )
+    assert visit.returncode == 1
+    assert "not_available" in visit.stdout
+    refused = konbini("staff", "--server", target, "--token", "wrong", "suppressions")
+    assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stdout
