@@ -1,32 +1,30 @@
-"""Settlement queries: what was issued and charged, per municipality and month (Asia/Tokyo)."""
+"""Settlement queries kept from the first API: the copy register and the monthly summary.
+
+`ListIssuances` pages through the per-copy register (`settlement_entries`: what was printed,
+where, for how much). `MonthlySummary` is read from the ledger, like every statement, so that
+corrections and the void log count the same way everywhere.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from server.common.clock import JST
 from server.common.errors import InvalidArgument
-from server.db.models import Issuance, SettlementEntry
-from server.issuance.states import IssuanceState
-
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+from server.db.models import SettlementEntry
+from server.settlement.models import VoidedCopy
+from server.settlement.periods import Month
+from server.settlement.statements import group, month_cells
 
 
 def parse_month(month: str) -> tuple[datetime, datetime]:
     """'2026-04' → [start, end) of that month in Asia/Tokyo, as UTC datetimes."""
-    m = _MONTH.match(month)
-    if not m:
-        raise InvalidArgument("month must be YYYY-MM", field="month")
-    year, mon = int(m.group(1)), int(m.group(2))
-    start = datetime(year, mon, 1, tzinfo=JST)
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=JST)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    m = Month.parse(month)
+    return m.start(), m.end()
 
 
 def check_municipality_code(code: str) -> str:
@@ -76,11 +74,15 @@ class SettlementQueries:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def list_issuances(
         self, municipality_code: str, month: str, *, page_size: int, after_id: int
     ) -> tuple[list[SettlementEntry], int | None]:
         check_municipality_code(municipality_code)
-        parse_month(month)
+        Month.parse(month)
         size = min(max(page_size, 1), 1000)
         with Session(self._engine) as db:
             rows = db.exec(
@@ -97,35 +99,23 @@ class SettlementQueries:
 
     def monthly_summary(self, municipality_code: str, month: str) -> MonthlySummary:
         check_municipality_code(municipality_code)
-        start, end = parse_month(month)
-        e = SettlementEntry
+        m = Month.parse(month)
         with Session(self._engine) as db:
-            grouped = db.exec(
-                select(
-                    e.kind,
-                    func.count(),
-                    func.sum(e.fee_yen),
-                    func.sum(e.commission_yen),
-                    func.sum(e.bcl_fee_yen),
-                )
-                .where(e.municipality_code == municipality_code)
-                .where(e.month == month)
-                .group_by(e.kind)
-                .order_by(e.kind)
-            ).all()
+            cells = month_cells(db, [m], municipality_code=municipality_code)
             voided = db.exec(
                 select(func.count())
-                .select_from(Issuance)
-                .where(Issuance.municipality_code == municipality_code)
-                .where(Issuance.state == IssuanceState.VOIDED.value)
-                .where(sa.and_(col(Issuance.finished_at) >= start, col(Issuance.finished_at) < end))
+                .select_from(VoidedCopy)
+                .where(VoidedCopy.municipality_code == municipality_code)
+                .where(VoidedCopy.month == str(m))
             ).one()
         return MonthlySummary(
             municipality_code=municipality_code,
-            month=month,
+            month=str(m),
             kinds=tuple(
-                KindTotals(kind, int(n), int(fees or 0), int(comm or 0), int(bcl or 0))
-                for kind, n, fees, comm, bcl in grouped
+                KindTotals(
+                    c.certificate_kind, c.copies, c.fees_yen, c.commission_yen, c.bcl_fee_yen
+                )
+                for c in group(cells, "certificate_kind")
             ),
             voided_copies=int(voided),
         )
