@@ -1,0 +1,82 @@
+"""The readable table of bench/results.json's "center" section, each figure beside its target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TARGET_ISSUANCES_PER_S = 100.0
+TARGET_P99_MS = 300.0
+TARGET_OVERHEAD = 2.0  # server CPU per issuance at most twice the floor
+
+
+def _verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("met" if ok else "NOT met")
+
+
+def table(center: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str, str]] = []
+    pdf = center.get("pdf")
+    if pdf:
+        rows.append(
+            (
+                "pdf_ms_median (1-page 住民票)",
+                f"{pdf['pdf_ms_median']:.2f}",
+                f"≤ reportlab {pdf['reportlab_ms_median']:.2f}",
+                _verdict(pdf["pdf_ms_median"] <= pdf["reportlab_ms_median"]),
+            )
+        )
+    floor = center.get("floor", {}).get("floor_cpu_ms_per_issuance")
+    for key in ("load_sqlite", "load_postgres"):
+        run = center.get(key)
+        if not run:
+            continue
+        name = key.removeprefix("load_")
+        if "skipped" in run:
+            rows.append((f"{name}: load run", "skipped", run["skipped"][:40], ""))
+            continue
+        setting = f"c={run['concurrency']}, {run['duration_s']:.0f} s"
+        rows += [
+            (
+                f"{name}: issuances_per_s ({setting})",
+                f"{run['issuances_per_s']:.1f}",
+                f"≥ {TARGET_ISSUANCES_PER_S:.0f}",
+                _verdict(run["issuances_per_s"] >= TARGET_ISSUANCES_PER_S),
+            ),
+            (f"{name}: p50_ms", f"{run['p50_ms']}", "", ""),
+            (
+                f"{name}: p99_ms",
+                f"{run['p99_ms']}",
+                f"< {TARGET_P99_MS:.0f}",
+                _verdict(run["p99_ms"] is not None and run["p99_ms"] < TARGET_P99_MS),
+            ),
+            (f"{name}: errors", str(run["errors"]), "0", _verdict(run["errors"] == 0)),
+        ]
+        if floor:
+            cpu = run["server_cpu_ms_per_issuance"]
+            rows.append(
+                (
+                    f"{name}: server_cpu_ms_per_issuance",
+                    f"{cpu:.1f}",
+                    f"≤ 2 × floor {floor:.1f}",
+                    _verdict(cpu <= TARGET_OVERHEAD * floor),
+                )
+            )
+        peak = run.get("server_rss_mb_peak_sampled")
+        rows.append((f"{name}: server RSS peak (MB, all workers)", f"{peak}", "", ""))
+        ocsp = run.get("ocsp")
+        if ocsp:
+            rows.append(("ocsp_responses_per_s", f"{ocsp['ocsp_responses_per_s']}", "", ""))
+    if floor:
+        rows.append(("floor_cpu_ms_per_issuance", f"{floor:.2f}", "", ""))
+    crl = center.get("crl")
+    if crl:
+        rows += [
+            (f"crl_load_s ({crl['crl_entries']:,} serials)", f"{crl['crl_load_s']}", "", ""),
+            ("crl_checks_per_s", f"{crl['crl_checks_per_s']:,}", "", ""),
+        ]
+    widths = [max(len(r[i]) for r in rows) if rows else 0 for i in range(4)]
+    head = center.get("run", {})
+    lines = [f"center benchmark, commit {head.get('commit', '?')} ({head.get('machine', '')})"]
+    for r in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)

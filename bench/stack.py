@@ -1,0 +1,297 @@
+"""A whole issuance center for load: JPKI authority, database, residents with cards, processes.
+
+`prepare` makes the state (an authority, a database seeded with several municipalities and a
+card for every resident old enough, extra kiosk terminals, and `cards/manifest.json` that the
+load reads); `Stack.start` runs the authority's OCSP/CRL responder and the center (N worker
+processes on one port, `server.multiproc`) as separate processes, as in production.
+
+    python -m bench.stack up --state var/load --database-url sqlite:///var/load/center.db
+        # prepares, starts both, prints the gRPC target, runs until Ctrl-C (for Locust)
+
+Card keys come from a small pool (tests/pki.py): generating 1,000 RSA-2048 keys would take
+minutes and changes nothing measured; every card still has its own certificate and serial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import psycopg
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from clients.seeding import DEMO_OPERATORS, seed_municipality
+from hardware_sim.authority.ca import AUTH_CA_CERT_FILE, JpkiAuthority
+from load.scenario import Manifest, Resident
+from server.common.clock import JST
+from server.db.engine import make_engine, upgrade
+from server.db.models import Kiosk
+from tests.pki import pooled_key_source
+
+REPO = Path(__file__).resolve().parent.parent
+
+# (code, prefecture, name): a ward, a designated city, a town — different fees and seals.
+MUNICIPALITIES = (
+    ("131016", "東京都", "千代田区"),
+    ("141003", "神奈川県", "横浜市"),
+    ("013676", "北海道", "奥尻町"),
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    state: Path
+    database_url: str
+    manifest: Manifest
+
+
+def create_postgres_database(admin_url: str, prefix: str = "konbini_bench") -> str:
+    """A fresh database on the server of `admin_url`; returns its SQLAlchemy URL."""
+    admin = sa.engine.make_url(admin_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_conninfo(admin), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    db = sa.engine.make_url(url)
+    admin = db.set(database="postgres")
+    with psycopg.connect(_conninfo(admin), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db.database}" WITH (FORCE)')
+
+
+def _conninfo(url: sa.engine.URL) -> str:
+    parts = [f"host={url.host or '127.0.0.1'}", f"port={url.port or 5432}"]
+    if url.username:
+        parts.append(f"user={url.username}")
+    if url.password:
+        parts.append(f"password={url.password}")
+    parts.append(f"dbname={url.database or 'postgres'}")
+    return " ".join(parts)
+
+
+def prepare(
+    state: Path,
+    database_url: str,
+    *,
+    households: int = 120,
+    kiosks: int = 64,
+    seed: int = 2026,
+) -> Prepared:
+    """Authority, schema, municipalities with cards, kiosks, manifest; returns where they are."""
+    state.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    authority = JpkiAuthority.create(
+        clock=lambda: datetime.now(UTC), key_source=pooled_key_source()
+    )
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        residents: list[Resident] = []
+        cards_dir = state / "cards"
+        for i, (code, prefecture, name) in enumerate(MUNICIPALITIES):
+            seeded = seed_municipality(
+                engine,
+                authority,
+                seed=seed + i,
+                households=households,
+                today=now.astimezone(JST).date(),
+                now=now,
+                code=code,
+                prefecture=prefecture,
+                name=name,
+                cards_dir=cards_dir / code,
+            )
+            sizes = Counter(r.household_id for r in seeded.residents)
+            sealed = {s.resident_id for s in seeded.seals if s.active}
+            suppressed = {r.household_id for r in seeded.residents if r.suppressed}
+            for r in seeded.residents:
+                # 交付抑止 households are left out: their visits end "ask at the counter".
+                if r.resident_id in seeded.cards and r.household_id not in suppressed:
+                    residents.append(
+                        Resident(
+                            card_file=f"{code}/{r.resident_id}.json",
+                            municipality_code=code,
+                            household_size=sizes[r.household_id],
+                            has_seal=r.resident_id in sealed,
+                        )
+                    )
+        kiosk_ids = _add_kiosks(engine, kiosks)
+    finally:
+        engine.dispose()
+    authority.save(state / "authority")
+    manifest = Manifest(cards_dir, tuple(residents), tuple(kiosk_ids))
+    manifest.write()
+    return Prepared(state, database_url, manifest)
+
+
+def _add_kiosks(engine: sa.engine.Engine, count: int) -> list[str]:
+    """Terminals of their own for the load's kiosks, spread over operators and municipalities."""
+    ids = []
+    with Session(engine) as db:
+        for n in range(count):
+            code = MUNICIPALITIES[n % len(MUNICIPALITIES)][0]
+            operator_id, operator_name = DEMO_OPERATORS[n % len(DEMO_OPERATORS)]
+            kiosk_id = f"LK{code}{n:04d}"
+            db.add(
+                Kiosk(
+                    kiosk_id=kiosk_id,
+                    operator_id=operator_id,
+                    store_name=f"{operator_name} 負荷試験{n}号店",
+                    municipality_code=code,
+                )
+            )
+            ids.append(kiosk_id)
+        db.commit()
+    return ids
+
+
+@dataclass
+class Stack:
+    """The authority and the center running as processes; stop with `stop()` or `with`."""
+
+    prepared: Prepared
+    processes: int = 2
+    revocation: str = "ocsp"
+    workers_per_process: int = 16
+    log_dir: Path | None = None
+    authority_url: str = ""
+    target: str = ""
+    authority: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    center: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> Stack:
+        state = self.prepared.state
+        logs = self.log_dir or state
+        logs.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'protos'}"}
+        port_file = state / "authority.port"
+        port_file.unlink(missing_ok=True)
+        self.authority = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "clients.cli",
+                "authority",
+                "serve",
+                "--state",
+                str(state / "authority"),
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(logs / "authority.log").open("wb"),
+        )
+        self.authority_url = f"http://127.0.0.1:{_wait_for(port_file, self.authority)}"
+        center_port = state / "center.port"
+        center_port.unlink(missing_ok=True)
+        center_env = {
+            **env,
+            "KONBINI_DATABASE_URL": self.prepared.database_url,
+            "KONBINI_TRUST_ANCHOR": str(state / "authority" / AUTH_CA_CERT_FILE),
+            "KONBINI_AUTHORITY_URL": self.authority_url,
+            "KONBINI_REVOCATION": self.revocation,
+            "KONBINI_PORT": "0",
+            "KONBINI_WORKERS": str(self.workers_per_process),
+        }
+        self.center = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "server.multiproc",
+                "--processes",
+                str(self.processes),
+                "--port-file",
+                str(center_port),
+            ],
+            cwd=REPO,
+            env=center_env,
+            stdout=subprocess.DEVNULL,
+            stderr=(logs / "center.log").open("wb"),
+        )
+        self.target = f"127.0.0.1:{_wait_for(center_port, self.center, timeout=120)}"
+        return self
+
+    def stop(self) -> None:
+        for proc in (self.center, self.authority):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (self.center, self.authority):
+            if proc is not None:
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text().strip())
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        time.sleep(0.05)
+    raise TimeoutError(f"{path} did not appear")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="prepare a stack and run it until Ctrl-C (for Locust)")
+    up.add_argument("--state", default="var/load")
+    up.add_argument("--database-url", help="default: SQLite in the state directory")
+    up.add_argument("--processes", type=int, default=2)
+    up.add_argument("--revocation", choices=["ocsp", "crl"], default="ocsp")
+    up.add_argument("--households", type=int, default=120)
+    args = parser.parse_args(argv)
+    state = Path(args.state).resolve()
+    url = args.database_url or f"sqlite:///{state / 'center.db'}"
+    prepared = prepare(state, url, households=args.households)
+    with Stack(prepared, processes=args.processes, revocation=args.revocation) as stack:
+        print(f"center {stack.target}  authority {stack.authority_url}")
+        print(f"cards  {prepared.manifest.directory}  ({len(prepared.manifest.residents)} cards)")
+        print(
+            "run:   .venv/bin/locust -f load/locustfile.py "
+            f"--host {stack.target} --cards {prepared.manifest.directory}"
+        )
+        stop = [False]
+        signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
+        try:
+            while not stop[0]:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,275 @@
+"""The kiosk session mix, shared by the Locust scenarios and the benchmark's load generator.
+
+A `Kiosk` is one emulated terminal: its own kiosk id, printer and a disjoint set of residents'
+cards (a card is on one reader at a time). `Kiosk.session(rng)` is one resident's complete
+visit through `KioskTerminal.visit`: the card really verifies the PIN and signs the challenge
+with its RSA-2048 key, the center really checks the chain, OCSP or the CRL and the signature,
+renders the PDF and records the outcome, and the emulated printer really parses the PDF.
+
+The mix (`Mix`): mostly 住民票の写し (of oneself or of the household, sometimes with 世帯主・続柄),
+some 印鑑登録証明書 for residents with a seal; a trickle of wrong PINs (the resident retries
+with the right one, as at a real kiosk) and of printer jams (the copy is voided, no fee).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from clients.kiosk.terminal import (
+    CertificateChoice,
+    KioskTerminal,
+    Order,
+    VisitOutcome,
+    VisitStatus,
+)
+from hardware_sim.card.applet import JpkiApplet
+from hardware_sim.card.credentials import CardCredentials
+from hardware_sim.card.reader import InProcessReader
+from hardware_sim.printer import KioskPrinter, PrinterFault
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Resident:
+    """A card holder as the load knows them (from the manifest the stack writes)."""
+
+    card_file: str
+    municipality_code: str
+    household_size: int
+    has_seal: bool
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a prepared stack offers to load: cards and kiosk ids."""
+
+    directory: Path
+    residents: tuple[Resident, ...]
+    kiosk_ids: tuple[str, ...]
+
+    @classmethod
+    def load(cls, directory: Path) -> Manifest:
+        raw = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        return cls(
+            directory,
+            tuple(Resident(**r) for r in raw["residents"]),
+            tuple(raw["kiosk_ids"]),
+        )
+
+    def write(self) -> None:
+        body = {
+            "residents": [r.__dict__ for r in self.residents],
+            "kiosk_ids": list(self.kiosk_ids),
+        }
+        (self.directory / MANIFEST).write_text(json.dumps(body, indent=1), encoding="utf-8")
+
+    def card(self, resident: Resident) -> CardCredentials:
+        return CardCredentials.from_json(
+            (self.directory / resident.card_file).read_text(encoding="utf-8")
+        )
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Shares of each kind of visit; the rest of the sessions are plain."""
+
+    inkan: float = 0.2  # of residents with an active seal registration
+    household: float = 0.35  # 住民票 of the whole household (when it has several members)
+    head_and_relationship: float = 0.25
+    wrong_pin: float = 0.02  # a wrong PIN first, then the right one
+    print_failure: float = 0.01  # the printer jams on this copy
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a share between 0 and 1")
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """One session: what it was, how it ended, how long it took (ms, wall clock)."""
+
+    kind: str  # "juminhyo" or "inkan"
+    outcome: VisitStatus
+    elapsed_ms: float
+    injected: str = ""  # "wrong_pin", "print_failure" or ""
+    error: str = ""  # reason or message when the outcome was not the expected one
+
+    @property
+    def expected(self) -> bool:
+        """Did it end as the scenario meant (issued, or the failure that was injected)?"""
+        if self.injected == "print_failure":
+            return self.outcome is VisitStatus.PRINT_FAILED
+        return self.outcome is VisitStatus.ISSUED
+
+
+OnRpc = Callable[[str, float, int, BaseException | None], None]
+"""on_rpc(method, elapsed_ms, response_bytes, exception): reported after every RPC."""
+
+
+class _Timing(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
+):
+    """Reports each RPC's time and response size (for Locust's per-request statistics)."""
+
+    def __init__(self, on_rpc: OnRpc) -> None:
+        self._on_rpc = on_rpc
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        started = time.perf_counter()
+        call = continuation(details, request)
+        exc = call.exception()
+        size = 0 if exc is not None else call.result().ByteSize()
+        self._on_rpc(details.method, (time.perf_counter() - started) * 1e3, size, exc)
+        return call
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        started = time.perf_counter()
+        stream = continuation(details, request)
+        return _TimedStream(stream, details.method, started, self._on_rpc)
+
+
+class _TimedStream:
+    """Times a server stream from the call to its last message."""
+
+    def __init__(self, stream: Any, method: str, started: float, on_rpc: OnRpc) -> None:
+        self._stream = stream
+        self._method = method
+        self._started = started
+        self._on_rpc = on_rpc
+        self._size = 0
+
+    def __iter__(self) -> _TimedStream:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            item = next(self._stream)
+        except StopIteration:
+            self._report(None)
+            raise
+        except grpc.RpcError as exc:
+            self._report(exc)
+            raise
+        self._size += item.ByteSize()
+        return item
+
+    def _report(self, exc: BaseException | None) -> None:
+        self._on_rpc(self._method, (time.perf_counter() - self._started) * 1e3, self._size, exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def kiosk_channel(target: str, on_rpc: OnRpc | None = None) -> grpc.Channel:
+    """A channel with its own connection, as each real kiosk has (not one shared per process).
+
+    gRPC shares connections between channels to the same target by default; the center's
+    worker processes share one port and the kernel assigns each connection to one of them,
+    so kiosks sharing a connection would all land on one worker.
+    """
+    channel = grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+    if on_rpc is not None:
+        channel = grpc.intercept_channel(channel, _Timing(on_rpc))
+    return channel
+
+
+@dataclass
+class Kiosk:
+    """One emulated terminal with its printer and the cards of the residents it serves."""
+
+    kiosk_id: str
+    channel: grpc.Channel
+    manifest: Manifest
+    residents: Sequence[Resident]
+    mix: Mix = field(default_factory=Mix)
+    printer: KioskPrinter = field(init=False)
+    terminal: KioskTerminal = field(init=False)
+    _cards: dict[str, tuple[JpkiApplet, str]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.residents:
+            raise ValueError("a kiosk needs at least one resident's card")
+        self.printer = KioskPrinter("P1", paper_sheets=10**9, toner_pages=10**9)
+        self.terminal = KioskTerminal(self.channel, kiosk_id=self.kiosk_id, printer=self.printer)
+
+    def _card(self, resident: Resident) -> tuple[JpkiApplet, str]:
+        """The resident's card (its PIN counters persist between visits) and their PIN."""
+        known = self._cards.get(resident.card_file)
+        if known is None:
+            credentials = self.manifest.card(resident)
+            known = self._cards[resident.card_file] = (
+                JpkiApplet(credentials),
+                credentials.auth_pin,
+            )
+        return known
+
+    def _reader(self, resident: Resident) -> InProcessReader:
+        reader = InProcessReader()
+        reader.insert(self._card(resident)[0])
+        reader.connect()
+        return reader
+
+    def session(self, rng: random.Random) -> SessionResult:
+        """One resident's visit, start to printed (or voided) copy."""
+        resident = rng.choice(self.residents)
+        mix = self.mix
+        if resident.has_seal and rng.random() < mix.inkan:
+            order = Order(CertificateChoice.INKAN)
+        else:
+            whole = resident.household_size > 1 and rng.random() < mix.household
+            order = Order(
+                CertificateChoice.JUMINHYO,
+                "household" if whole else "self",
+                include_head_and_relationship=rng.random() < mix.head_and_relationship,
+            )
+        injected = ""
+        if rng.random() < mix.wrong_pin:
+            injected = "wrong_pin"
+        elif rng.random() < mix.print_failure:
+            injected = "print_failure"
+        _, pin = self._card(resident)
+        started = time.perf_counter()
+        reader = self._reader(resident)
+        if injected == "wrong_pin":
+            wrong = f"{(int(pin) + 1) % 10_000:04d}"
+            first = self.terminal.visit(reader, wrong, order)
+            if first.status is not VisitStatus.WRONG_PIN:
+                return self._result(order, first, started, injected)
+            reader = self._reader(resident)
+        if injected == "print_failure":
+            self.printer.inject(PrinterFault.JAM)
+        try:
+            outcome = self.terminal.visit(reader, pin, order)
+        finally:
+            self.printer.clear()
+        return self._result(order, outcome, started, injected)
+
+    @staticmethod
+    def _result(
+        order: Order, outcome: VisitOutcome, started: float, injected: str
+    ) -> SessionResult:
+        elapsed = (time.perf_counter() - started) * 1e3
+        error = ""
+        if outcome.error is not None:
+            error = f"{outcome.error.code.name} {outcome.error.reason}: {outcome.error.message}"
+        elif outcome.status is not VisitStatus.ISSUED:
+            error = outcome.status.value
+        return SessionResult(order.kind.value, outcome.status, elapsed, injected, error)
+
+
+def split(residents: Sequence[Resident], parts: int) -> list[list[Resident]]:
+    """Disjoint shares of the residents, one per kiosk (a card is on one reader at a time)."""
+    if parts < 1 or parts > len(residents):
+        raise ValueError(f"cannot share {len(residents)} cards among {parts} kiosks")
+    return [list(residents[i::parts]) for i in range(parts)]
