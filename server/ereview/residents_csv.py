@@ -1,7 +1,8 @@
 """A simple residents file for e-review batch matching and benchmarks (until BCL defines one).
 
-Format: UTF-8 CSV as RFC 4180 has it (CRLF line ends, fields quoted when needed), one header line naming exactly the fields of
-`server.bcl.records.ResidentRecord` in declaration order, then one resident per line. Dates are
+Format: UTF-8 CSV as RFC 4180 has it (CRLF line ends, fields quoted when needed), one header
+line naming exactly the fields of `server.bcl.records.ResidentRecord` in declaration order,
+then one resident per line. Dates are
 ISO 8601 (1980-05-03), booleans `true` / `false`, 性別 `男` / `女`, empty strings for absent
 旧氏 and 方書. Households are contiguous (a household's members one after another, head first),
 which is how `iter_residents` and the database export write them; readers do not rely on it

@@ -32,9 +32,7 @@ from server.ereview.residents_csv import (
     write_residents,
 )
 
-_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
-)
+_text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
 
 
 @st.composite
