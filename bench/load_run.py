@@ -111,6 +111,21 @@ def _cpu(procs: list[psutil.Process]) -> float:
     return total
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent not idle (all processes, all cores)."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+def _database_processes() -> list[psutil.Process]:
+    """PostgreSQL's backends on this machine (none for SQLite, which runs in the workers)."""
+    out = []
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] in ("postgres", "postmaster"):
+            out.append(p)
+    return out
+
+
 def _peak_rss_mb(proc: psutil.Process) -> float:
     try:
         for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
@@ -180,6 +195,7 @@ def run_load(
         sample_rss()
         time.sleep(0.25)
     cpu0 = (_cpu(workers), _cpu([authority]), _cpu(gen_procs), time.time())
+    machine0, db0 = _machine_busy_s(), _cpu(_database_processes())
     spies = []
     profiles: list[Path] = []
     if profile_dir is not None:
@@ -194,6 +210,7 @@ def run_load(
         sample_rss()
         time.sleep(0.25)
     cpu1 = (_cpu(workers), _cpu([authority]), _cpu(gen_procs), time.time())
+    machine1, db1 = _machine_busy_s(), _cpu(_database_processes())
     records: list[Record] = []
     for _ in gens:
         records.extend(queue.get(timeout=120))
@@ -230,6 +247,9 @@ def run_load(
         "server_cpu_utilisation_cores": round(server_cpu_s / window, 2),
         "authority_cpu_ms_per_issuance": round(1e3 * (cpu1[1] - cpu0[1]) / max(1, len(issued)), 2),
         "loadgen_cpu_ms_per_session": round(1e3 * (cpu1[2] - cpu0[2]) / max(1, len(counted)), 2),
+        "database_server_cpu_ms_per_issuance": round(1e3 * (db1 - db0) / max(1, len(issued)), 2),
+        "machine_busy_cores": round((machine1 - machine0) / window, 2),
+        "machine_cores": psutil.cpu_count(),
         "server_rss_mb_peak_sampled": round(max(rss_samples), 1) if rss_samples else None,
         "server_rss_mb_peak_per_worker": [round(_peak_rss_mb(w), 1) for w in workers],
         **({"profile": profiling.summarise(profiles)} if profiles else {}),

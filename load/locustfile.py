@@ -1,0 +1,122 @@
+"""Locust scenarios: kiosks running complete sessions with emulated My Number Cards and printers.
+
+Bring a center up (it prepares residents, cards and kiosks and prints what to run):
+
+    .venv/bin/python -m bench.stack up --state var/load
+
+then, interactively with the web UI (http://127.0.0.1:8089):
+
+    .venv/bin/locust -f load/locustfile.py --host 127.0.0.1:<port> --cards var/load/cards
+
+or headless, writing Locust's CSV files and a summary (`<prefix>_summary.json`):
+
+    .venv/bin/locust -f load/locustfile.py --host 127.0.0.1:<port> --cards var/load/cards \
+        --headless -u 16 -r 4 -t 60s --csv var/load/run
+
+Each Locust user is one kiosk terminal (its own kiosk id, connection, printer and cards). Every
+RPC is reported as a request ("grpc", method name) and every whole visit as one too ("kiosk",
+"session juminhyo" / "session inkan"): a visit that did not end as the scenario meant (issued,
+or voided after an injected printer jam) is a failure with the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import grpc.experimental.gevent as grpc_gevent
+from locust import User, between, events, task
+from locust.env import Environment
+
+from load.scenario import Kiosk, Manifest, Mix, kiosk_channel, split
+
+grpc_gevent.init_gevent()  # before any gRPC object exists (Locust has patched the stdlib)
+
+_kiosk_numbers = itertools.count()
+_outcomes: Counter[str] = Counter()
+_lock = threading.Lock()
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser: Any) -> None:
+    parser.add_argument("--cards", default="var/load/cards", help="cards dir with manifest.json")
+    parser.add_argument("--think-time", type=float, default=0.0, help="max seconds between visits")
+
+
+@events.test_stop.add_listener
+def _summary(environment: Environment, **_kw: Any) -> None:
+    """Beside Locust's CSV files: how the sessions ended, and the rate of copies issued."""
+    stats = environment.stats
+    session_stats = [s for (name, kind), s in stats.entries.items() if kind == "kiosk"]
+    issued = _outcomes.get("issued", 0)
+    elapsed = max(1e-9, stats.last_request_timestamp - stats.start_time) if stats.entries else 0
+    summary = {
+        "outcomes": dict(_outcomes),
+        "issued": issued,
+        "issuances_per_s": round(issued / elapsed, 2) if elapsed else 0,
+        "sessions": sum(s.num_requests for s in session_stats),
+        "session_failures": sum(s.num_failures for s in session_stats),
+        "session_p50_ms": stats.get("session juminhyo", "kiosk").get_response_time_percentile(0.5),
+        "session_p99_ms": stats.get("session juminhyo", "kiosk").get_response_time_percentile(
+            0.99
+        ),
+    }
+    prefix = environment.parsed_options.csv_prefix if environment.parsed_options else None
+    text = json.dumps(summary, indent=1)
+    if prefix:
+        Path(f"{prefix}_summary.json").write_text(text + "\n")
+    print(text)
+
+
+class KioskUser(User):
+    """One kiosk terminal; `host` is the center's gRPC target (host:port)."""
+
+    wait_time = between(0, 0)
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        manifest = Manifest.load(Path(options.cards))
+        number = next(_kiosk_numbers)
+        kiosks = len(manifest.kiosk_ids)
+        if number >= kiosks:
+            raise RuntimeError(f"only {kiosks} kiosk terminals are registered; use fewer users")
+        share = split(manifest.residents, kiosks)[number]
+        channel = kiosk_channel(self.host or "127.0.0.1:50051", self._report_rpc)
+        self.kiosk = Kiosk(manifest.kiosk_ids[number], channel, manifest, share, Mix())
+        self.rng = random.Random(number)
+        think = float(options.think_time)
+        self.wait_time = between(0, think)  # type: ignore[method-assign]
+
+    def on_stop(self) -> None:
+        self.kiosk.channel.close()
+
+    def _report_rpc(
+        self, method: str, elapsed_ms: float, size: int, exc: BaseException | None
+    ) -> None:
+        self.environment.events.request.fire(
+            request_type="grpc",
+            name=method.rsplit("/", 1)[-1],
+            response_time=elapsed_ms,
+            response_length=size,
+            exception=exc,
+            context={"kiosk": self.kiosk.kiosk_id} if hasattr(self, "kiosk") else {},
+        )
+
+    @task
+    def visit(self) -> None:
+        result = self.kiosk.session(self.rng)
+        with _lock:
+            _outcomes[result.outcome.value] += 1
+        self.environment.events.request.fire(
+            request_type="kiosk",
+            name=f"session {result.kind}",
+            response_time=result.elapsed_ms,
+            response_length=0,
+            exception=None if result.expected else RuntimeError(result.error or "unexpected"),
+            context={"injected": result.injected},
+        )
