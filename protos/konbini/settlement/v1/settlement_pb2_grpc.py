@@ -44,6 +44,61 @@ class SettlementServiceStub:
                 request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MonthlySummaryRequest.SerializeToString,
                 response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MonthlySummaryResponse.FromString,
                 _registered_method=True)
+        self.CloseMonth = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/CloseMonth',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CloseMonthRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MonthClose.FromString,
+                _registered_method=True)
+        self.GetMunicipalityStatement = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/GetMunicipalityStatement',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MunicipalityStatementRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MunicipalityStatement.FromString,
+                _registered_method=True)
+        self.GetOperatorStatement = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/GetOperatorStatement',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.OperatorStatementRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.OperatorStatement.FromString,
+                _registered_method=True)
+        self.GetFiscalYearReport = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/GetFiscalYearReport',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.FiscalYearReportRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.FiscalYearReport.FromString,
+                _registered_method=True)
+        self.GetStatistics = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/GetStatistics',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.StatisticsRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.Statistics.FromString,
+                _registered_method=True)
+        self.SubmitOperatorReport = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/SubmitOperatorReport',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.SubmitOperatorReportRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.SubmitOperatorReportResponse.FromString,
+                _registered_method=True)
+        self.Reconcile = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/Reconcile',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.ReconcileRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.Reconciliation.FromString,
+                _registered_method=True)
+        self.CorrectCopy = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/CorrectCopy',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CorrectCopyRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CorrectCopyResponse.FromString,
+                _registered_method=True)
+        self.ListVoidedCopies = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/ListVoidedCopies',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.ListVoidedCopiesRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.ListVoidedCopiesResponse.FromString,
+                _registered_method=True)
+        self.GetCounterHours = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/GetCounterHours',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.GetCounterHoursRequest.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CounterHours.FromString,
+                _registered_method=True)
+        self.SetCounterHours = channel.unary_unary(
+                '/konbini.settlement.v1.SettlementService/SetCounterHours',
+                request_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CounterHours.SerializeToString,
+                response_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CounterHours.FromString,
+                _registered_method=True)
 
 
 class SettlementServiceServicer:
@@ -63,6 +118,85 @@ class SettlementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CloseMonth(self, request, context):
+        """-- the ledger (精算台帳) --
+        Close a month for every municipality and operator. Idempotent: closing a closed month
+        returns the original close. Refused before the month has ended or while an earlier
+        month is open (FAILED_PRECONDITION: MONTH_NOT_OVER, EARLIER_MONTH_OPEN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMunicipalityStatement(self, request, context):
+        """月次精算書 of one municipality (provisional while the month is open).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOperatorStatement(self, request, context):
+        """月次精算書 of one kiosk operator.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFiscalYearReport(self, request, context):
+        """A municipality's fiscal year: total cost (BCL fees + contribution + commission) against fees.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatistics(self, request, context):
+        """Copies of a fiscal year, nationally (empty municipality_code) or for one municipality.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitOperatorReport(self, request, context):
+        """An operator's own counts for one month (replaces an earlier report of that month).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Reconcile(self, request, context):
+        """Every cell where operator reports and the center's records differ, with both numbers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CorrectCopy(self, request, context):
+        """Take back a wrongly issued copy: a mirror entry in the open month (idempotent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVoidedCopies(self, request, context):
+        """The void log of one municipality and month: copies that never printed, never charged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCounterHours(self, request, context):
+        """A municipality's counter hours (窓口開庁時間), which decide what is 時間外.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCounterHours(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SettlementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +209,61 @@ def add_SettlementServiceServicer_to_server(servicer, server):
                     servicer.MonthlySummary,
                     request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MonthlySummaryRequest.FromString,
                     response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MonthlySummaryResponse.SerializeToString,
+            ),
+            'CloseMonth': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseMonth,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CloseMonthRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MonthClose.SerializeToString,
+            ),
+            'GetMunicipalityStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMunicipalityStatement,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MunicipalityStatementRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.MunicipalityStatement.SerializeToString,
+            ),
+            'GetOperatorStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOperatorStatement,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.OperatorStatementRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.OperatorStatement.SerializeToString,
+            ),
+            'GetFiscalYearReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFiscalYearReport,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.FiscalYearReportRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.FiscalYearReport.SerializeToString,
+            ),
+            'GetStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatistics,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.StatisticsRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.Statistics.SerializeToString,
+            ),
+            'SubmitOperatorReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitOperatorReport,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.SubmitOperatorReportRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.SubmitOperatorReportResponse.SerializeToString,
+            ),
+            'Reconcile': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reconcile,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.ReconcileRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.Reconciliation.SerializeToString,
+            ),
+            'CorrectCopy': grpc.unary_unary_rpc_method_handler(
+                    servicer.CorrectCopy,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CorrectCopyRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CorrectCopyResponse.SerializeToString,
+            ),
+            'ListVoidedCopies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVoidedCopies,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.ListVoidedCopiesRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.ListVoidedCopiesResponse.SerializeToString,
+            ),
+            'GetCounterHours': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCounterHours,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.GetCounterHoursRequest.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CounterHours.SerializeToString,
+            ),
+            'SetCounterHours': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCounterHours,
+                    request_deserializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CounterHours.FromString,
+                    response_serializer=konbini_dot_settlement_dot_v1_dot_settlement__pb2.CounterHours.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +320,303 @@ class SettlementService:
             '/konbini.settlement.v1.SettlementService/MonthlySummary',
             konbini_dot_settlement_dot_v1_dot_settlement__pb2.MonthlySummaryRequest.SerializeToString,
             konbini_dot_settlement_dot_v1_dot_settlement__pb2.MonthlySummaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseMonth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/CloseMonth',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.CloseMonthRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.MonthClose.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMunicipalityStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/GetMunicipalityStatement',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.MunicipalityStatementRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.MunicipalityStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOperatorStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/GetOperatorStatement',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.OperatorStatementRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.OperatorStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFiscalYearReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/GetFiscalYearReport',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.FiscalYearReportRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.FiscalYearReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/GetStatistics',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.StatisticsRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.Statistics.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitOperatorReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/SubmitOperatorReport',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.SubmitOperatorReportRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.SubmitOperatorReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reconcile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/Reconcile',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.ReconcileRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.Reconciliation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CorrectCopy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/CorrectCopy',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.CorrectCopyRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.CorrectCopyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVoidedCopies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/ListVoidedCopies',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.ListVoidedCopiesRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.ListVoidedCopiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCounterHours(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/GetCounterHours',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.GetCounterHoursRequest.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.CounterHours.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCounterHours(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.settlement.v1.SettlementService/SetCounterHours',
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.CounterHours.SerializeToString,
+            konbini_dot_settlement_dot_v1_dot_settlement__pb2.CounterHours.FromString,
             options,
             channel_credentials,
             insecure,
