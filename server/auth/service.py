@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, delete, select, update
 
 from server.auth.certs import CertificateOutcome, verify_certificate, verify_challenge_signature
 from server.auth.revocation import RevocationChecker, RevocationOutcome
@@ -189,6 +189,23 @@ class Authenticator:
             db.add(row)
             db.commit()
             return AuthenticatedSession(token, row.expires_at, muni.code, muni.full_name())
+
+    def purge_expired(self, *, keep: timedelta = timedelta(days=1)) -> int:
+        """Delete challenges and ended or expired sessions older than `keep`.
+
+        Both are single-use or short-lived; keeping them forever only grows the tables.
+        Issuances keep their own copy of what they need (the session's token digest).
+        """
+        cutoff = self._clock() - keep
+        with Session(self._engine) as db:
+            gone = db.exec(
+                delete(AuthChallenge).where(col(AuthChallenge.expires_at) < cutoff)
+            ).rowcount
+            gone += db.exec(
+                delete(KioskSession).where(col(KioskSession.expires_at) < cutoff)
+            ).rowcount
+            db.commit()
+        return int(gone)
 
     def end_session(self, token: str) -> None:
         with Session(self._engine) as db:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
+from server.auth.service import token_digest
 from server.bcl.records import ResidentRecord
 from server.bcl.store import municipality_profile, resident_record, seal_record
 from server.common.clock import JST, Clock
@@ -209,7 +210,7 @@ class IssuanceDesk:
     # -- sessions ---------------------------------------------------------------------------
 
     def _session(self, db: Session, token: str, kiosk_id: str, now: datetime) -> KioskSession:
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        digest = token_digest(token)
         row = db.get(KioskSession, digest)
         if row is None or row.ended_at is not None:
             raise SessionInvalid("no such session; authenticate again")
@@ -534,7 +535,7 @@ class IssuanceDesk:
         except ValueError:
             raise InvalidArgument("not a reservation id", field="reservation_id") from None
         row = db.get(Issuance, issuance_id)
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        digest = token_digest(token)
         if row is None or row.session_token_sha256 != digest:
             raise ReservationNotFound("no such reservation in this session")
         return row

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import pypdf
 
@@ -66,3 +66,25 @@ def test_a_certificate_not_linked_to_any_resident_is_refused(bench: Bench) -> No
     )
     assert outcome.status is VisitStatus.AUTH_REFUSED
     assert outcome.error is not None and outcome.error.reason == "CERTIFICATE_NOT_REGISTERED"
+
+
+def test_used_challenges_and_old_sessions_are_purged_after_a_day(bench: Bench) -> None:
+    me = bench.take()
+    assert (
+        bench.terminal()
+        .visit(bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO))
+        .status
+        is VisitStatus.ISSUED
+    )
+    saved = bench.clock.now
+    try:
+        bench.clock.advance(timedelta(days=2))
+        assert bench.center.authenticator.purge_expired() > 0
+        assert bench.sql(
+            "SELECT count(*) FROM auth_challenges WHERE expires_at < :t",
+            t=(bench.clock.now - timedelta(days=1)).astimezone(UTC),
+        ) == [(0,)]
+        # Settled copies keep what they need: the books are untouched.
+        assert bench.sql("SELECT count(*) FROM settlement_entries")[0][0] >= 1
+    finally:
+        bench.clock.now = saved
