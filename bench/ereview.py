@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import resource
 import statistics
@@ -77,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     truth_path = apps_path.with_name(apps_path.stem + "-truth.csv")
     results: dict[str, Any] = {
         "command": " ".join(["bench/ereview.py", *(argv or sys.argv[1:])]),
-        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        # Other work on the machine skews timings: the load average is recorded with them.
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": _cpus(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
         "residents": args.residents,
         "applications": args.applications,
         "seed": args.seed,
@@ -195,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             "by_corruption": breakdown(run.predictions, truth),
         }
 
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     Path(args.out).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
     _print_table(results)
     print(f"\nresults written to {args.out}")
@@ -202,8 +209,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 

@@ -45,7 +45,7 @@ from server.ereview.normalize import (
     town_tail,
 )
 
-DEFAULT_MAX_BLOCK = 2000
+DEFAULT_MAX_BLOCK = 400  # a key shared by more residents than this carries no information
 
 
 @dataclass(frozen=True, slots=True)

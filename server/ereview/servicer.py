@@ -42,7 +42,7 @@ _STATUSES = {
     FieldStatus.MISMATCHED: ereview_pb2.FIELD_STATUS_MISMATCHED,
     FieldStatus.NOT_FOUND: ereview_pb2.FIELD_STATUS_NOT_FOUND,
 }
-# The proto enums mirror the domain enums name for name (checked by the unit tests).
+# The proto enums mirror the domain enums name for name: a missing one fails at import.
 _RULES = {
     rule: cast(ereview_pb2.VariantRule, ereview_pb2.VariantRule.Value(f"VARIANT_RULE_{rule.name}"))
     for rule in VariantRule
