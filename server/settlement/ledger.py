@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVarTuple, Unpack
+from typing import Any, TypeVarTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
@@ -252,7 +252,7 @@ def write_entry(db: Session, draft: EntryDraft, *, posted_at: datetime) -> Ledge
 _Ts = TypeVarTuple("_Ts")
 
 
-def rows(db: Session, stmt: sa.Select[Unpack[_Ts]]) -> Sequence[Row[Unpack[_Ts]]]:
+def rows(db: Session, stmt: sa.Select[*_Ts]) -> Sequence[Row[*_Ts]]:
     """Run a plain SQLAlchemy select in the session's transaction (wide GROUP BYs, which
     sqlmodel's `select` does not type beyond four columns)."""
     return db.connection().execute(stmt).all()
