@@ -1,7 +1,7 @@
 """Loading resident data into the center's database and reading it back as records.
 
-Issue 2 loads a municipality directly (the demo); the BCL upload path with generations builds
-on the same tables.
+Issue 2 loads a municipality directly (the demo); the BCL upload path with generations
+(`server.bcl.upload`) writes the same tables.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
+from server.bcl.models import BclSealImage
 from server.bcl.records import (
     IssuingBackend,
     MunicipalityClass,
@@ -141,11 +143,22 @@ def municipality_profile(db: Session, row: Municipality) -> MunicipalityProfile:
     )
 
 
-def seal_record(row: SealRegistration, resident_id: str) -> SealRegistrationRecord:
+def seal_record(
+    row: SealRegistration, resident_id: str, db: Session | None = None
+) -> SealRegistrationRecord:
+    """The registration with its 印影; a BCL upload stores the image once, by SHA-256."""
+    png = row.impression_png
+    if not png and row.impression_sha256:
+        # Without `db`, the session the row was loaded in (the issuance desk's) reads it.
+        session = db if db is not None else object_session(row)
+        image = session.get(BclSealImage, row.impression_sha256) if session is not None else None
+        if image is None:
+            raise LookupError(f"seal image {row.impression_sha256} is not stored")
+        png = image.png
     return SealRegistrationRecord(
         resident_id=resident_id,
         registration_number=row.registration_number,
         registered_on=row.registered_on,
-        impression_png=row.impression_png,
+        impression_png=png,
         active=row.active,
     )

@@ -5,6 +5,7 @@ A domain that adds tables imports its models module here.
 
 from __future__ import annotations
 
+import server.bcl.models  # noqa: F401
 import server.municipal.models  # noqa: F401
 from server.db.models import ALL_TABLES
 

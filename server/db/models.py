@@ -104,6 +104,10 @@ class Resident(SQLModel, table=True):
     became_resident_on: date
     address_set_on: date
     suppressed: bool = False  # 交付抑止
+    # Set when the resident leaves the register (a BCL difference's deletion, or absence from a
+    # full snapshot). The row stays: issuances and sessions refer to it by id.
+    removed_on: date | None = None
+    removed_reason: str = ""
 
 
 class SealRegistration(SQLModel, table=True):
@@ -115,6 +119,9 @@ class SealRegistration(SQLModel, table=True):
     registered_on: date
     impression_png: bytes = _blob()
     active: bool = True
+    # Uploaded through BCL: the 印影 is stored once in bcl_seal_images under this SHA-256 and
+    # impression_png is left empty (server.bcl.store.seal_record reads either).
+    impression_sha256: str | None = Field(default=None, index=True)
 
 
 class CardSerial(SQLModel, table=True):
