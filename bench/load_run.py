@@ -249,6 +249,18 @@ def run_load(
         "loadgen_cpu_ms_per_session": round(1e3 * (cpu1[2] - cpu0[2]) / max(1, len(counted)), 2),
         "database_server_cpu_ms_per_issuance": round(1e3 * (db1 - db0) / max(1, len(issued)), 2),
         "machine_busy_cores": round((machine1 - machine0) / window, 2),
+        # What other programs on this shared machine took meanwhile (py-spy included).
+        "others_busy_cores": round(
+            (
+                (machine1 - machine0)
+                - (cpu1[0] - cpu0[0])
+                - (cpu1[1] - cpu0[1])
+                - (cpu1[2] - cpu0[2])
+                - (db1 - db0)
+            )
+            / window,
+            2,
+        ),
         "machine_cores": psutil.cpu_count(),
         "server_rss_mb_peak_sampled": round(max(rss_samples), 1) if rss_samples else None,
         "server_rss_mb_peak_per_worker": [round(_peak_rss_mb(w), 1) for w in workers],

@@ -29,8 +29,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import grpc.experimental.gevent as grpc_gevent
-from locust import User, between, events, task
+import grpc.experimental.gevent as grpc_gevent  # type: ignore[import-not-found]
+from locust import User, events, task
 from locust.env import Environment
 
 from load.scenario import Kiosk, Manifest, Mix, kiosk_channel, split
@@ -42,13 +42,13 @@ _outcomes: Counter[str] = Counter()
 _lock = threading.Lock()
 
 
-@events.init_command_line_parser.add_listener
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
 def _arguments(parser: Any) -> None:
     parser.add_argument("--cards", default="var/load/cards", help="cards dir with manifest.json")
     parser.add_argument("--think-time", type=float, default=0.0, help="max seconds between visits")
 
 
-@events.test_stop.add_listener
+@events.test_stop.add_listener  # type: ignore[untyped-decorator]
 def _summary(environment: Environment, **_kw: Any) -> None:
     """Beside Locust's CSV files: how the sessions ended, and the rate of copies issued."""
     stats = environment.stats
@@ -62,9 +62,7 @@ def _summary(environment: Environment, **_kw: Any) -> None:
         "sessions": sum(s.num_requests for s in session_stats),
         "session_failures": sum(s.num_failures for s in session_stats),
         "session_p50_ms": stats.get("session juminhyo", "kiosk").get_response_time_percentile(0.5),
-        "session_p99_ms": stats.get("session juminhyo", "kiosk").get_response_time_percentile(
-            0.99
-        ),
+        "session_p99_ms": stats.get("session juminhyo", "kiosk").get_response_time_percentile(0.99),
     }
     prefix = environment.parsed_options.csv_prefix if environment.parsed_options else None
     text = json.dumps(summary, indent=1)
@@ -76,7 +74,11 @@ def _summary(environment: Environment, **_kw: Any) -> None:
 class KioskUser(User):
     """One kiosk terminal; `host` is the center's gRPC target (host:port)."""
 
-    wait_time = between(0, 0)
+    think_s = 0.0
+
+    def wait_time(self) -> float:
+        """Seconds before the next visit (0 unless --think-time is given)."""
+        return self.rng.uniform(0.0, self.think_s) if self.think_s else 0.0
 
     def on_start(self) -> None:
         options = self.environment.parsed_options
@@ -89,8 +91,7 @@ class KioskUser(User):
         channel = kiosk_channel(self.host or "127.0.0.1:50051", self._report_rpc)
         self.kiosk = Kiosk(manifest.kiosk_ids[number], channel, manifest, share, Mix())
         self.rng = random.Random(number)
-        think = float(options.think_time)
-        self.wait_time = between(0, think)  # type: ignore[method-assign]
+        self.think_s = float(options.think_time)
 
     def on_stop(self) -> None:
         self.kiosk.channel.close()

@@ -248,7 +248,12 @@ class Kiosk:
                 return self._result(order, first, started, injected)
             reader = self._reader(resident)
         if injected == "print_failure":
-            self.printer.inject(PrinterFault.JAM)
+            # A jam while the copy prints (the kiosk's readiness check before payment passes).
+            mid_job = getattr(self.printer, "inject_mid_job", None)
+            if mid_job is not None:
+                mid_job(PrinterFault.JAM)
+            else:  # printers without mid-job faults jam before the job: also a voided copy
+                self.printer.inject(PrinterFault.JAM)
         try:
             outcome = self.terminal.visit(reader, pin, order)
         finally:

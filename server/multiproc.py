@@ -73,8 +73,12 @@ def _worker(config: ServerConfig, index: int, port_file: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from server import app
 
-    if "reuse_port" in inspect.signature(app.serve).parameters:
-        app.serve(config, port_file=port_file, reuse_port=True)  # type: ignore[call-arg]
+    accepted = inspect.signature(app.serve).parameters
+    if "reuse_port" in accepted:
+        extra: dict[str, Any] = {"reuse_port": True}
+        if "sweep" in accepted:  # one expiry sweeper is enough for the whole center
+            extra["sweep"] = index == 0
+        app.serve(config, port_file=port_file, **extra)
         return
     # Until `serve`/`create_server` take `reuse_port`, turn the option on for this process only
     # (it is a worker of its own; nothing else here builds gRPC servers).

@@ -66,7 +66,9 @@ def test_profile_summary_counts_own_and_inclusive_samples(tmp_path: Path) -> Non
     assert got["samples"] == 10
     own = got["own"]
     assert isinstance(own, list) and own[0].endswith("subset (fontTools/subset.py)")
-    assert any("60.0%" in line and "render" in line for line in got["inclusive"])  # type: ignore[union-attr]
+    inclusive = got["inclusive"]
+    assert isinstance(inclusive, list)
+    assert any("60.0%" in line and "render" in line for line in inclusive)
     assert summarise([tmp_path / "missing.raw"]) == {"samples": 0}
 
 
