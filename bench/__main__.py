@@ -27,7 +27,7 @@ from typing import Any
 
 from cryptography import x509
 
-from bench import floor, pdf_render, revocation
+from bench import floor, pdf_render, revocation, sql_count
 from bench.load_run import LoadSettings, run_load
 from bench.report import table
 from bench.stack import Stack, create_postgres_database, drop_postgres_database, prepare
@@ -38,6 +38,8 @@ SECTIONS = ("pdf", "floor", "sqlite", "postgres", "crl")
 
 
 def _commit() -> str:
+    if os.environ.get("KONBINI_BENCH_COMMIT"):  # a tree exported with `git archive`
+        return os.environ["KONBINI_BENCH_COMMIT"]
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
@@ -67,6 +69,7 @@ def _load_section(
     profile_dir = HERE / "profiles" / name if args.profile else None
     with Stack(prepared, processes=args.processes, revocation=args.revocation) as stack:
         result = run_load(stack, prepared.manifest, settings, profile_dir=profile_dir)
+        result["sql"] = sql_count.measure(stack, prepared)
         result["database"] = name
         result["revocation"] = args.revocation
         if name == "sqlite":  # the responder is the same for both databases: measure it once
