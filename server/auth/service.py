@@ -173,6 +173,10 @@ class Authenticator:
                 )
             resident = db.get(Resident, link.resident_pk)
             assert resident is not None and resident.id is not None  # foreign key
+            if resident.removed_on is not None:  # moved out (転出) or deceased
+                raise AuthFailed(
+                    "CERTIFICATE_NOT_REGISTERED", "this card's holder is no longer on the register"
+                )
             muni = db.exec(
                 select(Municipality).where(Municipality.code == resident.municipality_code)
             ).one()

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from server.bcl.models import BclGeneration
 from server.bcl.store import resident_record
 from server.common.clock import JST, Clock
 from server.common.errors import FailedPrecondition
@@ -64,7 +65,7 @@ class StaticResidents:
 @dataclass
 class _Cached:
     index: ResidentIndex
-    fingerprint: tuple[int, int]
+    fingerprint: tuple[int, int, int]
     checked_at: datetime
 
 
@@ -79,13 +80,19 @@ class DatabaseResidents:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def _fingerprint(self, db: Session, code: str) -> tuple[int, int]:
+    def _fingerprint(self, db: Session, code: str) -> tuple[int, int, int]:
+        """Changes whenever the register does: a new BCL generation, rows added or removed."""
         count, top = db.exec(
-            select(sa.func.count(), sa.func.coalesce(sa.func.max(Resident.id), 0)).where(
-                Resident.municipality_code == code
+            select(sa.func.count(), sa.func.coalesce(sa.func.max(Resident.id), 0))
+            .where(Resident.municipality_code == code)
+            .where(col(Resident.removed_on).is_(None))
+        ).one()
+        generation = db.exec(
+            select(sa.func.coalesce(sa.func.max(BclGeneration.number), 0)).where(
+                BclGeneration.municipality_code == code
             )
         ).one()
-        return int(count), int(top or 0)
+        return int(count), int(top or 0), int(generation or 0)
 
     def index_for(self, municipality_code: str) -> ResidentIndex:
         now = self._clock()
@@ -106,6 +113,7 @@ class DatabaseResidents:
                 rows = db.exec(
                     select(Resident)
                     .where(Resident.municipality_code == municipality_code)
+                    .where(col(Resident.removed_on).is_(None))  # moved out (転出), deceased
                     .order_by(col(Resident.id))
                     .execution_options(yield_per=5000)
                 )

@@ -88,3 +88,17 @@ def test_used_challenges_and_old_sessions_are_purged_after_a_day(bench: Bench) -
         assert bench.sql("SELECT count(*) FROM settlement_entries")[0][0] >= 1
     finally:
         bench.clock.now = saved
+
+
+def test_a_resident_removed_from_the_register_can_no_longer_authenticate(bench: Bench) -> None:
+    me = bench.take()
+    bench.sql_write(
+        "UPDATE residents SET removed_on = :d, removed_reason = '転出' WHERE resident_id = :r",
+        d=bench.clock.now.date(),
+        r=me.resident_id,
+    )
+    outcome = bench.terminal().visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+    )
+    assert outcome.status is VisitStatus.AUTH_REFUSED
+    assert outcome.error is not None and outcome.error.reason == "CERTIFICATE_NOT_REGISTERED"
