@@ -28,6 +28,7 @@ from server.settlement.counter_hours import DEFAULT_COUNTER_HOURS
 from server.settlement.fees import charges_for_copy
 from server.settlement.ledger import (
     CopyFacts,
+    EntryDraft,
     copy_issued_draft,
     post_issued_copy,
     record_voided_copy,
@@ -203,13 +204,8 @@ def bulk_issue(
 
     Counter hours are the default ones (no municipality of the bench sets its own). Months
     are taken as open: the bench loads a month before closing it."""
+    entries_table = _table("ledger_entries")
     with engine.begin() as conn:
-        entries_table = _table("ledger_entries")
-        next_id = int(
-            conn.execute(
-                sa.select(sa.func.coalesce(sa.func.max(entries_table.c.id), 0))
-            ).scalar_one()
-        )
         months = {str(Month.of(s.at)) for s in specs}
         have = set(conn.execute(sa.select(_table("ledger_periods").c.month)).scalars())
         for m in sorted(months - have):
@@ -218,8 +214,7 @@ def bulk_issue(
     for offset in range(0, len(specs), chunk):
         issuances: list[dict[str, Any]] = []
         register: list[dict[str, Any]] = []
-        entries: list[dict[str, Any]] = []
-        lines: list[dict[str, Any]] = []
+        drafts: list[EntryDraft] = []
         for i, spec in enumerate(specs[offset : offset + chunk], start=offset):
             row = _issuance(spec, state=IssuanceState.ISSUED, seq=first_seq + i)
             issuances.append(row.model_dump())
@@ -257,13 +252,19 @@ def bulk_issue(
                 month=Month.of(spec.at),
                 hours=DEFAULT_COUNTER_HOURS,
             )
-            next_id += 1
-            entries.append(draft.entry_row(posted_at=spec.at, entry_id=next_id))
-            lines.extend(draft.line_rows(next_id))
+            drafts.append(draft)
         with engine.begin() as conn:
             conn.execute(sa.insert(_table("issuances")), issuances)
             conn.execute(sa.insert(_table("settlement_entries")), register)
-            conn.execute(sa.insert(_table("ledger_entries")), entries)
+            # The database numbers the entries (its sequence stays right on PostgreSQL);
+            # RETURNING in parameter order ties each number back to its draft.
+            ids = conn.execute(
+                sa.insert(entries_table).returning(
+                    entries_table.c.id, sort_by_parameter_order=True
+                ),
+                [d.entry_row(posted_at=d.occurred_at) for d in drafts],
+            ).scalars()
+            lines = [line for d, i in zip(drafts, ids, strict=True) for line in d.line_rows(i)]
             conn.execute(sa.insert(_table("ledger_lines")), lines)
         written += len(issuances)
     return written
