@@ -17,6 +17,7 @@ Same seed, same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,10 +122,18 @@ def generate_dataset(
             sample = sample or household.members
             writers[RESIDENTS.name].write_all(household.members)
             for seal in household.seals:
-                image = SealImage.of(seal.impression_png)
-                if derive.new_image(image.sha256):
-                    writers[SEAL_IMAGES.name].write(image)
-                writers[SEALS.name].write(SealEntry.of(seal))
+                sha, new = derive.image(seal.impression_png)
+                if new:
+                    writers[SEAL_IMAGES.name].write(SealImage(sha, seal.impression_png))
+                writers[SEALS.name].write(
+                    SealEntry(
+                        seal.resident_id,
+                        seal.registration_number,
+                        seal.registered_on,
+                        sha,
+                        seal.active,
+                    )
+                )
             writers[CARD_SERIALS.name].write_all(derive.serials(household.members))
             writers[TAXES.name].write_all(derive.taxes(household.members))
             members, entries = derive.koseki(household.members)
@@ -228,14 +237,18 @@ class _Derived:
         # 住民税 of a fiscal year is assessed in June; before that the latest is last year's.
         latest = today.year if today.month >= 6 else today.year - 1
         self.fiscal_years = tuple(range(latest - tax_years + 1, latest + 1))
-        self._images: set[str] = set()
+        # PNG → SHA-256: the synthetic impressions repeat (one per surname), and a bytes
+        # object caches its hash, so a repeated image costs a dictionary lookup.
+        self._images: dict[bytes, str] = {}
         self._koseki_no = rng.randrange(10_000, 90_000)
 
-    def new_image(self, sha256: str) -> bool:
-        if sha256 in self._images:
-            return False
-        self._images.add(sha256)
-        return True
+    def image(self, png: bytes) -> tuple[str, bool]:
+        """The image's SHA-256, and whether it is new to this dataset."""
+        sha = self._images.get(png)
+        if sha is not None:
+            return sha, False
+        sha = self._images[png] = hashlib.sha256(png).hexdigest()
+        return sha, True
 
     def _serial(self) -> str:
         return str(self.rng.getrandbits(126) | (1 << 125))  # a positive serial of ~38 digits

@@ -10,11 +10,15 @@ the DBAPI cursor's executemany in the connection's transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy.engine import Connection
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 
 class BulkStatement:
@@ -28,29 +32,45 @@ class BulkStatement:
         )
         self._conn = conn
         self._sql = str(compiled)
-        defaults: dict[str, Any] = {}  # values fixed in the statement itself
+        self._defaults: dict[str, Any] = {}  # values fixed in the statement itself
         processors: dict[str, Callable[[Any], Any] | None] = {}
         for bind, name in compiled.bind_names.items():
             if not bind.required:
-                defaults[name] = bind.effective_value
-            processors[name] = bind.type.bind_processor(dialect)
-        names = list(compiled.positiontup or ()) if compiled.positional else list(processors)
-        self._plan = [(n, n in defaults, defaults.get(n), processors[n]) for n in names]
+                self._defaults[name] = bind.effective_value
+            processors[name] = _processor(bind.type, dialect)
+        self._names = list(compiled.positiontup or ()) if compiled.positional else list(processors)
+        self._get = itemgetter(*self._names)
+        self._processors = [(i, p) for i, n in enumerate(self._names) if (p := processors[n])]
         self._positional = bool(compiled.positional)
 
     def execute(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        names = [p[0] for p in self._plan]
+        defaults, get, processors = self._defaults, self._get, self._processors
+        single = len(self._names) == 1
         params: list[Any] = []
         for row in rows:
-            values = []
-            for name, fixed, default, proc in self._plan:
-                v = row[name] if not fixed or name in row else default
-                values.append(v if proc is None or v is None else proc(v))
-            params.append(tuple(values) if self._positional else dict(zip(names, values)))  # noqa: B905
+            got = get({**defaults, **row} if defaults else row)
+            values = [got] if single else list(got)
+            for i, proc in processors:
+                if values[i] is not None:
+                    values[i] = proc(values[i])
+            params.append(
+                tuple(values) if self._positional else dict(zip(self._names, values, strict=True))
+            )
         cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(self._sql, params)
         finally:
             cursor.close()
+
+
+def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    if dialect.name == "sqlite":
+        # sqlite3 stores a bool as 0/1 itself, and SQLAlchemy stores a DATE as its ISO text:
+        # the same values without SQLAlchemy's per-value checks and formatting.
+        if type(type_) is sa.Boolean:
+            return None
+        if type(type_) is sa.Date:
+            return date.isoformat
+    return type_.bind_processor(dialect)

@@ -22,8 +22,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
+from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, NamedTuple, cast
 
 from server.bcl.records import Sex, individual_number_check_digit
 from server.bcl.registers import TokenCarrier
@@ -196,8 +198,11 @@ def individual_number(s: str) -> str:
     return s
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def sha256_hex(s: str) -> str:
-    if len(s) != 64 or not all(c in "0123456789abcdef" for c in s):
+    if not _SHA256.fullmatch(s):
         raise FieldError(ErrorCode.FORMAT, "must be a SHA-256 in 64 lower-case hex digits")
     return s
 
@@ -291,6 +296,21 @@ class FileSchema:
             raise ValueError(f"{self.name}: duplicate column names")
         self._index.update({n: i for i, n in enumerate(names)})
 
+    # Writing a million rows: fetch all of a record's values in one call, encode by column.
+    @cached_property
+    def _attrs(self) -> Callable[[Any], tuple[Any, ...]]:
+        get = attrgetter(*(c.key for c in self.columns))
+        return get if len(self.columns) > 1 else lambda r: (get(r),)
+
+    @cached_property
+    def _items(self) -> Callable[[Any], tuple[Any, ...]]:
+        get = itemgetter(*(c.key for c in self.columns))
+        return get if len(self.columns) > 1 else lambda r: (get(r),)
+
+    @cached_property
+    def _encoders(self) -> tuple[Callable[[Any], str], ...]:
+        return tuple(c.encode for c in self.columns)
+
     @property
     def header(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
@@ -303,19 +323,11 @@ class FileSchema:
 
     def encode(self, record: Any) -> list[str]:
         """The fields of one row, from a record (attributes) or a mapping (keys)."""
-        out = []
-        get: Callable[[str], Any]
-        if isinstance(record, Mapping):
-            get = record.__getitem__
-        else:
-
-            def get(name: str) -> Any:
-                return getattr(record, name)
-
-        for c in self.columns:
-            value = get(c.key)
-            out.append("" if value is None else c.encode(value))
-        return out
+        values = self._items(record) if isinstance(record, Mapping) else self._attrs(record)
+        return [
+            "" if v is None else v if enc is str and type(v) is str else enc(v)
+            for v, enc in zip(values, self._encoders, strict=True)
+        ]
 
 
 # --- the files ---------------------------------------------------------------------------------
@@ -563,8 +575,7 @@ def check_file_set(names: Iterable[str], *, full: bool, sink: ErrorSink) -> list
 _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     number: int  # as a spreadsheet counts: the header is 1
     values: dict[str, Any]  # by record attribute name; an invalid row has only those that parsed
     valid: bool = True
@@ -602,51 +613,49 @@ def read_stream(
         header[0] = header[0][1:]
     if not _header_ok(header, schema, sink):
         return
-    # Columns may come in any order; map each schema column to its position in the file.
-    positions = [header.index(c.name) for c in schema.columns]
+    # Columns may come in any order: each schema column with its position in the file.
+    spec = [
+        (c.key, c.name, c.parse, c.required, c.empty, header.index(c.name)) for c in schema.columns
+    ]
     width = len(header)
-    columns = schema.columns
     check = schema.check
     number = 1
     while True:
         number += 1
         try:
-            fields = _next_record(reader, sink, name, number)
+            fields: list[str] = next(reader)
         except StopIteration:
             return
-        if fields is None:
+        except csv.Error as e:
+            sink.add(name, number, "", ErrorCode.CSV_SYNTAX, f"CSV syntax: {e}")
             continue
         if len(fields) != width:
-            if fields == [] or fields == [""]:
-                sink.add(name, number, "", ErrorCode.FIELD_COUNT, "empty line")
-            else:
-                sink.add(
-                    name,
-                    number,
-                    "",
-                    ErrorCode.FIELD_COUNT,
-                    f"{len(fields)} fields where the header has {width}",
-                )
+            message = (
+                "empty line"
+                if fields in ([], [""])
+                else f"{len(fields)} fields where the header has {width}"
+            )
+            sink.add(name, number, "", ErrorCode.FIELD_COUNT, message)
             continue
         if _SURROGATE.search("".join(fields)):
-            for c, pos in zip(columns, positions, strict=True):
+            for _, column, _, _, _, pos in spec:
                 if _SURROGATE.search(fields[pos]):
-                    sink.add(name, number, c.name, ErrorCode.ENCODING, "not valid UTF-8")
+                    sink.add(name, number, column, ErrorCode.ENCODING, "not valid UTF-8")
             continue
         values: dict[str, Any] = {}
         ok = True
-        for c, pos in zip(columns, positions, strict=True):
-            s = fields[pos]
-            if not s:
-                if c.required:
-                    sink.add(name, number, c.name, ErrorCode.REQUIRED, "a value is required")
+        for key, column, parse, required, empty, pos in spec:
+            text_ = fields[pos]
+            if not text_:
+                if required:
+                    sink.add(name, number, column, ErrorCode.REQUIRED, "a value is required")
                     ok = False
-                values[c.key] = c.empty
+                values[key] = empty
                 continue
             try:
-                values[c.key] = c.parse(s)
+                values[key] = parse(text_)
             except FieldError as e:
-                sink.add(name, number, c.name, e.code, e.message)
+                sink.add(name, number, column, e.code, e.message)
                 ok = False
         if ok:
             problems = check(values)
