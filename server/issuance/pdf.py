@@ -1,9 +1,9 @@
-"""Certificate PDFs: a `CertificateDocument` laid out as the A4 sheet a kiosk prints.
+"""Certificate PDFs: a `CertificateDocument` laid out as the A4 sheets a kiosk prints.
 
-The sheets follow real kiosk copies (SPEC section 3): the title, the 住所・世帯主 block, one
-framed entry per person, 「省略」 where an item is not printed (個人番号 and 住民票コード always),
-the certification sentence, the date in the era calendar and the mayor's name under the
-municipality's electronic seal (電子公印). Anti-forgery features are approximated:
+The sheets follow real kiosk copies (SPEC section 3); each certificate's layout lives in
+`server.issuance.layouts`, and what every copy carries (title, issue number with page x/y,
+certification, mayor and seal) in `server.issuance.sheet`. Anti-forgery features are
+approximated:
 
 - copy-evident ground (複写牽制): fine light-grey dots, with 「複写」 drawn in coarser dots of the
   same average tone. The eye sees an even grey; a copier drops the fine dots and keeps the
@@ -28,59 +28,43 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import io
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import cast
 
 from fontTools import ttLib  # type: ignore[import-untyped]
 from fontTools.ttLib.tables._c_m_a_p import CmapSubtable  # type: ignore[import-untyped]
 from fontTools.ttLib.tables._g_l_y_f import Glyph  # type: ignore[import-untyped]
 from fpdf import FPDF
-from fpdf.enums import PDFResourceType, TextMode
+from fpdf.enums import PDFResourceType
 from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.image_datastructures import ImageCache, RasterImageInfo
 from fpdf.image_parsing import preload_image
 from fpdf.output import stream_content_for_raster_image
 from PIL import Image, ImageDraw, ImageFont
 
-from server.bcl.records import MunicipalityProfile, ResidentRecord
-from server.common.era import to_wareki
-from server.issuance.documents import CertificateDocument, CertificateKind
+from server.issuance.documents import CertificateDocument
+from server.issuance.layouts import LAYOUTS
+from server.issuance.sheet import TILE_PX, Artwork, Face, Sheet, Surface
 
-OMITTED = "省略"  # what a kiosk copy prints in a slot it must or may not fill
-NOT_RECORDED = "―"  # an item the resident data does not carry
+__all__ = [
+    "Artwork",
+    "CertificateRenderer",
+    "Drawn",
+    "Face",
+    "RendererConfig",
+    "Surface",
+    "UnprintableCharacters",
+    "lay_out",
+]
 
-# Page geometry, millimetres, A4 portrait.
-PAGE_W, PAGE_H = 210.0, 297.0
-LEFT, RIGHT = 15.0, 195.0
-WIDTH = RIGHT - LEFT
-FRAME = 8.0  # outer frame inset
-GROUND = (10.0, 10.0, PAGE_W - 20.0, PAGE_H - 20.0)  # area under the copy-evident ground
-_PT = 72 / 25.4  # points per millimetre
-_GROUND_ORIGIN_PT = 28.8  # 0.4 in: a whole pixel at every usual resolution
-CONTENT_BOTTOM = 266.0
-FOOTER_Y = 281.5
-
-# Sizes in points.
-TITLE_PT, LABEL_PT, VALUE_PT, NAME_PT, KANA_PT, MICRO_PT = 20.0, 7.5, 9.5, 13.0, 6.5, 1.5
-
-INK = (0, 0, 0)
-LABEL_INK = (60, 60, 60)
-SEAL_RED = (200, 32, 38)  # 朱肉 vermilion
-
-# The copy-evident tile, drawn at 300 dpi. Both dot screens cover 1/9 of the paper, so they
-# look alike to the eye; only the coarse one survives a copier. The tile is a multiple of both
-# pitches (3 and 6 px), and half its width too, so staggered tiles join without a seam.
-_TILE_DPI = 300
-_TILE_PX = (576, 348)
+# The copy-evident tile (`sheet.TILE_PX` at 300 dpi). Both dot screens cover 1/9 of the paper, so
+# they look alike to the eye; only the coarse one survives a copier.
 _FINE_PITCH, _COARSE_PITCH, _COARSE_DOT = 3, 6, 2
 _DOT_GREY = 150
 _LATENT_WORD = "複写"
@@ -241,7 +225,7 @@ def _trimmed_font(path: Path) -> bytes:
 
 def _ground_tile(font_path: Path) -> bytes:
     """One tile of the copy-evident ground as a greyscale PNG."""
-    w, h = _TILE_PX
+    w, h = TILE_PX
 
     def screen(pitch: int, dot: int) -> Image.Image:
         on = bytes(_DOT_GREY if x % pitch < dot else 255 for x in range(w))
@@ -259,54 +243,6 @@ def _ground_tile(font_path: Path) -> bytes:
     out = io.BytesIO()
     tile.save(out, format="PNG")
     return out.getvalue()
-
-
-@dataclass(frozen=True, eq=False)
-class Artwork:
-    """Image bytes (PNG) with the digest a surface uses to recognise a prepared copy."""
-
-    data: bytes
-    key: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", hashlib.sha256(self.data).hexdigest())
-
-
-class Face(Protocol):
-    """A font as the layout sees it: a family name for `set_font`, and glyph coverage."""
-
-    @property
-    def family(self) -> str: ...
-
-    def has_glyph(self, ch: str) -> bool: ...
-
-
-class Surface(Protocol):
-    """The drawing calls the layouts make, in fpdf2's terms (millimetres, origin top left).
-
-    `_Pdf` (fpdf2) is the one the issuance path uses; the benchmark's ReportLab baseline
-    implements the same calls, so both libraries draw exactly the same sheet.
-    """
-
-    def add_page(self) -> None: ...
-    def set_font(self, family: str, style: str = "", size: float = 0) -> None: ...
-    def get_string_width(self, s: str) -> float: ...
-    def text(self, x: float, y: float, text: str = "") -> None: ...
-    def set_text_color(self, r: int, g: int = -1, b: int = -1) -> None: ...
-    def set_draw_color(self, r: int, g: int = -1, b: int = -1) -> None: ...
-    def set_line_width(self, width: float) -> None: ...
-    def line(self, x1: float, y1: float, x2: float, y2: float) -> None: ...
-    def rect(self, x: float, y: float, w: float, h: float) -> None: ...
-    def circle(self, x: float, y: float, radius: float) -> None: ...
-    def rotation(self, angle: float, x: float, y: float) -> AbstractContextManager[None]: ...
-    def rect_clip(self, x: float, y: float, w: float, h: float) -> AbstractContextManager[None]: ...
-    def local_context(self, **kwargs: Any) -> AbstractContextManager[None]: ...
-    def artwork(
-        self, art: Artwork, x: float, y: float, w: float, h: float, *, fit: bool = False
-    ) -> None: ...
-    def tiles(self, art: Artwork, placements: Sequence[tuple[float, float, float, float]]) -> None:
-        """The same image at many places (x, y, w, h): the copy-evident ground."""
-        ...
 
 
 class _PreparedImage:
@@ -436,374 +372,6 @@ def lay_out(
     ground: Artwork,
 ) -> Drawn:
     """Draw every sheet of `doc` on `surface` (fonts already set up there)."""
-    sheet = _Sheet(surface, body, heading, ground, doc)
-    if doc.kind is CertificateKind.JUMINHYO:
-        sheet.juminhyo()
-    elif doc.kind is CertificateKind.INKAN:
-        sheet.inkan()
-    else:  # pragma: no cover - a kind added to the enum without a layout
-        raise NotImplementedError(f"no layout for {doc.kind}")
+    sheet = Sheet(surface, body, heading, ground, doc)
+    LAYOUTS[doc.kind](sheet)
     return Drawn(sheet.used, sheet.missing)
-
-
-# -- layout -------------------------------------------------------------------------------------
-
-PERSON_ROWS = (13.0, 7.0, 7.0, 7.0, 7.0, 7.0)  # name row, then five item rows
-PERSON_GAP = 2.5
-PERSON_H = sum(PERSON_ROWS) + PERSON_GAP
-JUMINHYO_TOP = 55.0
-CERTIFICATION_H = 52.0
-# Column edges inside an entry: label | value | label | value (| label | value on the name row).
-COL_A, COL_B, COL_C, COL_D = LEFT, LEFT + 22.0, LEFT + 100.0, LEFT + 122.0
-COL_SEX, COL_SEX_V = LEFT + 158.0, LEFT + 168.0
-
-
-def _mayor_office(m: MunicipalityProfile) -> str:
-    """千代田区 + 区長 → 千代田区長 (the title's first character repeats the name's last)."""
-    title = m.mayor_title[1:] if m.mayor_title[:1] == m.name[-1:] else m.mayor_title
-    return f"{m.name}{title}"
-
-
-def _paginate(persons: Sequence[ResidentRecord]) -> list[list[ResidentRecord]]:
-    """Entries per sheet; the last sheet keeps at least one entry above the certification."""
-    room = CONTENT_BOTTOM - JUMINHYO_TOP
-    per_page = int(room // PERSON_H)
-    per_last = int((room - CERTIFICATION_H) // PERSON_H)
-    assert per_last >= 1, "layout constants leave no room for an entry on the last sheet"
-    pages: list[list[ResidentRecord]] = []
-    rest = list(persons)
-    while len(rest) > per_last:
-        take = min(per_page, len(rest) - 1)
-        pages.append(rest[:take])
-        rest = rest[take:]
-    pages.append(rest)
-    return pages
-
-
-@functools.cache
-def _ground_placements() -> tuple[tuple[float, float, float, float], ...]:
-    """Where the ground tiles go (x, y, w, h in mm), staggered by half a tile every row.
-
-    Tiles sit on whole multiples of 0.01 pt that are also whole device pixels at 100, 150,
-    200, 300 and 600 dpi, so every tile is resampled alike and no seams show.
-    """
-    tw, th = (_TILE_PX[0] * 72 / _TILE_DPI, _TILE_PX[1] * 72 / _TILE_DPI)  # points
-    origin = _GROUND_ORIGIN_PT
-    _, _, gw, gh = GROUND
-    out = []
-    for row in range(math.ceil(gh * _PT / th)):
-        shift = tw / 2 if row % 2 else 0.0
-        for col in range(math.ceil(gw * _PT / tw) + 1):
-            x = (origin - shift + col * tw) / _PT
-            y = (origin + row * th) / _PT
-            out.append((x, y, tw / _PT, th / _PT))
-    return tuple(out)
-
-
-class _Sheet:
-    """One certificate being drawn on a surface, with the few primitives the layouts need."""
-
-    def __init__(
-        self,
-        surface: Surface,
-        body: Face,
-        heading: Face | None,
-        ground: Artwork,
-        doc: CertificateDocument,
-    ) -> None:
-        self.doc = doc
-        self.number = doc.issue_number.format()
-        self.pdf = surface
-        self._mincho = body
-        self._heading = heading or body
-        self._ground_art = ground
-        self.missing: set[str] = set()
-        self.used: dict[Face, set[str]] = {}
-        self._micro = self._micro_lines()
-
-    # -- primitives --------------------------------------------------------------------------
-
-    def text(
-        self,
-        x: float,
-        y: float,
-        s: str,
-        size: float,
-        *,
-        align: str = "L",
-        width: float | None = None,
-        font: Face | None = None,
-        color: tuple[int, int, int] = INK,
-    ) -> None:
-        """Text on baseline y. With `width`, shrink to fit so that a value stays one line."""
-        f = font or self._mincho
-        chars = set(s)
-        self.used.setdefault(f, set()).update(chars)
-        self.missing.update(c for c in chars if not f.has_glyph(c))
-        pdf = self.pdf
-        pdf.set_font(f.family, size=size)
-        if width is not None or align != "L":
-            w = pdf.get_string_width(s)
-            if width is not None and w > width > 0:
-                pdf.set_font(f.family, size=size * width / w)
-                w = pdf.get_string_width(s)
-            if align == "C":
-                x -= w / 2
-            elif align == "R":
-                x -= w
-        pdf.set_text_color(*color)
-        pdf.text(x, y, s)
-
-    def cell_text(self, x: float, y: float, w: float, h: float, s: str, size: float) -> None:
-        """A value left-aligned and vertically centred in a cell, shrunk to fit."""
-        self.text(x + 1.5, y + h / 2 + size * 0.353 * 0.36, s, size, width=w - 3.0)
-
-    def label(self, x: float, y: float, w: float, h: float, s: str) -> None:
-        baseline = y + h / 2 + LABEL_PT * 0.353 * 0.36
-        self.text(x + w / 2, baseline, s, LABEL_PT, align="C", width=w - 1.5, color=LABEL_INK)
-
-    def hline(self, x1: float, x2: float, y: float) -> None:
-        self.pdf.line(x1, y, x2, y)
-
-    def vline(self, x: float, y1: float, y2: float) -> None:
-        self.pdf.line(x, y1, x, y2)
-
-    # -- what every sheet carries ------------------------------------------------------------
-
-    def new_page(self, page: int, pages: int) -> None:
-        pdf = self.pdf
-        pdf.add_page()
-        self._ground()
-        pdf.set_draw_color(*INK)
-        pdf.set_line_width(0.5)
-        pdf.rect(FRAME, FRAME, PAGE_W - 2 * FRAME, PAGE_H - 2 * FRAME)
-        self._micro_text()
-        with pdf.local_context(text_mode=TextMode.FILL_STROKE, line_width=0.25):
-            self.text(PAGE_W / 2, 27.0, self.doc.title, TITLE_PT, align="C", font=self._heading)
-        self.text(LEFT, FOOTER_Y, f"交付番号 {self.number}", 8.0)
-        self.text(RIGHT, FOOTER_Y, f"{page}/{pages}", 8.0, align="R")
-        self._tally_seal()
-        pdf.set_line_width(0.2)
-
-    def _ground(self) -> None:
-        """Tile the copy-evident ground; one image object, referenced by every tile."""
-        gx, gy, gw, gh = GROUND
-        with self.pdf.rect_clip(gx, gy, gw, gh):
-            self.pdf.tiles(self._ground_art, _ground_placements())
-
-    def _micro_lines(self) -> tuple[str, str]:
-        """The micro text for the long and short sides: whole repeats, then a trimmed tail."""
-        pdf = self.pdf
-        unit = f"{self.doc.municipality.full_name} {self.number} "
-        pdf.set_font(self._mincho.family, size=MICRO_PT)
-        unit_w = pdf.get_string_width(unit)
-
-        def fill(length: float) -> str:
-            whole = int(length // unit_w)
-            rest = length - whole * unit_w
-            n = len(unit)
-            while n and pdf.get_string_width(unit[:n]) > rest:
-                n -= 1
-            return unit * whole + unit[:n]
-
-        inset = FRAME + 1.2
-        return fill(PAGE_W - 2 * inset), fill(PAGE_H - 2 * inset)
-
-    def _micro_text(self) -> None:
-        """A line of 1.5 pt text inside the frame: too small for a copier to reproduce."""
-        pdf = self.pdf
-        inset = FRAME + 1.2
-        across, down = self._micro
-        self.text(inset, inset + 0.5, across, MICRO_PT)
-        self.text(inset, PAGE_H - inset, across, MICRO_PT)
-        with pdf.rotation(-90, inset - 0.5, inset):
-            self.text(inset - 0.5, inset, down, MICRO_PT)
-        with pdf.rotation(90, PAGE_W - inset + 0.5, PAGE_H - inset):
-            self.text(PAGE_W - inset + 0.5, PAGE_H - inset, down, MICRO_PT)
-
-    def _tally_seal(self) -> None:
-        """電子契印: a round seal straddling the frame at mid-height, on every sheet."""
-        pdf = self.pdf
-        cx, cy, r = PAGE_W - FRAME, PAGE_H / 2, 7.0
-        pdf.set_draw_color(*SEAL_RED)
-        pdf.set_line_width(0.5)
-        pdf.circle(cx, cy, r)
-        pdf.set_line_width(0.2)
-        pdf.circle(cx, cy, r - 1.0)
-        name = self.doc.municipality.name
-        self.text(cx, cy - 0.8, name, 4.5, align="C", width=2 * r - 3.5, color=SEAL_RED)
-        self.text(cx, cy + 3.2, "契印", 5.0, align="C", color=SEAL_RED)
-        pdf.set_draw_color(*INK)
-
-    def certification(self, y: float, sentence: str) -> None:
-        """The certification sentence, date and the mayor under the electronic seal (公印)."""
-        m = self.doc.municipality
-        self.text(LEFT + 6.0, y, sentence, 10.5, width=WIDTH - 6.0)
-        self.text(LEFT + 12.0, y + 10.0, to_wareki(self.doc.issued_on), 10.5)
-        mayor = f"{m.prefecture}{_mayor_office(m)}　{m.mayor_name}"
-        baseline = y + 26.0
-        end = RIGHT - 14.0
-        self.text(end, baseline, mayor, 14.0, align="R")
-        # The seal overlaps the last characters of the name, as the stamped 公印 does.
-        size = 22.0
-        sx, sy = end - size * 0.55, baseline - size * 0.62
-        if m.seal_png:
-            self.pdf.artwork(Artwork(m.seal_png), sx, sy, size, size)
-        else:
-            self._drawn_seal(sx, sy, size, f"{_mayor_office(m)}之印")
-
-    def _drawn_seal(self, x: float, y: float, size: float, chars: str) -> None:
-        """A square 公印 drawn in vectors when the municipality supplied no image."""
-        pdf = self.pdf
-        pdf.set_draw_color(*SEAL_RED)
-        pdf.set_line_width(0.8)
-        pdf.rect(x, y, size, size)
-        pdf.set_line_width(0.3)
-        pdf.rect(x + 1.2, y + 1.2, size - 2.4, size - 2.4)
-        cols = math.ceil(math.sqrt(len(chars)))
-        rows = math.ceil(len(chars) / cols)
-        cell_w, cell_h = (size - 4.0) / cols, (size - 4.0) / rows
-        pt = min(cell_w, cell_h) / 0.353 * 0.9
-        for i, ch in enumerate(chars):  # columns top to bottom, right to left
-            col, row = divmod(i, rows)
-            cx = x + size - 2.0 - (col + 0.5) * cell_w
-            cy = y + 2.0 + (row + 0.5) * cell_h + pt * 0.353 * 0.36
-            self.text(cx, cy, ch, pt, align="C", color=SEAL_RED)
-        pdf.set_draw_color(*INK)
-
-    # -- 住民票の写し ----------------------------------------------------------------------------
-
-    def juminhyo(self) -> None:
-        doc = self.doc
-        head = doc.household_head
-        assert head is not None  # CertificateDocument checks it
-        # The head's entry comes first, as on the register; the rest keep the order chosen.
-        persons = sorted(doc.persons, key=lambda p: not p.is_household_head)
-        pages = _paginate(persons)
-        for page, entries in enumerate(pages, start=1):
-            self.new_page(page, len(pages))
-            self._household_block(head)
-            y = JUMINHYO_TOP
-            for person in entries:
-                self._person_entry(y, person)
-                y += PERSON_H
-        scope = "世帯全員" if doc.whole_household else "世帯の一部"
-        self.text(RIGHT, y + 1.0, "以下余白", 9.0, align="R")
-        self.certification(y + 14.0, f"この写しは、{scope}の住民票の原本と相違ないことを証明する。")
-
-    def _household_block(self, head: ResidentRecord) -> None:
-        opts = self.doc.options
-        address = f"{head.address}　{head.address_annex}" if head.address_annex else head.address
-        head_name = head.full_name if opts.show_head_and_relationship else OMITTED
-        top, h = 34.0, 8.5
-        pdf = self.pdf
-        pdf.set_line_width(0.35)
-        pdf.rect(LEFT, top, WIDTH, 2 * h)
-        pdf.set_line_width(0.2)
-        self.hline(LEFT, RIGHT, top + h)
-        self.vline(COL_B, top, top + 2 * h)
-        for i, (label, value) in enumerate((("住所", address), ("世帯主", head_name))):
-            y = top + i * h
-            self.label(COL_A, y, COL_B - COL_A, h, label)
-            self.cell_text(COL_B, y, RIGHT - COL_B, h, value, VALUE_PT + 1.0)
-
-    def _person_entry(self, top: float, p: ResidentRecord) -> None:
-        opts = self.doc.options
-        relationship = p.relationship if opts.show_head_and_relationship else OMITTED
-        honseki = p.honseki if opts.show_honseki else OMITTED
-        hittousha = p.hittousha if opts.show_honseki else OMITTED
-        notified = NOT_RECORDED  # 届出日: not in the resident records handed to BCL
-        rows: list[tuple[tuple[str, str], ...]] = [
-            (("続柄", relationship), ("住民となった日", to_wareki(p.became_resident_on))),
-            (("住所を定めた日", to_wareki(p.address_set_on)), ("届出日", notified)),
-            (("本籍", honseki),),
-            (("筆頭者", hittousha), ("旧氏", p.former_family_name or NOT_RECORDED)),
-            (("個人番号", OMITTED), ("住民票コード", OMITTED)),
-        ]
-        pdf = self.pdf
-        height = sum(PERSON_ROWS)
-        pdf.set_line_width(0.35)
-        pdf.rect(LEFT, top, WIDTH, height)
-        pdf.set_line_width(0.2)
-
-        # Name row: 氏名 with its reading (ふりがな), 生年月日, 性別.
-        h = PERSON_ROWS[0]
-        self.label(COL_A, top, COL_B - COL_A, h, "氏名")
-        self.text(COL_B + 1.5, top + 3.6, p.full_name_kana, KANA_PT, width=COL_C - COL_B - 3)
-        self.text(COL_B + 1.5, top + 10.0, p.full_name, NAME_PT, width=COL_C - COL_B - 3)
-        self.label(COL_C, top, COL_D - COL_C, h, "生年月日")
-        self.cell_text(COL_D, top, COL_SEX - COL_D, h, to_wareki(p.birth_date), VALUE_PT)
-        self.label(COL_SEX, top, COL_SEX_V - COL_SEX, h, "性別")
-        self.cell_text(COL_SEX_V, top, RIGHT - COL_SEX_V, h, p.sex.value, VALUE_PT)
-        for x in (COL_B, COL_C, COL_D, COL_SEX, COL_SEX_V):
-            self.vline(x, top, top + h)
-
-        y = top + h
-        for row, rh in zip(rows, PERSON_ROWS[1:], strict=True):
-            self.hline(LEFT, RIGHT, y)
-            self.vline(COL_B, y, y + rh)
-            (label, value), *second = row
-            value_end = COL_C if second else RIGHT
-            self.label(COL_A, y, COL_B - COL_A, rh, label)
-            self.cell_text(COL_B, y, value_end - COL_B, rh, value, VALUE_PT)
-            if second:
-                ((label2, value2),) = second
-                self.vline(COL_C, y, y + rh)
-                self.vline(COL_D, y, y + rh)
-                self.label(COL_C, y, COL_D - COL_C, rh, label2)
-                self.cell_text(COL_D, y, RIGHT - COL_D, rh, value2, VALUE_PT)
-            y += rh
-
-    # -- 印鑑登録証明書 --------------------------------------------------------------------------
-
-    def inkan(self) -> None:
-        doc = self.doc
-        p = doc.persons[0]
-        seal = doc.seal
-        assert seal is not None  # CertificateDocument checks it
-        self.new_page(1, 1)
-        pdf = self.pdf
-
-        # The registered impression (印影) in a framed box.
-        box_x, box_top, box = LEFT, 40.0, 56.0
-        pdf.set_line_width(0.35)
-        pdf.rect(box_x, box_top, box, 7.0 + box)
-        pdf.set_line_width(0.2)
-        self.hline(box_x, box_x + box, box_top + 7.0)
-        self.label(box_x, box_top, box, 7.0, "印　影")
-        inner = box - 10.0
-        pdf.artwork(
-            Artwork(seal.impression_png), box_x + 5.0, box_top + 12.0, inner, inner, fit=True
-        )
-
-        # The registrant's particulars beside it.
-        address = f"{p.address}　{p.address_annex}" if p.address_annex else p.address
-        tx, label_w = box_x + box + 5.0, 22.0
-        vx = tx + label_w
-        rows: list[tuple[str, str, float]] = [
-            ("氏名", "", 16.0),
-            ("生年月日", to_wareki(p.birth_date), 11.0),
-            ("性別", p.sex.value, 11.0),
-            ("住所", address, 11.0),
-            ("登録番号", seal.registration_number, 14.0),
-        ]
-        total = sum(h for _, _, h in rows)
-        pdf.set_line_width(0.35)
-        pdf.rect(tx, box_top, RIGHT - tx, total)
-        pdf.set_line_width(0.2)
-        self.vline(vx, box_top, box_top + total)
-        y = box_top
-        for label, value, h in rows:
-            if y > box_top:
-                self.hline(tx, RIGHT, y)
-            self.label(tx, y, label_w, h, label)
-            if label == "氏名":
-                self.text(vx + 1.5, y + 4.5, p.full_name_kana, KANA_PT, width=RIGHT - vx - 3)
-                self.text(vx + 1.5, y + 12.5, p.full_name, NAME_PT + 1, width=RIGHT - vx - 3)
-            else:
-                self.cell_text(vx, y, RIGHT - vx, h, value, VALUE_PT + 0.5)
-            y += h
-
-        self.certification(
-            box_top + 7.0 + box + 20.0, "この写しは、登録されている印影と相違ないことを証明する。"
-        )
