@@ -38,7 +38,9 @@ class CardCredentials:
         if not (len(self.auth_pin) == 4 and self.auth_pin.isascii() and self.auth_pin.isdigit()):
             raise ValueError("auth PIN must be 4 ASCII digits")
         pw = self.sign_password
-        if not (6 <= len(pw) <= 16 and pw.isascii() and all(c.isupper() or c.isdigit() for c in pw)):
+        if not (
+            6 <= len(pw) <= 16 and pw.isascii() and all(c.isupper() or c.isdigit() for c in pw)
+        ):
             raise ValueError("signing password must be 6-16 upper-case letters or digits")
 
     def to_json(self) -> str:

@@ -13,18 +13,18 @@ it again.
 
 from __future__ import annotations
 
-from hardware_sim.card.applet import JpkiApplet
+from hardware_sim.card.chip import Chip
 from hardware_sim.card.errors import CardConnectionError, CardRemovedError, NoCardError
 
 
 class InProcessReader:
-    """One reader slot holding at most one applet."""
+    """One reader slot holding at most one chip (a card, or a phone held to it)."""
 
     def __init__(
         self, name: str = "Konbini In-Process Reader 00 00", *, keep_transcript: bool = False
     ) -> None:
         self.name = name
-        self._card: JpkiApplet | None = None
+        self._card: Chip | None = None
         self._insertions = 0
         # Which insertion the connection was opened to. A connection outlives the card being
         # pulled out (even if it is put back): like a PC/SC handle, it then reports the removal
@@ -35,14 +35,14 @@ class InProcessReader:
 
     # -- the physical slot -------------------------------------------------------------------
 
-    def insert(self, applet: JpkiApplet) -> None:
+    def insert(self, applet: Chip) -> None:
         if self._card is not None:
             raise ValueError("a card is already in the reader; remove() it first")
         applet.power_on()
         self._card = applet
         self._insertions += 1
 
-    def remove(self) -> JpkiApplet | None:
+    def remove(self) -> Chip | None:
         """Take the card out (if any); an open connection to it then raises `CardRemovedError`."""
         card, self._card = self._card, None
         if card is not None:
@@ -85,7 +85,7 @@ class InProcessReader:
             self.transcript.append((command, response))
         return list(response[:-2]), response[-2], response[-1]
 
-    def _connected_card(self) -> JpkiApplet:
+    def _connected_card(self) -> Chip:
         if self._connected_to is None:
             raise CardConnectionError("not connected; call connect() first")
         if self._card is None or self._connected_to != self._insertions:

@@ -1,4 +1,4 @@
-"""The vpcd transport: a `JpkiApplet` inserted into vsmartcard's virtual PC/SC reader.
+"""The vpcd transport: a card or a phone (any `Chip`) in vsmartcard's virtual PC/SC reader.
 
 vpcd is a pcscd reader driver (Debian `vsmartcard-vpcd`). It listens on TCP (35963 for
 "Virtual PCD 00 00", 35964 for "Virtual PCD 00 01", from `CHANNELID` in
@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterator
 from types import TracebackType
 
-from hardware_sim.card.applet import JpkiApplet
+from hardware_sim.card.chip import Chip
 from hardware_sim.card.errors import CardPoweredOffError
 
 VPCD_HOST = "127.0.0.1"
@@ -133,7 +133,7 @@ class FrameDecoder:
 # -- the card's side of the protocol (sans-IO) -----------------------------------------------
 
 
-def respond(applet: JpkiApplet, payload: bytes) -> bytes | None:
+def respond(applet: Chip, payload: bytes) -> bytes | None:
     """The card's answer to one message from vpcd, or None when vpcd expects no answer.
 
     Raises `VpcdProtocolError` for an unknown control code and `CardPoweredOffError` for an APDU
@@ -184,7 +184,7 @@ class VpcdCard:
 
     def __init__(
         self,
-        applet: JpkiApplet,
+        applet: Chip,
         host: str = VPCD_HOST,
         port: int = VPCD_PORT,
         *,
