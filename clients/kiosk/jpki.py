@@ -20,6 +20,7 @@ from typing import Protocol
 from hardware_sim.card.apdu import CommandApdu, ResponseApdu, StatusWord, tries_left_of
 from hardware_sim.card.applet import JPKI_AP_AID, TOKEN_INFO_LENGTH, Fid
 from hardware_sim.card.credentials import TokenKind
+from hardware_sim.card.errors import CardConnectionError
 
 # The AID, FIDs and token-info size are shared with the emulated card; the byte-level vectors
 # in tests/vectors/jpki_apdu check both sides against SPEC §2.
@@ -91,6 +92,25 @@ class PinResult:
     @property
     def blocked(self) -> bool:
         return self.status is PinStatus.BLOCKED
+
+
+class KeyAccess(StrEnum):
+    """Whether the auth key may sign now, as the card or phone reports it before any PIN."""
+
+    PIN_NEEDED = "pin_needed"  # a card, or an Android phone in PIN mode: ask the resident
+    UNLOCKED = "unlocked"  # verified already: a phone its holder unlocked with biometrics
+    BLOCKED = "blocked"  # 6984: only the municipality counter can reset it
+    AUTHENTICATE_ON_DEVICE = "authenticate_on_device"  # 6982: an iPhone awaiting Face ID
+
+
+@dataclass(frozen=True)
+class AuthKeyAccess:
+    access: KeyAccess
+    tries_left: int | None = None  # with PIN_NEEDED: what the card says is left
+
+    def __post_init__(self) -> None:
+        if (self.tries_left is not None) != (self.access is KeyAccess.PIN_NEEDED):
+            raise ValueError("tries_left goes with PIN_NEEDED, and only with it")
 
 
 def sha256_digest_info(message: bytes) -> bytes:
@@ -189,6 +209,37 @@ class JpkiClient:
             raise CardProtocolError(response.sw, "VERIFY (retry counter)")
         self._auth_verified = result.ok
         return result.tries_left
+
+    def auth_key_access(self) -> AuthKeyAccess:
+        """Ask (VERIFY without data) whether signing needs a PIN, costing no try.
+
+        A phone unlocked on the device answers `9000`; an iPhone not yet unlocked `6982`.
+        """
+        self._select_ef(Fid.AUTH_PIN)
+        response = self._transmit(CommandApdu(0x00, 0x20, 0x00, 0x80))
+        if response.sw == StatusWord.SECURITY_STATUS_NOT_SATISFIED:
+            self._auth_verified = False
+            return AuthKeyAccess(KeyAccess.AUTHENTICATE_ON_DEVICE)
+        result = self._pin_result(response)
+        if result is None:
+            raise CardProtocolError(response.sw, "VERIFY (retry counter)")
+        self._auth_verified = result.ok
+        if result.ok:
+            return AuthKeyAccess(KeyAccess.UNLOCKED)
+        if result.blocked or result.tries_left == 0:
+            return AuthKeyAccess(KeyAccess.BLOCKED)
+        return AuthKeyAccess(KeyAccess.PIN_NEEDED, result.tries_left)
+
+    def still_present(self) -> bool:
+        """Whether the card still answers (SELECT AP); False once it has left the reader.
+
+        Re-selecting the AP ends its security state, so the kiosk only asks this after signing.
+        """
+        try:
+            self.select_ap()
+        except CardConnectionError:
+            return False
+        return True
 
     @staticmethod
     def _pin_result(response: ResponseApdu) -> PinResult | None:
