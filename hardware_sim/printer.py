@@ -58,10 +58,20 @@ class PrinterStatus:
     state: PrinterState
     paper_left: int  # sheets in the tray
     toner_percent: int  # 0-100, rounded down
+    toner_pages_left: int  # pages the cartridge still prints
 
     @property
     def ready(self) -> bool:
         return self.state is PrinterState.READY
+
+    def can_print(self, pages: int) -> bool:
+        """Whether a job of `pages` pages can come out whole, barring a jam or an opened cover.
+
+        A kiosk asks this before it takes money and again before it prints a paid copy.
+        """
+        if pages < 1:
+            raise ValueError("a job has at least one page")
+        return self.ready and self.paper_left >= pages and self.toner_pages_left >= pages
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,18 @@ class PrintedDocument:
     def complete(self) -> bool:
         return self.pages_printed == self.pages
 
+    def sheets(self) -> tuple[bytes, ...]:
+        """The sheets that came out, one single-page PDF each, for inspection."""
+        reader = pypdf.PdfReader(io.BytesIO(self.pdf))
+        out = []
+        for page in reader.pages[: self.pages_printed]:
+            writer = pypdf.PdfWriter()
+            writer.add_page(page)
+            buffer = io.BytesIO()
+            writer.write(buffer)
+            out.append(buffer.getvalue())
+        return tuple(out)
+
 
 @dataclass
 class _Armed:
@@ -114,7 +136,8 @@ class KioskPrinter:
         if paper_sheets < 0 or toner_pages < 0:
             raise ValueError("paper and toner must not be negative")
         self.printer_id = printer_id
-        self.printed: list[PrintedDocument] = []  # every job that put a sheet out, in order
+        # Every job that put a sheet out, in order, kept for inspection (`sheets()`).
+        self.printed: list[PrintedDocument] = []
         self._paper = paper_sheets
         self._toner = toner_pages
         self._toner_capacity = max(toner_pages, DEFAULT_TONER_PAGES)
@@ -128,6 +151,7 @@ class KioskPrinter:
             state=self._state(),
             paper_left=self._paper,
             toner_percent=100 * self._toner // self._toner_capacity,
+            toner_pages_left=self._toner,
         )
 
     def print_pdf(self, pdf: bytes) -> PrintOutcome:
@@ -165,6 +189,18 @@ class KioskPrinter:
             self._active.add(fault)
         else:
             self._armed.append(_Armed(fault, after_pages))
+
+    def inject_mid_job(self, fault: PrinterFault, after_pages: int = 0) -> None:
+        """A jam or an opened cover that strikes while a job is printing, unannounced.
+
+        The printer stays ready (a kiosk's status check passes) until `after_pages` more sheets
+        have come out; the fault then stops the job feeding the next sheet (0: the first one).
+        """
+        if fault not in (PrinterFault.JAM, PrinterFault.COVER_OPEN):
+            raise ValueError(f"{fault} is seen before a job starts; use inject()")
+        if after_pages < 0:
+            raise ValueError("after_pages must not be negative")
+        self._armed.append(_Armed(fault, after_pages))
 
     def clear(self) -> None:
         """Close the cover, pull out jammed paper, cancel pending faults. Adds no paper."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import pypdf
 import pytest
 from fpdf import FPDF
 from hypothesis import given
@@ -168,3 +171,51 @@ def test_status_is_a_snapshot() -> None:
     printer.print_pdf(ONE)
     assert before.paper_left == 3 and printer.status().paper_left == 2
     assert before.ready
+
+
+# -- what a kiosk asks before it takes money ------------------------------------------------------
+
+
+def test_can_print_says_whether_a_job_would_come_out_whole() -> None:
+    printer = KioskPrinter("P1", paper_sheets=2, toner_pages=3)
+    status = printer.status()
+    assert (status.paper_left, status.toner_pages_left) == (2, 3)
+    assert status.can_print(1) and status.can_print(2)
+    assert not status.can_print(3)  # not enough paper: it would stop part-way
+    printer.inject(PrinterFault.COVER_OPEN)
+    assert not printer.status().can_print(1)
+    with pytest.raises(ValueError):
+        status.can_print(0)
+
+
+def test_toner_too_low_for_the_whole_job_is_seen_before_printing() -> None:
+    status = KioskPrinter("P1", paper_sheets=10, toner_pages=1).status()
+    assert status.ready and status.can_print(1) and not status.can_print(2)
+
+
+def test_a_mid_job_jam_gives_no_warning_and_stops_the_job() -> None:
+    printer = KioskPrinter("P1")
+    printer.inject_mid_job(PrinterFault.JAM)
+    assert printer.status().can_print(2)  # nothing shows until a sheet is fed
+    assert printer.print_pdf(TWO) == PrintOutcome(False, 0, 2, PrinterFault.JAM)
+    assert printer.status().state is PrinterState.JAMMED
+    printer.clear()
+    printer.inject_mid_job(PrinterFault.COVER_OPEN, after_pages=1)
+    assert printer.print_pdf(TWO) == PrintOutcome(False, 1, 2, PrinterFault.COVER_OPEN)
+    with pytest.raises(ValueError):
+        printer.inject_mid_job(PrinterFault.OUT_OF_PAPER)  # an empty tray shows in the status
+    with pytest.raises(ValueError):
+        printer.inject_mid_job(PrinterFault.JAM, after_pages=-1)
+
+
+def test_the_sheets_that_came_out_are_kept_one_page_each() -> None:
+    printer = KioskPrinter("P1")
+    printer.inject(PrinterFault.JAM, after_pages=2)
+    printer.print_pdf(THREE)
+    [partial] = printer.printed
+    sheets = partial.sheets()
+    assert len(sheets) == 2
+    for number, sheet in enumerate(sheets, start=1):
+        reader = pypdf.PdfReader(io.BytesIO(sheet))
+        assert len(reader.pages) == 1
+        assert f"page {number}" in reader.pages[0].extract_text()
