@@ -34,6 +34,9 @@ from server.grpc_errors import DomainErrorInterceptor
 from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.issuance.service import IssuanceDesk, IssuanceSettings
 from server.issuance.servicer import IssuanceServicer
+from server.kiosks.gate import KioskGate
+from server.kiosks.registry import KioskRegistry
+from server.kiosks.tls import add_kiosk_port
 from server.municipal.rules import DailyHours
 from server.municipal.servicer import PortalServicer, StaffServicer
 from server.municipal.staff import StaffDesk
@@ -101,7 +104,8 @@ def create_server(
 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="rpc"),
-        interceptors=[DomainErrorInterceptor()],
+        # The gate runs inside the error interceptor, which maps its refusals.
+        interceptors=[DomainErrorInterceptor(), KioskGate(KioskRegistry(engine))],
         options=[("grpc.so_reuseport", 0)],
     )
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(authenticator), server)
@@ -121,7 +125,7 @@ def create_server(
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(f"{config.host}:{config.port}")
+    port = add_kiosk_port(server, config)  # mutual TLS when configured, plaintext otherwise
     if port == 0:
         raise RuntimeError(f"cannot bind {config.host}:{config.port}")
     return Center(server, port, engine, desk, health_servicer)

@@ -29,6 +29,10 @@ class ServerConfig:
     sweep_interval_s: float = 30.0
     # National kiosk service hours, Asia/Tokyo (SPEC: 6:30–23:00 every day).
     kiosk_hours: str = "06:30-23:00"
+    # Mutual TLS for kiosks: all three, or none (plaintext, kiosks named by a header: the demo).
+    tls_cert_path: Path | None = None  # the center's certificate (PEM)
+    tls_key_path: Path | None = None
+    kiosk_ca_path: Path | None = None  # the kiosk CA: only its client certificates get in
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -41,6 +45,9 @@ class ServerConfig:
         if self.max_workers < 1:
             raise ValueError("max_workers must be positive")
         DailyHours.parse(self.kiosk_hours)
+        tls = (self.tls_cert_path, self.tls_key_path, self.kiosk_ca_path)
+        if any(p is not None for p in tls) and not all(p is not None for p in tls):
+            raise ValueError("TLS needs the certificate, its key and the kiosk CA together")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
@@ -58,6 +65,9 @@ class ServerConfig:
             "KONBINI_FONT": ("font_path", Path),
             "KONBINI_WORKERS": ("max_workers", int),
             "KONBINI_KIOSK_HOURS": ("kiosk_hours", str),
+            "KONBINI_TLS_CERT": ("tls_cert_path", Path),
+            "KONBINI_TLS_KEY": ("tls_key_path", Path),
+            "KONBINI_KIOSK_CA": ("kiosk_ca_path", Path),
         }
         for var, (name, conv) in mapping.items():
             if var in env:

@@ -1,15 +1,21 @@
-"""Who is calling: the kiosk identity of a channel.
+"""Who is calling: the kiosk identity of a call.
 
-Kiosks name themselves in the `konbini-kiosk-id` metadata header; mTLS client certificates
-(issued per kiosk) replace this header as the source of identity in the hardware issue. Every
-kiosk RPC goes through this one function so that change stays in one place.
+Under mutual TLS (production; `ServerConfig` with TLS settings) the kiosk is the one its client
+certificate names (`server.kiosks.certificates`); gRPC has already checked the chain to the kiosk
+CA. The `konbini-kiosk-id` header, which kiosks still send, must then name the same kiosk.
+Without TLS (the demo, and tests of the header path) the header alone names the kiosk. Every
+kiosk RPC goes through this one function.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import cast
+
 import grpc
 
-from server.common.errors import Unauthenticated
+from server.common.errors import PermissionDenied, Unauthenticated
+from server.kiosks.certificates import kiosk_id_of, load_peer_certificate
 
 KIOSK_ID_HEADER = "konbini-kiosk-id"
 
@@ -18,8 +24,39 @@ class KioskIdentityMissing(Unauthenticated):
     reason = "KIOSK_IDENTITY_MISSING"
 
 
-def kiosk_id_from_context(context: grpc.ServicerContext) -> str:
+class KioskCertificateInvalid(Unauthenticated):
+    reason = "KIOSK_CERTIFICATE_INVALID"
+
+
+class KioskIdMismatch(PermissionDenied):
+    reason = "KIOSK_ID_MISMATCH"
+
+
+def _header(context: grpc.ServicerContext) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == KIOSK_ID_HEADER and isinstance(value, str) and 0 < len(value) <= 64:
             return value
-    raise KioskIdentityMissing(f"calls from kiosks must carry the {KIOSK_ID_HEADER} header")
+    return None
+
+
+def _auth_context(context: grpc.ServicerContext) -> Mapping[str, Sequence[bytes]]:
+    # grpc-stubs types the values as bytes; gRPC hands over a list of bytes per property.
+    return cast("Mapping[str, Sequence[bytes]]", context.auth_context() or {})
+
+
+def kiosk_id_from_context(context: grpc.ServicerContext) -> str:
+    auth = _auth_context(context)
+    header = _header(context)
+    if list(auth.get("transport_security_type", ())) != [b"ssl"]:
+        if header is None:
+            raise KioskIdentityMissing(f"calls from kiosks must carry the {KIOSK_ID_HEADER} header")
+        return header
+    pems = auth.get("x509_pem_cert")
+    if not pems:  # only a server set up without client authentication lets this happen
+        raise KioskIdentityMissing("kiosks must present a client certificate")
+    kiosk_id = kiosk_id_of(load_peer_certificate(bytes(pems[0])))
+    if kiosk_id is None:
+        raise KioskCertificateInvalid("the client certificate does not name a kiosk")
+    if header is not None and header != kiosk_id:
+        raise KioskIdMismatch("the kiosk id header differs from the client certificate")
+    return kiosk_id

@@ -1,0 +1,1 @@
+"""The kiosk registry and kiosk certificates: which machines may talk to the center."""

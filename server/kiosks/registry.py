@@ -1,0 +1,102 @@
+"""The kiosk registry: each kiosk belongs to an operator and stands in a store in a municipality.
+
+A kiosk the registry does not know is refused (`KIOSK_NOT_REGISTERED`, UNAUTHENTICATED: the
+center cannot tell who it is); a known kiosk that is suspended is refused at every call
+(`KIOSK_SUSPENDED`, PERMISSION_DENIED: it is known, but not allowed now). Suspension takes effect
+at the next call, also in the middle of a session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from server.auth.service import KioskNotRegistered
+from server.common.errors import NotFound, PermissionDenied
+from server.db.models import Kiosk, Operator
+from server.kiosks.certificates import KIOSK_ID_PATTERN
+
+
+class KioskSuspended(PermissionDenied):
+    reason = "KIOSK_SUSPENDED"
+
+
+class OperatorNotFound(NotFound):
+    reason = "OPERATOR_NOT_FOUND"
+
+
+@dataclass(frozen=True)
+class RegisteredKiosk:
+    kiosk_id: str
+    operator_id: str
+    operator_name: str
+    store_name: str
+    municipality_code: str  # where the kiosk stands
+    active: bool
+
+    def __post_init__(self) -> None:
+        if not KIOSK_ID_PATTERN.fullmatch(self.kiosk_id):
+            raise ValueError(f"bad kiosk id {self.kiosk_id!r}")
+
+
+class KioskRegistry:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, kiosk_id: str) -> RegisteredKiosk | None:
+        with Session(self._engine) as db:
+            kiosk = db.get(Kiosk, kiosk_id)
+            if kiosk is None:
+                return None
+            operator = db.get(Operator, kiosk.operator_id)
+            assert operator is not None  # foreign key
+            return RegisteredKiosk(
+                kiosk.kiosk_id,
+                operator.operator_id,
+                operator.name,
+                kiosk.store_name,
+                kiosk.municipality_code,
+                kiosk.active,
+            )
+
+    def require_active(self, kiosk_id: str) -> None:
+        """Refuse a kiosk that is not registered or is suspended (one primary-key read)."""
+        with Session(self._engine) as db:
+            kiosk = db.get(Kiosk, kiosk_id)
+            if kiosk is None:
+                raise KioskNotRegistered(f"kiosk {kiosk_id!r} is not registered")
+            if not kiosk.active:
+                raise KioskSuspended(f"kiosk {kiosk_id!r} is suspended")
+
+    def register(
+        self, kiosk_id: str, *, operator_id: str, store_name: str, municipality_code: str
+    ) -> RegisteredKiosk:
+        if not KIOSK_ID_PATTERN.fullmatch(kiosk_id):
+            raise ValueError(f"bad kiosk id {kiosk_id!r}")
+        with Session(self._engine) as db:
+            if db.get(Operator, operator_id) is None:
+                raise OperatorNotFound(f"no operator {operator_id!r}")
+            db.add(
+                Kiosk(
+                    kiosk_id=kiosk_id,
+                    operator_id=operator_id,
+                    store_name=store_name,
+                    municipality_code=municipality_code,
+                )
+            )
+            db.commit()
+        registered = self.get(kiosk_id)
+        assert registered is not None
+        return registered
+
+    def set_active(self, kiosk_id: str, active: bool) -> None:
+        """Suspend (False) or resume (True) a kiosk."""
+        with Session(self._engine) as db:
+            kiosk = db.get(Kiosk, kiosk_id)
+            if kiosk is None:
+                raise KioskNotRegistered(f"kiosk {kiosk_id!r} is not registered")
+            kiosk.active = active
+            db.add(kiosk)
+            db.commit()
