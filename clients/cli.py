@@ -90,18 +90,21 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 
 
 def _cmd_kiosk(args: argparse.Namespace) -> int:
-    import grpc
-
+    from clients.kiosk.channel import KioskTls, open_channel
+    from clients.kiosk.readers import ReaderKind, chip_for, open_reader
     from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order
-    from hardware_sim.card.applet import JpkiApplet
     from hardware_sim.card.credentials import CardCredentials
-    from hardware_sim.card.reader import InProcessReader
     from hardware_sim.printer import KioskPrinter
 
-    card = CardCredentials.from_json(Path(args.card).read_text(encoding="utf-8"))
-    reader = InProcessReader()
-    reader.insert(JpkiApplet(card))
-    reader.connect()
+    chip = None
+    if args.card:
+        card = CardCredentials.from_json(Path(args.card).read_text(encoding="utf-8"))
+        chip = chip_for(card, pin_given=args.pin is not None)
+    tls = None
+    if args.client_cert:
+        tls = KioskTls.from_files(
+            Path(args.client_cert), Path(args.client_key), Path(args.server_ca)
+        )
     subjects: str | tuple[str, ...] = args.subjects
     if args.subjects not in ("self", "household"):
         subjects = tuple(s.strip() for s in args.subjects.split(","))
@@ -111,7 +114,10 @@ def _cmd_kiosk(args: argparse.Namespace) -> int:
         include_head_and_relationship=args.head_and_relationship,
         include_honseki=args.honseki,
     )
-    with grpc.insecure_channel(args.server) as channel:
+    with (
+        open_channel(args.server, tls) as channel,
+        open_reader(ReaderKind(args.reader), chip=chip, reader_name=args.reader_name) as reader,
+    ):
         terminal = KioskTerminal(
             channel, kiosk_id=args.kiosk_id, printer=KioskPrinter(args.printer_id)
         )
@@ -208,8 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kiosk", help="one visit at an emulated kiosk")
     k.add_argument("--server", default="127.0.0.1:50051")
     k.add_argument("--kiosk-id", required=True)
-    k.add_argument("--card", required=True, help="card JSON written by `konbini seed`")
-    k.add_argument("--pin", required=True)
+    k.add_argument("--card", help="card JSON written by `konbini seed` (a phone's too)")
+    k.add_argument("--pin", help="omit for a phone unlocked on the device")
+    k.add_argument("--reader", choices=["emulated", "pcsc"], default="emulated")
+    k.add_argument("--reader-name", default="Virtual PCD", help="PC/SC reader (name contains)")
+    k.add_argument("--client-cert", help="the kiosk's mTLS certificate (PEM)")
+    k.add_argument("--client-key")
+    k.add_argument("--server-ca", help="the kiosk CA, which signed the center's certificate")
     k.add_argument("--certificate", choices=["juminhyo", "inkan"], default="juminhyo")
     k.add_argument("--subjects", default="self", help="self, household, or names joined by ','")
     k.add_argument("--head-and-relationship", action="store_true", help="print 世帯主・続柄")

@@ -1,13 +1,25 @@
 """The kiosk terminal: drives one resident's visit from card tap to printed certificate.
 
-It talks to a card through any connection with pyscard's `transmit` shape (the in-process
-reader or a PC/SC reader), to the center over gRPC, and to a printer. Every way a visit can
-end is a value of `VisitOutcome`, with the words the kiosk screen shows.
+It talks to a card or phone through any connection with pyscard's `transmit` shape (the
+in-process reader or a PC/SC reader), to the center over gRPC (mTLS in production: see
+`clients.kiosk.channel`), to a printer and to a till. Every way a visit can end is a value of
+`VisitOutcome`, with the words the kiosk screen shows.
+
+The card side: SELECT the JPKI AP, learn the token kind from EF 0006, ask whether the auth key
+needs a PIN (VERIFY without data: a phone unlocked by its holder's biometrics says `9000` and the
+PIN step is skipped; an iPhone not yet unlocked says `6982` and the resident is asked to use Face
+ID and tap again), read the certificate, VERIFY the PIN if needed, SIGN the center's challenge.
+
+Money: the printer is asked before anything is reserved and again before the till takes the fee;
+the card must still answer before the fee is taken, before the copy is requested and before it is
+printed. A copy that does not come out whole is reported failed (the center voids it, nothing is
+charged) and the fee goes back; leaving mid-way cancels the reservation or the copy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
@@ -20,7 +32,15 @@ from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 
 from clients.errors import ErrorDetails, decode_error
-from clients.kiosk.jpki import CardConnection, CardProtocolError, JpkiClient, PinStatus
+from clients.kiosk.jpki import (
+    CardConnection,
+    CardProtocolError,
+    JpkiClient,
+    KeyAccess,
+    PinStatus,
+)
+from clients.kiosk.payment import EmulatedTill, Till
+from hardware_sim.card.credentials import TokenKind
 from hardware_sim.card.errors import CardConnectionError
 from server.common.identity import KIOSK_ID_HEADER
 
@@ -30,7 +50,16 @@ class Printer(Protocol):
 
     printer_id: str
 
+    def status(self) -> PrinterStatusLike: ...
+
     def print_pdf(self, pdf: bytes) -> PrintResultLike: ...
+
+
+class PrinterStatusLike(Protocol):
+    @property
+    def ready(self) -> bool: ...
+
+    def can_print(self, pages: int) -> bool: ...
 
 
 class PrintResultLike(Protocol):
@@ -67,32 +96,54 @@ class Order:
 class VisitStatus(StrEnum):
     ISSUED = "issued"
     WRONG_PIN = "wrong_pin"
+    PIN_REQUIRED = "pin_required"  # a card or Android phone, and no PIN was entered
     CARD_LOCKED = "card_locked"
+    AUTHENTICATE_ON_PHONE = "authenticate_on_phone"  # 6982: Face ID first, then tap again
     AUTH_REFUSED = "auth_refused"
     NOT_OFFERED = "not_offered"
     NOT_AVAILABLE = "not_available"  # suppression or other refusal: "ask the counter"
     REFUSED = "refused"
+    PRINTER_NOT_READY = "printer_not_ready"  # checked before any money is taken
+    PAYMENT_CANCELLED = "payment_cancelled"
     PRINT_FAILED = "print_failed"
     CARD_REMOVED = "card_removed"
     CARD_ERROR = "card_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    KIOSK_OUT_OF_SERVICE = "kiosk_out_of_service"  # the center refused this kiosk itself
     CLOSED = "closed"  # outside hours or suspended: the screen shows the center's words
+
+
+class KioskStep(StrEnum):
+    """Milestones of a visit, reported to an observer (the screen; tests pull cards here)."""
+
+    AUTHENTICATED = "authenticated"
+    RESERVED = "reserved"
+    PAID = "paid"
+    COPY_RECEIVED = "copy_received"
+    PRINTED = "printed"
 
 
 SCREEN_TEXT: dict[VisitStatus, str] = {
     VisitStatus.ISSUED: "証明書を印刷しました。お取り忘れのないようご注意ください。",
     VisitStatus.WRONG_PIN: "暗証番号が違います。",
+    VisitStatus.PIN_REQUIRED: "暗証番号（数字4桁）を入力してください。",
     VisitStatus.CARD_LOCKED: "暗証番号がロックされました。市区町村の窓口で解除してください。",
+    VisitStatus.AUTHENTICATE_ON_PHONE: "スマートフォンで本人確認（生体認証）を行ってから、"
+    "もう一度かざしてください。",
     VisitStatus.AUTH_REFUSED: "このカードはご利用いただけません。",
     VisitStatus.NOT_OFFERED: "ご利用の市区町村ではこの証明書を交付していません。",
     VisitStatus.NOT_AVAILABLE: "この証明書はここでは交付できません。"
     "市区町村の窓口でお尋ねください。",
     VisitStatus.REFUSED: "この証明書は交付できません。",
+    VisitStatus.PRINTER_NOT_READY: "ただいまプリンターを使用できません。"
+    "お手数ですが店員にお知らせください。",
+    VisitStatus.PAYMENT_CANCELLED: "お支払いが完了しなかったため、取り消しました。",
     VisitStatus.PRINT_FAILED: "印刷できませんでした。手数料はお返しします。",
     VisitStatus.CARD_REMOVED: "カードが取り外されました。最初からやり直してください。",
     VisitStatus.CARD_ERROR: "カードを読み取れませんでした。置き直してください。",
     VisitStatus.SERVICE_UNAVAILABLE: "ただいまサービスを利用できません。"
     "しばらくしてからお試しください。",
+    VisitStatus.KIOSK_OUT_OF_SERVICE: "この端末は現在ご利用いただけません。",
     VisitStatus.CLOSED: "ただいまこの証明書は交付していません。",
 }
 
@@ -105,9 +156,17 @@ class VisitOutcome:
     error: ErrorDetails | None = None
     issue_number: str = ""
     fee_yen: int = 0
-    charged_yen: int = 0
+    charged_yen: int = 0  # what the center recorded as charged (only for an issued copy)
     pages: int = 0
     pdf: bytes = field(default=b"", repr=False)
+    token: TokenKind | None = None  # card, Android or iPhone, from EF 0006
+    paid_yen: int = 0  # what the till took
+    refunded_yen: int = 0  # what it handed back
+
+    @property
+    def kept_yen(self) -> int:
+        """What the resident is out of pocket for this visit."""
+        return self.paid_yen - self.refunded_yen
 
 
 def _outcome(status: VisitStatus, **kw: object) -> VisitOutcome:
@@ -121,6 +180,7 @@ class KioskTerminal:
         *,
         kiosk_id: str,
         printer: Printer,
+        till: Till | None = None,
         new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
         timeout_s: float = 30.0,
     ) -> None:
@@ -128,24 +188,41 @@ class KioskTerminal:
         self._auth = auth_pb2_grpc.AuthServiceStub(channel)
         self._issuance = issuance_pb2_grpc.IssuanceServiceStub(channel)
         self._printer = printer
+        self.till: Till = till if till is not None else EmulatedTill()
+        # Under mTLS the center takes the identity from the client certificate and checks this
+        # header against it; without TLS (the demo) the header is the identity.
         self._md = ((KIOSK_ID_HEADER, kiosk_id),)
         self._new_key = new_key
         self._timeout = timeout_s
 
     # -- steps ------------------------------------------------------------------------------
 
-    def authenticate(self, connection: CardConnection, pin: str) -> str | VisitOutcome:
-        """Card → PIN → challenge signed on the card → session token, or why not."""
+    def authenticate(self, connection: CardConnection, pin: str | None) -> str | VisitOutcome:
+        """Card or phone → PIN if needed → challenge signed on the chip → session, or why not.
+
+        `pin` may be None (or "") for a phone its holder unlocked on the device; a card then
+        gets `PIN_REQUIRED`, and nothing that costs a try is sent to it. The center's refusals
+        raise `grpc.RpcError`.
+        """
         card = JpkiClient(connection)
+        _, certificate = self._read_chip(card, pin)
+        if isinstance(certificate, VisitOutcome):
+            return certificate
+        return self._sign_in(card, certificate)
+
+    def _read_chip(
+        self, card: JpkiClient, pin: str | None
+    ) -> tuple[TokenKind, bytes | VisitOutcome]:
+        """What the chip is, and its certificate once the key may sign (or why it may not)."""
         card.select_ap()
-        certificate = card.read_auth_certificate()
-        pin_status = card.verify_auth_pin(pin)
-        if pin_status.status is PinStatus.BLOCKED:
-            return _outcome(VisitStatus.CARD_LOCKED, tries_left=0)
-        if pin_status.status is PinStatus.WRONG:
-            if pin_status.tries_left == 0:
-                return _outcome(VisitStatus.CARD_LOCKED, tries_left=0)
-            return _outcome(VisitStatus.WRONG_PIN, tries_left=pin_status.tries_left)
+        kind = card.token_kind() or TokenKind.CARD  # an unlabelled chip is taken for a card
+        certificate = self._unlock_key(card, kind, pin)
+        if isinstance(certificate, VisitOutcome):
+            return kind, dataclasses.replace(certificate, token=kind)
+        return kind, certificate
+
+    def _sign_in(self, card: JpkiClient, certificate: bytes) -> str:
+        """The center's challenge signed on the chip: a session token."""
         challenge = self._auth.BeginAuthentication(
             auth_pb2.BeginAuthenticationRequest(kiosk_id=self.kiosk_id),
             metadata=self._md,
@@ -164,6 +241,29 @@ class KioskTerminal:
         )
         return str(session.session_token)
 
+    @staticmethod
+    def _unlock_key(card: JpkiClient, kind: TokenKind, pin: str | None) -> bytes | VisitOutcome:
+        """The auth certificate once the auth key may sign, or why it may not."""
+        access = card.auth_key_access().access
+        if access is KeyAccess.BLOCKED:
+            return _outcome(VisitStatus.CARD_LOCKED, tries_left=0)
+        if access is KeyAccess.AUTHENTICATE_ON_DEVICE or (
+            kind is TokenKind.IPHONE and access is not KeyAccess.UNLOCKED
+        ):
+            return _outcome(VisitStatus.AUTHENTICATE_ON_PHONE)  # never a PIN for an iPhone
+        if access is KeyAccess.PIN_NEEDED and not pin:
+            return _outcome(VisitStatus.PIN_REQUIRED)
+        certificate = card.read_auth_certificate()
+        if access is KeyAccess.UNLOCKED:
+            return certificate  # biometrics on the phone stood in for the PIN
+        assert pin is not None  # PIN_NEEDED without a PIN was answered above
+        result = card.verify_auth_pin(pin)
+        if result.status is PinStatus.BLOCKED or result.tries_left == 0:
+            return _outcome(VisitStatus.CARD_LOCKED, tries_left=0)
+        if result.status is PinStatus.WRONG:
+            return _outcome(VisitStatus.WRONG_PIN, tries_left=result.tries_left)
+        return certificate
+
     def offerings(self, token: str) -> Sequence[issuance_pb2.Offering]:
         resp = self._issuance.ListOfferings(
             issuance_pb2.ListOfferingsRequest(session_token=token),
@@ -172,30 +272,43 @@ class KioskTerminal:
         )
         return list(resp.offerings)
 
+    def printer_can_print(self, pages: int = 1) -> bool:
+        """Whether the printer can put out `pages` whole pages now."""
+        return self._printer.status().can_print(pages)
+
     # -- a whole visit ----------------------------------------------------------------------
 
     def visit(
         self,
         connection: CardConnection,
-        pin: str,
+        pin: str | None,
         order: Order,
         *,
-        card_present: Callable[[], bool] = lambda: True,
+        card_present: Callable[[], bool] | None = None,
+        on_step: Callable[[KioskStep], None] = lambda step: None,
     ) -> VisitOutcome:
-        """One resident's visit. Never raises for a refusal: the outcome says what happened."""
+        """One resident's visit. Never raises for a refusal: the outcome says what happened.
+
+        `card_present` says whether the card is still on the reader; by default the card itself
+        is asked (a SELECT, which a pulled card cannot answer). `on_step` sees each milestone.
+        """
         token = ""
+        kind: TokenKind | None = None
         try:
-            auth = self.authenticate(connection, pin)
-            if isinstance(auth, VisitOutcome):
-                return auth
-            token = auth
-            return self._order(token, order, card_present)
+            card = JpkiClient(connection)
+            kind, certificate = self._read_chip(card, pin)
+            if isinstance(certificate, VisitOutcome):
+                return certificate
+            token = self._sign_in(card, certificate)
+            on_step(KioskStep.AUTHENTICATED)
+            present = card_present or card.still_present
+            outcome = self._order(token, order, present, on_step)
         except grpc.RpcError as err:
-            return _refusal(decode_error(err))
+            outcome = _refusal(decode_error(err))
         except CardConnectionError:
-            return _outcome(VisitStatus.CARD_REMOVED)
+            outcome = _outcome(VisitStatus.CARD_REMOVED)
         except CardProtocolError:
-            return _outcome(VisitStatus.CARD_ERROR)
+            outcome = _outcome(VisitStatus.CARD_ERROR)
         finally:
             if token:
                 with contextlib.suppress(grpc.RpcError):  # it expires on its own anyway
@@ -204,8 +317,15 @@ class KioskTerminal:
                         metadata=self._md,
                         timeout=self._timeout,
                     )
+        return dataclasses.replace(outcome, token=kind)
 
-    def _order(self, token: str, order: Order, card_present: Callable[[], bool]) -> VisitOutcome:
+    def _order(
+        self,
+        token: str,
+        order: Order,
+        card_present: Callable[[], bool],
+        on_step: Callable[[KioskStep], None],
+    ) -> VisitOutcome:
         offer = next((o for o in self.offerings(token) if o.kind == _KIND[order.kind]), None)
         if offer is None:
             return _outcome(VisitStatus.NOT_OFFERED)
@@ -216,6 +336,8 @@ class KioskTerminal:
         subject_ids = _pick_subjects(offer, order.subjects)
         if subject_ids is None:
             return _outcome(VisitStatus.REFUSED)
+        if not self.printer_can_print():
+            return _outcome(VisitStatus.PRINTER_NOT_READY)  # nothing reserved, nothing paid
         reservation = self._issuance.Reserve(
             issuance_pb2.ReserveRequest(
                 session_token=token,
@@ -227,42 +349,9 @@ class KioskTerminal:
             metadata=self._md,
             timeout=self._timeout,
         )
-        # Payment happens here on a real kiosk (cash or e-money); the card must still be on
-        # the reader when the resident confirms.
-        if not card_present():
-            self._issuance.CancelReservation(
-                issuance_pb2.CancelReservationRequest(
-                    session_token=token, reservation_id=reservation.reservation_id
-                ),
-                metadata=self._md,
-                timeout=self._timeout,
-            )
-            return _outcome(VisitStatus.CARD_REMOVED)
-        key = self._new_key()
-        pdf, header = self._fetch_copy(token, reservation.reservation_id, key)
-        printed = self._printer.print_pdf(pdf)
-        report = self._issuance.ReportPrintResult(
-            issuance_pb2.ReportPrintResultRequest(
-                session_token=token,
-                issuance_id=header.issuance_id,
-                outcome=issuance_pb2.PRINT_OUTCOME_PRINTED
-                if printed.ok
-                else issuance_pb2.PRINT_OUTCOME_FAILED,
-                pages_printed=printed.pages_printed,
-                failure_reason="" if printed.ok else printed.fault_name,
-            ),
-            metadata=self._md,
-            timeout=self._timeout,
-        )
-        if not printed.ok:
-            return _outcome(VisitStatus.PRINT_FAILED, issue_number=header.issue_number)
-        return _outcome(
-            VisitStatus.ISSUED,
-            issue_number=report.issue_number,
-            fee_yen=header.fee_yen,
-            charged_yen=report.charged_yen,
-            pages=header.page_count,
-            pdf=pdf,
+        on_step(KioskStep.RESERVED)
+        return _Purchase(self, token, reservation.reservation_id, reservation.fee_yen).run(
+            card_present, on_step
         )
 
     def _fetch_copy(
@@ -306,6 +395,115 @@ class KioskTerminal:
         raise CopyCorrupted("the copy could not be downloaded whole")
 
 
+class _Purchase:
+    """From a reservation to a copy in the tray, with the fee and its refund (one visit)."""
+
+    def __init__(self, terminal: KioskTerminal, token: str, reservation_id: str, fee: int) -> None:
+        self._t = terminal
+        self._token = token
+        self._id = reservation_id  # the issuance id too: one row from reservation to copy
+        self._fee = fee
+        self._paid = 0
+        self._settled = False  # the center has the final word on this copy (issued or voided)
+
+    def run(
+        self, card_present: Callable[[], bool], on_step: Callable[[KioskStep], None]
+    ) -> VisitOutcome:
+        try:
+            return self._run(card_present, on_step)
+        except grpc.RpcError as err:
+            return self._abandon(_refusal(decode_error(err)))
+        except CopyCorrupted:
+            return self._abandon(_outcome(VisitStatus.SERVICE_UNAVAILABLE))
+        except BaseException:
+            self._abandon(_outcome(VisitStatus.SERVICE_UNAVAILABLE))
+            raise
+
+    def _run(
+        self, card_present: Callable[[], bool], on_step: Callable[[KioskStep], None]
+    ) -> VisitOutcome:
+        t = self._t
+        # No money is taken for a copy that cannot come out, or for a resident who has left.
+        if not t.printer_can_print():
+            return self._abandon(_outcome(VisitStatus.PRINTER_NOT_READY))
+        if not card_present():
+            return self._abandon(_outcome(VisitStatus.CARD_REMOVED))
+        if not t.till.collect(self._fee):
+            return self._abandon(_outcome(VisitStatus.PAYMENT_CANCELLED))
+        self._paid = self._fee
+        on_step(KioskStep.PAID)
+        if not card_present():
+            return self._abandon(_outcome(VisitStatus.CARD_REMOVED))
+        pdf, header = t._fetch_copy(self._token, self._id, t._new_key())
+        on_step(KioskStep.COPY_RECEIVED)
+        if not card_present():
+            return self._abandon(_outcome(VisitStatus.CARD_REMOVED))
+        if not t.printer_can_print(header.page_count):
+            # Printing would stop part-way: do not waste the sheets, void the copy.
+            self._report(header, printed=False, pages=0, reason="printer_not_ready")
+            return self._refunded(_outcome(VisitStatus.PRINT_FAILED))
+        printed = t._printer.print_pdf(pdf)
+        report = self._report(
+            header, printed=printed.ok, pages=printed.pages_printed, reason=printed.fault_name
+        )
+        if not printed.ok:  # a copy that did not come out whole is void, whatever came out
+            return self._refunded(
+                _outcome(VisitStatus.PRINT_FAILED, issue_number=header.issue_number)
+            )
+        on_step(KioskStep.PRINTED)
+        return _outcome(
+            VisitStatus.ISSUED,
+            issue_number=report.issue_number,
+            fee_yen=header.fee_yen,
+            charged_yen=report.charged_yen,
+            pages=header.page_count,
+            pdf=pdf,
+            paid_yen=self._paid,
+        )
+
+    def _report(
+        self, header: issuance_pb2.IssueHeader, *, printed: bool, pages: int, reason: str
+    ) -> issuance_pb2.ReportPrintResultResponse:
+        t = self._t
+        report = t._issuance.ReportPrintResult(
+            issuance_pb2.ReportPrintResultRequest(
+                session_token=self._token,
+                issuance_id=header.issuance_id,
+                outcome=issuance_pb2.PRINT_OUTCOME_PRINTED
+                if printed
+                else issuance_pb2.PRINT_OUTCOME_FAILED,
+                pages_printed=pages,
+                failure_reason="" if printed else reason,
+            ),
+            metadata=t._md,
+            timeout=t._timeout,
+        )
+        self._settled = True
+        return report
+
+    def _abandon(self, outcome: VisitOutcome) -> VisitOutcome:
+        """Cancel the reservation or the copy (the center voids it) and hand the fee back."""
+        if not self._settled:
+            t = self._t
+            # Best effort: an unreachable center voids it itself when the reservation expires.
+            with contextlib.suppress(grpc.RpcError):
+                t._issuance.CancelReservation(
+                    issuance_pb2.CancelReservationRequest(
+                        session_token=self._token, reservation_id=self._id
+                    ),
+                    metadata=t._md,
+                    timeout=t._timeout,
+                )
+            self._settled = True
+        return self._refunded(outcome)
+
+    def _refunded(self, outcome: VisitOutcome) -> VisitOutcome:
+        paid, self._paid = self._paid, 0
+        if paid:
+            self._t.till.refund(paid)
+        return dataclasses.replace(outcome, paid_yen=paid, refunded_yen=paid)
+
+
 class CopyCorrupted(Exception):
     """The PDF stream did not match its announced digest (the peer misbehaved)."""
 
@@ -329,9 +527,21 @@ _REASON_STATUS = {
 }
 # Refusals by the service rules: the center's message is what the screen shows.
 _CLOSED_REASONS = frozenset({"OUTSIDE_SERVICE_HOURS", "SUSPENDED", "OUTSIDE_CERTIFICATE_HOURS"})
+# Refusals of the kiosk itself, not of the resident's card (server/kiosks, common/identity).
+_KIOSK_REASONS = frozenset(
+    {
+        "KIOSK_IDENTITY_MISSING",
+        "KIOSK_NOT_REGISTERED",
+        "KIOSK_SUSPENDED",
+        "KIOSK_ID_MISMATCH",
+        "KIOSK_CERTIFICATE_INVALID",
+    }
+)
 
 
 def _refusal(err: ErrorDetails) -> VisitOutcome:
+    if err.reason in _KIOSK_REASONS:
+        return _outcome(VisitStatus.KIOSK_OUT_OF_SERVICE, error=err)
     if err.code is grpc.StatusCode.UNAUTHENTICATED:
         return _outcome(VisitStatus.AUTH_REFUSED, error=err)
     if err.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
