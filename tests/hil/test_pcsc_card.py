@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,7 +19,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from clients.kiosk.jpki import JpkiClient, PinResult, PinStatus, sha256_digest_info
@@ -31,15 +29,22 @@ from clients.kiosk.pcsc import (
     find_reader,
     list_readers,
 )
-from hardware_sim.card.applet import ATR, JPKI_AP_AID, Fid, JpkiApplet
+from hardware_sim.card.applet import ATR, JPKI_AP_AID, JpkiApplet
 from hardware_sim.card.credentials import TokenKind
 from hardware_sim.card.errors import CardConnectionError, CardRemovedError, NoCardError
 from hardware_sim.card.vpcd import VpcdCard
+from tests.hil.transcripts import (
+    assert_matches,
+    check_self_consistent,
+    exchanges_of,
+    format_transcript,
+    parse_transcript,
+)
 from tests.unit._card_fixture import AUTH_PIN, card_credentials
 from tests.vectors.loader import VECTORS_DIR, load_vector
 
 if TYPE_CHECKING:
-    from tests.hil.conftest import VpcdSlot
+    from tests.hil.vpcd_slots import VpcdSlot
 
 pytestmark = pytest.mark.pcsc
 
@@ -216,84 +221,11 @@ def test_an_empty_reader(reader: PcscReader) -> None:
 
 # -- the session transcript vector ------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Exchange:
-    command: bytes
-    response: bytes
-
-    @property
-    def sw(self) -> bytes:
-        return self.response[-2:]
-
-
-_FID_NAMES = {int(fid): fid.name.lower().replace("_", " ") for fid in Fid}
-
-
-def _notes(exchanges: list[Exchange]) -> list[str]:
-    """A human note per exchange; also which responses carry key material (by selected EF)."""
-    notes, selected = [], None
-    for e in exchanges:
-        c = e.command
-        if c[:4] == bytes.fromhex("00 A4 04 0C"):
-            note, selected = "SELECT JPKI AP", None
-        elif c[:4] == bytes.fromhex("00 A4 02 0C"):
-            selected = int.from_bytes(c[5:7], "big")
-            note = f"SELECT EF {selected:04X} ({_FID_NAMES.get(selected, '?')})"
-        elif c[:2] == bytes.fromhex("00 B0"):
-            note = f"READ BINARY EF {selected or 0:04X} offset {c[2] << 8 | c[3]} Le {c[4]}"
-        elif c[:2] == bytes.fromhex("00 20"):
-            note = f"VERIFY {c[5:].decode('ascii', 'replace')}" if len(c) > 4 else "VERIFY ?"
-        elif c[:2] == bytes.fromhex("80 2A"):
-            note = "SIGN DigestInfo(SHA-256)"
-        else:
-            note = "?"
-        notes.append(note)
-    return notes
-
-
-def _carries_key_material(note: str) -> bool:
-    # The test card's keys are generated per run: certificate bytes and signatures differ.
-    return note.startswith(("READ BINARY EF 000A", "SIGN"))
-
-
-def _format(exchanges: list[Exchange]) -> str:
-    lines = [
-        "# JPKI AP session through pcscd + vsmartcard vpcd, captured on the card side.",
-        "# Provenance and format: README.md in this folder. Regenerate: KONBINI_REGEN_VECTORS=1",
-        "# pytest tests/hil/test_pcsc_card.py (needs pcscd: tools/start-pcscd.sh).",
-        "# One exchange per line: command APDU, response APDU (data + SW1 SW2), hex; # note.",
-    ]
-    for e, note in zip(exchanges, _notes(exchanges), strict=True):
-        lines.append(f"{e.command.hex().upper()} {e.response.hex().upper()}  # {note}")
-    return "\n".join(lines) + "\n"
-
-
-def _parse(text: str) -> list[Exchange]:
-    exchanges = []
-    for line in text.splitlines():
-        body = line.split("#", 1)[0].strip()
-        if body:
-            command, response = body.split()
-            exchanges.append(Exchange(bytes.fromhex(command), bytes.fromhex(response)))
-    return exchanges
-
-
-def _check_self_consistent(exchanges: list[Exchange]) -> None:
-    """The certificate read in the transcript verifies the signature in the transcript."""
-    notes = _notes(exchanges)
-    der = b"".join(
-        e.response[:-2]
-        for e, n in zip(exchanges, notes, strict=True)
-        if n.startswith("READ BINARY EF 000A")
-    )
-    certificate = x509.load_der_x509_certificate(der)
-    sign = next(e for e, n in zip(exchanges, notes, strict=True) if n.startswith("SIGN"))
-    digest_info = sign.command[5 : 5 + sign.command[4]]
-    assert digest_info[:-32] == sha256_digest_info(b"")[:-32]
-    key = certificate.public_key()
-    assert isinstance(key, rsa.RSAPublicKey)
-    key.verify(sign.response[:-2], digest_info[-32:], PKCS1v15(), Prehashed(SHA256()))
+TRANSCRIPT_HEADER = (
+    "JPKI AP session through pcscd + vsmartcard vpcd, captured on the card side.",
+    "Provenance and format: README.md in this folder. Regenerate: KONBINI_REGEN_VECTORS=1",
+    "pytest tests/hil/test_pcsc_card.py (needs pcscd: tools/start-pcscd.sh).",
+)
 
 
 def test_session_transcript_matches_the_vector(card: VpcdCard, connection: PcscConnection) -> None:
@@ -306,19 +238,15 @@ def test_session_transcript_matches_the_vector(card: VpcdCard, connection: PcscC
     assert client.verify_auth_pin(WRONG_PIN) == PinResult(PinStatus.WRONG, 2)
     assert client.verify_auth_pin(AUTH_PIN).ok
     client.sign_with_auth_key(TRANSCRIPT_MESSAGE)
-    live = [Exchange(c, r) for c, r in card.transcript]
-    _check_self_consistent(live)
+    live = exchanges_of(card.transcript)
+    check_self_consistent(live)
 
     if REGENERATE:
-        (VECTORS_DIR / TRANSCRIPT).write_text(_format(live), encoding="utf-8")
+        (VECTORS_DIR / TRANSCRIPT).write_text(
+            format_transcript(live, TRANSCRIPT_HEADER), encoding="utf-8"
+        )
     raw = load_vector(TRANSCRIPT)
     assert isinstance(raw, bytes)
-    golden = _parse(raw.decode("utf-8"))
-    _check_self_consistent(golden)
-    assert [e.command for e in live] == [e.command for e in golden]
-    for got, want, note in zip(live, golden, _notes(golden), strict=True):
-        assert got.sw == want.sw, note
-        if _carries_key_material(note):
-            assert len(got.response) == len(want.response), note
-        else:
-            assert got.response == want.response, note
+    golden = parse_transcript(raw.decode("utf-8"))
+    check_self_consistent(golden)
+    assert_matches(live, golden)

@@ -2,10 +2,18 @@
 
 Parametrised over database backends: SQLite always, PostgreSQL when
 KONBINI_TEST_DATABASE_URL names a server (a fresh database is created and dropped per run).
+
+The center runs with mutual TLS as in production: every kiosk gets a client certificate from the
+kiosk CA (`bench.channel_for(kiosk_id)`), so every scenario here also exercises the identity
+path of `server.common.identity`. The `transport` fixture puts cards and phones on an in-process
+reader or, through vpcd, on a PC/SC reader of the real pcscd (skipped with the reason when
+pcscd is absent; CI runs it).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,34 +26,52 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
+from sqlmodel import Session
 
+from clients.kiosk.channel import KioskTls, open_channel
+from clients.kiosk.payment import Till
 from clients.kiosk.terminal import KioskTerminal
 from clients.seeding import SeededMunicipality, card_serial, seed_municipality
 from hardware_sim.authority.ca import JpkiAuthority
+from hardware_sim.authority.kiosk_ca import KioskCa
 from hardware_sim.authority.responder import ResponderHandle, serve_in_thread
 from hardware_sim.card.applet import JpkiApplet
-from hardware_sim.card.credentials import CardCredentials
+from hardware_sim.card.credentials import CardCredentials, TokenKind
 from hardware_sim.card.reader import InProcessReader
 from hardware_sim.printer import KioskPrinter
 from server.app import Center, create_server
 from server.bcl.records import ResidentRecord, SealRegistrationRecord
-from server.common.clock import JST, FrozenClock
+from server.bcl.store import link_card_serials
+from server.common.clock import JST, FrozenClock, system_clock
 from server.config import ServerConfig
 from server.db.engine import make_engine, upgrade
+from tests.hil.transports import InProcessTransport, PcscTransport, Transport
+from tests.hil.vpcd_slots import VpcdSlot, hold_free_slot, unavailable_reason
+from tests.pki import test_authority
 
 START = datetime(2026, 4, 1, 10, 0, tzinfo=JST)
 PG_URL = os.environ.get("KONBINI_TEST_DATABASE_URL", "")
 
 
+PHONE_PIN = "2580"  # the phones' own PIN (Android PIN mode; an iPhone keeps it internal)
+
+
+@functools.cache
+def kiosk_ca() -> KioskCa:
+    """The kiosk CA of the test session. TLS checks dates on the wall clock, not the bench's."""
+    return KioskCa.create(clock=system_clock)
+
+
 @dataclass
 class Bench:
     center: Center
-    channel: grpc.Channel
     authority: JpkiAuthority
     responder: ResponderHandle
     seeded: SeededMunicipality
     clock: FrozenClock
-    config: ServerConfig
+    config: ServerConfig  # without TLS: for tests that start a second, plaintext center
+    tls_config: ServerConfig  # what `center` runs: mutual TLS with the kiosk CA
+    _channels: dict[str, grpc.Channel] = field(default_factory=dict)
     _taken: set[str] = field(default_factory=set)
     _token: str = ""
 
@@ -53,12 +79,59 @@ class Bench:
     def kiosk_id(self) -> str:
         return self.seeded.kiosk_ids[0]
 
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.center.port}"
+
+    @property
+    def channel(self) -> grpc.Channel:
+        """The channel of the bench's first kiosk (its client certificate)."""
+        return self.channel_for(self.kiosk_id)
+
+    def kiosk_tls(self, kiosk_id: str) -> KioskTls:
+        """A fresh client certificate for `kiosk_id` from the kiosk CA."""
+        issued = kiosk_ca().issue_kiosk(kiosk_id)
+        return KioskTls(issued.cert_pem, issued.key_pem, issued.ca_pem)
+
+    def channel_for(self, kiosk_id: str) -> grpc.Channel:
+        """A mutual-TLS channel presenting `kiosk_id`'s certificate (one per kiosk, kept)."""
+        if kiosk_id not in self._channels:
+            self._channels[kiosk_id] = open_channel(self.target, self.kiosk_tls(kiosk_id))
+        return self._channels[kiosk_id]
+
     def terminal(
-        self, printer: KioskPrinter | None = None, kiosk_id: str | None = None
+        self,
+        printer: KioskPrinter | None = None,
+        kiosk_id: str | None = None,
+        till: Till | None = None,
     ) -> KioskTerminal:
+        kiosk_id = kiosk_id or self.kiosk_id
         return KioskTerminal(
-            self.channel, kiosk_id=kiosk_id or self.kiosk_id, printer=printer or KioskPrinter("P1")
+            self.channel_for(kiosk_id),
+            kiosk_id=kiosk_id,
+            printer=printer or KioskPrinter("P1"),
+            till=till,
         )
+
+    def issue_linked(
+        self, resident: ResidentRecord, token: TokenKind, *, pin: str = PHONE_PIN
+    ) -> CardCredentials:
+        """Another certificate for the resident: a phone's (スマホ用電子証明書) or a renewed card's,
+        linked in 利用者管理 to the same resident as their card (one more serial)."""
+        credentials = self.authority.issue_card(
+            resident.resident_id, token=token, pin=pin, sign_password="LINKED2026"
+        )
+        [(resident_pk,)] = self.sql(
+            "SELECT id FROM residents WHERE resident_id = :r AND municipality_code = :m",
+            r=resident.resident_id,
+            m=self.seeded.profile.code,
+        )
+        assert isinstance(resident_pk, int)
+        with Session(self.center.engine) as db:
+            links = {card_serial(credentials): (resident_pk, token.value)}
+            link_card_serials(db, links, at=self.clock.now.astimezone(UTC))
+            db.commit()
+        return credentials
 
     def take(self, predicate: Callable[[ResidentRecord], bool] = lambda r: True) -> ResidentRecord:
         """A resident with a card that no other test has used (tests may lock or revoke it)."""
@@ -146,7 +219,7 @@ def database_url(
 def bench(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     clock = FrozenClock(START)
     state = tmp_path_factory.mktemp("state")
-    authority = JpkiAuthority.create(clock=clock)
+    authority = test_authority(clock)  # the session's CA keys, pooled card keys (tests/pki.py)
     responder = serve_in_thread(authority)
     anchor = state / "auth_ca.der"
     anchor.write_bytes(authority.auth_ca_cert.public_bytes(serialization.Encoding.DER))
@@ -156,7 +229,7 @@ def bench(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         engine,
         authority,
         seed=7,
-        households=16,
+        households=24,  # the scenario list takes a fresh resident per test and transport
         today=START.date(),
         now=START.astimezone(UTC),
     )
@@ -169,13 +242,49 @@ def bench(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         revocation_mode="ocsp",
         max_workers=8,
     )
-    center = create_server(config, clock=clock)
+    server_cert, server_key = kiosk_ca().issue_server().save(state, "center")
+    ca_path = state / "kiosk-ca.pem"
+    ca_path.write_bytes(kiosk_ca().ca_pem)
+    tls_config = dataclasses.replace(
+        config, tls_cert_path=server_cert, tls_key_path=server_key, kiosk_ca_path=ca_path
+    )
+    center = create_server(tls_config, clock=clock)
     center.server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{center.port}")
+    bench = Bench(center, authority, responder, seeded, clock, config, tls_config)
     try:
-        yield Bench(center, channel, authority, responder, seeded, clock, config)
+        yield bench
     finally:
-        channel.close()
+        for channel in bench._channels.values():
+            channel.close()
         center.server.stop(grace=None).wait()
         center.engine.dispose()
         responder.stop()
+
+
+# -- readers ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vpcd_slot() -> Iterator[VpcdSlot]:
+    """A vpcd slot for this module's PC/SC scenarios (skipped with the reason without pcscd)."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with hold_free_slot() as slot:
+        yield slot
+
+
+@pytest.fixture(
+    params=["in-process", pytest.param("pcsc", marks=pytest.mark.pcsc)],
+)
+def transport(request: pytest.FixtureRequest) -> Iterator[Transport]:
+    """Where the resident holds the card or phone: every scenario runs over each."""
+    chosen: Transport
+    if request.param == "pcsc":
+        chosen = PcscTransport(request.getfixturevalue("vpcd_slot"))
+    else:
+        chosen = InProcessTransport()
+    try:
+        yield chosen
+    finally:
+        chosen.close()
