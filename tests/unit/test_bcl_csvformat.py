@@ -9,6 +9,7 @@ import string
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -54,7 +55,7 @@ def good_row(**changes: str) -> str:
     return ",".join(fields)
 
 
-def check(schema: FileSchema, text: str | bytes) -> tuple[list[dict[str, object]], list[RowError]]:
+def check(schema: FileSchema, text: str | bytes) -> tuple[list[dict[str, Any]], list[RowError]]:
     sink = ErrorSink()
     raw = text.encode() if isinstance(text, str) else text
     rows = [r.values for r in read_stream(io.BytesIO(raw), schema, sink)]
@@ -155,7 +156,7 @@ def test_bytes_that_are_not_utf8_are_found_at_their_cell() -> None:
 
 def test_quoted_line_breaks_keep_row_numbers_right_and_control_characters_are_refused() -> None:
     quoted = good_row(address_annex='"Room\n5"')  # one record over two lines
-    text = f'{HEAD}\n{quoted}\n{good_row(family_name="a" + chr(0) + "b")}\n{good_row()}\n'
+    text = f"{HEAD}\n{quoted}\n{good_row(family_name='a' + chr(0) + 'b')}\n{good_row()}\n"
     rows, errors = check(RESIDENTS, text)
     assert where(errors) == [
         (2, "address_annex", ErrorCode.FORMAT),  # the format allows no line break in a field
@@ -165,7 +166,7 @@ def test_quoted_line_breaks_keep_row_numbers_right_and_control_characters_are_re
 
 
 def test_an_unterminated_quote_is_a_syntax_error() -> None:
-    text = f'{HEAD}\n{good_row(family_name=chr(34) + "山田")}\n'
+    text = f"{HEAD}\n{good_row(family_name=chr(34) + '山田')}\n"
     _, errors = check(RESIDENTS, text)
     assert where(errors) == [(2, "", ErrorCode.CSV_SYNTAX)]
 
@@ -289,7 +290,7 @@ def residents(draw: st.DrawFn) -> ResidentRecord:
     )
 
 
-def _round_trip(schema: FileSchema, records: list[object]) -> list[dict[str, object]]:
+def _round_trip(schema: FileSchema, records: list[object]) -> list[dict[str, Any]]:
     buf = io.BytesIO()
     writer = CsvWriter(buf, schema)
     writer.write_all(records)
@@ -303,10 +304,7 @@ def _round_trip(schema: FileSchema, records: list[object]) -> list[dict[str, obj
 @given(st.lists(residents(), max_size=5))
 def test_resident_records_round_trip_through_csv(records: list[ResidentRecord]) -> None:
     rows = _round_trip(RESIDENTS, list(records))
-    back = [
-        ResidentRecord(**v, is_household_head=v["relationship"] == "世帯主")  # type: ignore[arg-type]
-        for v in rows
-    ]
+    back = [ResidentRecord(**v, is_household_head=v["relationship"] == "世帯主") for v in rows]
     assert back == records
 
 
@@ -336,7 +334,9 @@ def test_resident_records_round_trip_through_csv(records: list[ResidentRecord]) 
     st.lists(
         st.builds(
             KosekiMemberRecord,
-            koseki_id=st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8),
+            koseki_id=st.text(
+                alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8
+            ),
             honseki=_TEXT.filter(bool),
             hittousha=_TEXT.filter(bool),
             member_no=st.integers(1, 999),
@@ -356,9 +356,9 @@ def test_resident_records_round_trip_through_csv(records: list[ResidentRecord]) 
 def test_register_records_round_trip_through_csv(
     serials: list[CardSerialRecord], taxes: list[TaxRecord], koseki: list[KosekiMemberRecord]
 ) -> None:
-    assert [CardSerialRecord(**v) for v in _round_trip(CARD_SERIALS, list(serials))] == serials  # type: ignore[arg-type]
-    assert [TaxRecord(**v) for v in _round_trip(TAXES, list(taxes))] == taxes  # type: ignore[arg-type]
-    assert [KosekiMemberRecord(**v) for v in _round_trip(KOSEKI, list(koseki))] == koseki  # type: ignore[arg-type]
+    assert [CardSerialRecord(**v) for v in _round_trip(CARD_SERIALS, list(serials))] == serials
+    assert [TaxRecord(**v) for v in _round_trip(TAXES, list(taxes))] == taxes
+    assert [KosekiMemberRecord(**v) for v in _round_trip(KOSEKI, list(koseki))] == koseki
 
 
 # --- the generator writes the format --------------------------------------------------------
@@ -394,3 +394,15 @@ def test_the_generator_is_deterministic(dataset: Path, tmp_path: Path) -> None:
     assert (other.directory / "residents.csv").read_bytes() != (
         dataset / "residents.csv"
     ).read_bytes()
+
+
+def test_the_published_schema_lists_every_file_and_column_in_order() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "bcl-upload-format.md").read_text(
+        encoding="utf-8"
+    )
+    for schema in FILES:
+        section = doc.split(f"### `{schema.name}`", 1)[1].split("\n#", 1)[0]
+        listed = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+        assert listed == list(schema.header), schema.name
+    for code in ErrorCode:
+        assert f"| `{code.value}` |" in doc
