@@ -142,9 +142,7 @@ def test_a_retried_copy_with_the_same_idempotency_key_is_counted_once(
 def test_a_failed_print_is_only_in_the_void_log(bench: Bench, channel: grpc.Channel) -> None:
     me = bench.take()
     printer = KioskPrinter("P1")
-    printer.inject(
-        PrinterFault.PAPER_JAM if hasattr(PrinterFault, "PAPER_JAM") else PrinterFault.OUT_OF_PAPER
-    )
+    printer.inject_mid_job(PrinterFault.JAM)  # strikes while printing: the fee was paid
     outcome = bench.terminal(printer).visit(
         bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
     )
