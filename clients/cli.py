@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clients.ereview.cli import register as register_ereview
 from clients.staff.cli import add_parsers as add_staff_parsers
 
 DEFAULT_STATE = Path("var")
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_demo)
 
     add_staff_parsers(sub, default_db=f"sqlite:///{DEFAULT_STATE / 'konbini.db'}")
+    register_ereview(sub)
 
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True)
