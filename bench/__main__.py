@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             elif section == "crl":
                 center["crl"] = revocation.measure_crl(revoked=args.crl_size)
             print(f"   {section}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+            key = {"sqlite": "load_sqlite", "postgres": "load_postgres"}.get(section, section)
+            if isinstance(center.get(key), dict):  # a partial rerun keeps others' provenance
+                center[key]["commit"] = center["run"]["commit"]
             existing["center"] = center
             out.write_text(json.dumps(existing, indent=1, ensure_ascii=False) + "\n")
     finally:

@@ -4,8 +4,9 @@ The load generator runs on the same machine as the center and the authority (its
 against the same two cores). It is `processes` spawned processes with `concurrency` kiosks in
 all, each kiosk a thread with its own connection, printer and share of the cards, running
 `load.scenario.Kiosk.session` back to back (a closed loop: a kiosk starts its next visit when
-the last one ended). All processes start together; the first `warmup_s` are not counted, then
-`duration_s` are. Counted sessions are those that ended inside the window.
+the last one ended). Every card is personalised (its key parsed) before the clock starts: a
+card exists before a visit. All processes then start together; the first `warmup_s` are not
+counted, then `duration_s` are. Counted sessions are those that ended inside the window.
 
 CPU: user+system time of the center's worker processes over the window, divided by the copies
 issued in it (`server_cpu_ms_per_issuance`); the authority's and the load generator's too, so
@@ -55,23 +56,29 @@ def _generator(
     target: str,
     manifest_dir: str,
     kiosks: list[tuple[str, list[int]]],
-    start_at: float,
-    stop_at: float,
+    schedule: Any,  # multiprocessing Array('d', [start_at, stop_at]); 0 until all are ready
     seed: int,
+    ready: Any,
     out: Any,
 ) -> None:
     """One load process: a thread per kiosk, records sent back when the run is over."""
     manifest = Manifest.load(Path(manifest_dir))
     records: list[Record] = []
     lock = threading.Lock()
+    built = [
+        Kiosk(kid, kiosk_channel(target), manifest, [manifest.residents[i] for i in share], Mix())
+        for kid, share in kiosks
+    ]
+    for kiosk in built:
+        kiosk.insert_all_cards()
+    ready.put(len(built))
 
-    def run(kiosk_id: str, share: list[int], n: int) -> None:
-        residents = [manifest.residents[i] for i in share]
-        kiosk = Kiosk(kiosk_id, kiosk_channel(target), manifest, residents, Mix())
+    def run(kiosk: Kiosk, n: int) -> None:
         rng = random.Random(seed * 1000 + n)
         mine: list[Record] = []
-        while time.time() < start_at:
+        while schedule[0] == 0.0 or time.time() < schedule[0]:
             time.sleep(0.01)
+        stop_at = schedule[1]
         while time.time() < stop_at:
             try:
                 result = kiosk.session(rng)
@@ -92,8 +99,7 @@ def _generator(
             records.extend(mine)
 
     threads = [
-        threading.Thread(target=run, args=(kid, share, n), daemon=True)
-        for n, (kid, share) in enumerate(kiosks)
+        threading.Thread(target=run, args=(kiosk, n), daemon=True) for n, kiosk in enumerate(built)
     ]
     for t in threads:
         t.start()
@@ -159,9 +165,8 @@ def run_load(
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    start_at = time.time() + 8.0  # room for the processes to import and connect
-    window_start = start_at + settings.warmup_s
-    window_end = window_start + settings.duration_s
+    ready = ctx.Queue()
+    schedule = ctx.Array("d", [0.0, 0.0])
     gens = [
         ctx.Process(
             target=_generator,
@@ -169,9 +174,9 @@ def run_load(
                 stack.target,
                 str(manifest.directory),
                 kiosks,
-                start_at,
-                window_end,
+                schedule,
                 settings.seed + i,
+                ready,
                 queue,
             ),
             daemon=True,
@@ -181,6 +186,13 @@ def run_load(
     for g in gens:
         g.start()
     gen_procs = [psutil.Process(g.pid) for g in gens if g.pid is not None]
+    for _ in gens:  # every card personalised and every kiosk built before the clock starts
+        ready.get(timeout=600)
+    start_at = time.time() + 1.0
+    window_start = start_at + settings.warmup_s
+    window_end = window_start + settings.duration_s
+    schedule[1] = window_end
+    schedule[0] = start_at
 
     rss_samples: list[float] = []
 
