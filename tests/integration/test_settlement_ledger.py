@@ -27,6 +27,7 @@ from konbini.settlement.v1 import settlement_pb2_grpc
 from clients.errors import decode_error
 from clients.kiosk.terminal import CertificateChoice, Order, VisitStatus
 from clients.settlement import cli as settlement_cli
+from clients.settlement import settle
 from hardware_sim.printer import KioskPrinter, PrinterFault
 from server.common.clock import JST
 from server.grpc_errors import DomainErrorInterceptor
@@ -182,18 +183,18 @@ def test_month_close_statements_reconciliation_and_corrections(
     assert bool(evening_entry[4]) is True and bool(abroad_entry[5]) is True
 
     # The operator reports its counts, one of them wrong.
-    recorded = settlement_cli.run_reconcile(channel, month, "seven")
+    recorded = settle.run_reconcile(channel, month, "seven")
     counts = {(d.municipality_code, d.certificate_kind): d.recorded for d in recorded.differences}
     csv_text = "operator_id,month,municipality_code,certificate_kind,copies\n" + "".join(
         f"seven,{month},{muni},{kind},{n + (1 if muni == code else 0)}\n"
         for (muni, kind), n in sorted(counts.items())
     )
-    assert settlement_cli.run_operator_report(channel, csv_text) == len(counts)
+    assert settle.run_operator_report(channel, csv_text) == len(counts)
 
     # The month ends; `konbini settle` closes it and writes every statement.
     y, m = (int(x) for x in month.split("-"))
     bench.clock.now = (month_start + timedelta(days=40)).replace(day=1, hour=9)
-    result = settlement_cli.run_settle(channel, month, tmp_path)
+    result = settle.run_settle(channel, month, tmp_path)
     assert result.close.month == month and code in result.close.municipality_codes
     assert "seven" in result.close.operator_ids
     names = {p.name for p in result.files}
@@ -210,12 +211,12 @@ def test_month_close_statements_reconciliation_and_corrections(
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     assert "月次精算書" in text and bench.seeded.profile.name in text and f"{y}年{m}月" in text
     # Settling again changes nothing: the same close, byte-identical statements.
-    again = settlement_cli.run_settle(channel, month, tmp_path / "again")
+    again = settle.run_settle(channel, month, tmp_path / "again")
     assert not again.close.newly_closed and again.close.digest == result.close.digest
     assert (tmp_path / "again" / month / f"municipality-{code}-{month}.pdf").read_bytes() == pdf
 
     # Reconciliation lists the wrong cell with both numbers.
-    recon = settlement_cli.run_reconcile(channel, month, "seven")
+    recon = settle.run_reconcile(channel, month, "seven")
     wrong = [d for d in recon.differences if d.municipality_code == code]
     assert len(wrong) == 1 and wrong[0].reported == wrong[0].recorded + 1
     assert recon.reports_received == ("seven",)
@@ -235,7 +236,7 @@ def test_month_close_statements_reconciliation_and_corrections(
         stub(channel).CloseMonth(pb.CloseMonthRequest(month=correction.month))
     assert decode_error(err.value).reason == "MONTH_NOT_OVER"
 
-    report, files = settlement_cli.run_fiscal_year_report(
+    report, files = settle.run_fiscal_year_report(
         channel, code, y if m >= 4 else y - 1, tmp_path, created_at=bench.clock.now
     )
     assert report.total.contribution_yen > 0  # posted by the first close of the year
