@@ -466,6 +466,9 @@ def _month_totals(db: Session, month: Month) -> _Totals:
             col(ln.account),
             func.sum(ln.amount_yen),
             func.count(),
+            # Debits apart: a group's sum nets them against credits, and a digest over both
+            # also catches a change that moves yen between two lines of one group.
+            func.sum(sa.case((col(ln.amount_yen) > 0, ln.amount_yen), else_=0)),
         )
         .where(col(ln.month) == str(month))
         .group_by(ln.municipality_code, ln.operator_id, ln.certificate_kind, ln.account)
@@ -477,23 +480,16 @@ def _month_totals(db: Session, month: Month) -> _Totals:
         )
     ).one()
     h = hashlib.sha256(f"{month}|entries={entries}|copies={copies}\n".encode())
-    line_count = 0
+    line_count = debit = 0
     munis: set[str] = set()
     operators: set[str] = set()
-    for muni, op, kind, account, amount, n in grouped:
-        h.update(f"{muni}|{op}|{kind}|{account}|{int(amount)}|{n}\n".encode())
+    for muni, op, kind, account, amount, n, debits in grouped:
+        h.update(f"{muni}|{op}|{kind}|{account}|{int(amount)}|{n}|{int(debits)}\n".encode())
         line_count += int(n)
+        debit += int(debits)
         munis.add(muni)
         if op:
             operators.add(op)
-    # Debit total over lines (not groups): a group's sum nets debits against credits.
-    debit = int(
-        db.exec(
-            select(func.coalesce(func.sum(ln.amount_yen), 0))
-            .where(ln.month == str(month))
-            .where(col(ln.amount_yen) > 0)
-        ).one()
-    )
     return _Totals(
         int(entries), line_count, debit, h.hexdigest(), frozenset(munis), frozenset(operators)
     )
