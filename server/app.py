@@ -11,6 +11,7 @@ import signal
 import threading
 from concurrent import futures
 from dataclasses import dataclass
+from datetime import timedelta
 from types import FrameType
 
 import grpc
@@ -24,7 +25,8 @@ from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
 from sqlalchemy.engine import Engine
 
-from server.auth.revocation import RevocationChecker, build_revocation_checker
+from server.auth.revocation import RevocationChecker
+from server.auth.revocation_policy import build_policy_checker
 from server.auth.service import Authenticator, AuthSettings
 from server.auth.servicer import AuthServicer
 from server.common.clock import Clock, system_clock
@@ -82,7 +84,7 @@ def create_server(
     engine = make_engine(config.database_url)
     upgrade(engine)
     anchor = load_certificate(str(config.trust_anchor_path))
-    checker = revocation or build_revocation_checker(
+    checker = revocation or build_policy_checker(
         config.revocation_mode,
         base_url=config.authority_url,
         issuer=anchor,
@@ -98,9 +100,12 @@ def create_server(
         settings=AuthSettings(kiosk_hours=hours),
     )
     renderer = CertificateRenderer(RendererConfig(font_path=config.font_path))
-    desk = IssuanceDesk(
-        engine, renderer=renderer, clock=clock, settings=IssuanceSettings(kiosk_hours=hours)
+    issuance_settings = IssuanceSettings(
+        reservation_ttl=timedelta(seconds=config.reservation_ttl_s),
+        printing_ttl=timedelta(seconds=config.printing_ttl_s),
+        kiosk_hours=hours,
     )
+    desk = IssuanceDesk(engine, renderer=renderer, clock=clock, settings=issuance_settings)
 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="rpc"),

@@ -12,7 +12,8 @@ from server.municipal.rules import DailyHours
 
 DEFAULT_FONT = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
 
-RevocationMode = Literal["ocsp", "crl"]
+# ocsp-then-crl: OCSP, and the cached CRL while OCSP cannot answer (server.auth.revocation_policy).
+RevocationMode = Literal["ocsp", "crl", "ocsp-then-crl"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class ServerConfig:
     font_path: Path = DEFAULT_FONT
     max_workers: int = 16
     sweep_interval_s: float = 30.0
+    # How long an unpaid reservation, and a copy handed out but never reported printed, live
+    # before the sweeper voids them (short values are for tests and fault drills).
+    reservation_ttl_s: float = 600.0
+    printing_ttl_s: float = 900.0
     # National kiosk service hours, Asia/Tokyo (SPEC: 6:30–23:00 every day).
     kiosk_hours: str = "06:30-23:00"
     # Mutual TLS for kiosks: all three, or none (plaintext, kiosks named by a header: the demo).
@@ -36,8 +41,12 @@ class ServerConfig:
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.revocation_mode not in ("ocsp", "crl"):
-            raise ValueError(f"revocation mode must be ocsp or crl, not {self.revocation_mode!r}")
+        if self.revocation_mode not in ("ocsp", "crl", "ocsp-then-crl"):
+            raise ValueError(
+                f"revocation mode must be ocsp, crl or ocsp-then-crl, not {self.revocation_mode!r}"
+            )
+        if min(self.sweep_interval_s, self.reservation_ttl_s, self.printing_ttl_s) <= 0:
+            raise ValueError("the sweep interval and the lifetimes must be positive")
         if not 0 <= self.port <= 65535:
             raise ValueError("port out of range")
         if not self.authority_url.startswith(("http://", "https://")):
@@ -65,6 +74,9 @@ class ServerConfig:
             "KONBINI_FONT": ("font_path", Path),
             "KONBINI_WORKERS": ("max_workers", int),
             "KONBINI_KIOSK_HOURS": ("kiosk_hours", str),
+            "KONBINI_SWEEP_INTERVAL": ("sweep_interval_s", float),
+            "KONBINI_RESERVATION_TTL": ("reservation_ttl_s", float),
+            "KONBINI_PRINTING_TTL": ("printing_ttl_s", float),
             "KONBINI_TLS_CERT": ("tls_cert_path", Path),
             "KONBINI_TLS_KEY": ("tls_key_path", Path),
             "KONBINI_KIOSK_CA": ("kiosk_ca_path", Path),
