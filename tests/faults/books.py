@@ -8,6 +8,8 @@ is voided and costs nothing; a retried request never issues or charges twice. So
 - anything else (failed print, walked away, a reservation whose answer was lost) → VOIDED, one
   line in the void log, no settlement row, no journal entry;
 - an idempotency key names one copy only, and every answer to it named the same copy;
+- every state change is in the transition log, written with the change: a copy's history
+  leads from RESERVED to the state it is in, nothing half-written;
 - the journal balances: every entry sums to zero (`unbalanced_entries`) and so does the trial
   balance, whose fee income is exactly the fees of the printed copies.
 
@@ -19,11 +21,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from server.common.clock import system_clock
+from server.issuance.documents import CertificateDocument
+from server.issuance.service import IssuanceDesk
 from server.settlement.ledger import Account, trial_balance, unbalanced_entries
 from tests.faults.kiosks import CopyRecord
 
@@ -79,6 +85,13 @@ def audit_books(
         void_log = Counter(
             r[0] for r in conn.execute(sa.text("SELECT issuance_id FROM voided_copies"))
         )
+        history: dict[str, list[tuple[str, str]]] = {}
+        for iid, src, dst in conn.execute(
+            sa.text(
+                "SELECT issuance_id, from_state, to_state FROM issuance_transitions ORDER BY id"
+            )
+        ):
+            history.setdefault(iid, []).append((src, dst))
         # Reservations the sweeper voided before their time (there must be none).
         early = conn.execute(
             sa.text(
@@ -141,6 +154,14 @@ def audit_books(
     still_open = 0
     for r in rows:
         iid, st = r[0], r[1]
+        path = history.get(iid, [])
+        walked = "reserved"
+        for src, dst in path:
+            if src != walked:
+                diffs.append(f"{iid}: transition {src}->{dst} from {walked}")
+            walked = dst
+        if walked != st:
+            diffs.append(f"{iid} is {st} but its transitions end at {walked}")
         if st == "issued" and iid not in printed_ids:
             diffs.append(f"{r[3]} is issued (and charged) but no kiosk printed it")
         if st == "voided":
@@ -181,3 +202,17 @@ def audit_books(
         fee_income_yen=fee_income,
         differences=tuple(diffs),
     )
+
+
+class _NoRenderer:
+    def render(self, doc: CertificateDocument, *, created_at: datetime) -> bytes:
+        raise AssertionError("the sweep renders nothing")
+
+
+def sweep_later(engine: Engine, *, after: timedelta = timedelta(days=1)) -> int:
+    """Run the sweeper's own step (`IssuanceDesk.void_expired`) as it would run `after` from
+    now, when every reservation and unconfirmed copy of the run has run out. Returns how many
+    it voided."""
+    later = system_clock() + after
+    desk = IssuanceDesk(engine, renderer=_NoRenderer(), clock=lambda: later)
+    return desk.void_expired()
