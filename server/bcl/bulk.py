@@ -9,7 +9,7 @@ the DBAPI cursor's executemany in the connection's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from operator import itemgetter
 from typing import Any, cast
@@ -74,3 +74,33 @@ def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]
         if type(type_) is sa.Date:
             return date.isoformat
     return type_.bind_processor(dialect)
+
+
+def raw_rows(
+    conn: Connection, statement: ClauseElement, *, batch: int = 5000
+) -> Iterator[Sequence[Any]]:
+    """The rows of a SELECT as the driver returns them, without SQLAlchemy's result types.
+
+    For writing many rows out: strings, ints, None and dates (as date objects on PostgreSQL,
+    as ISO text on SQLite) print the same through the csv module; cast booleans to integers
+    in the statement so that both backends give 0 and 1.
+    """
+    dialect = conn.dialect
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+    params = {name: bind.effective_value for bind, name in compiled.bind_names.items()}
+    processors = {
+        name: _processor(bind.type, dialect) for bind, name in compiled.bind_names.items()
+    }
+    for name, proc in processors.items():
+        if proc is not None and params[name] is not None:
+            params[name] = proc(params[name])
+    args: Any = (
+        tuple(params[n] for n in compiled.positiontup or ()) if compiled.positional else params
+    )
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), args)
+        while chunk := cursor.fetchmany(batch):
+            yield from chunk
+    finally:
+        cursor.close()

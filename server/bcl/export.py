@@ -8,13 +8,14 @@ may carry is written, with its header even when empty; rows are in key order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from server.bcl.bulk import raw_rows
 from server.bcl.csvformat import (
     CARD_SERIALS,
     FILES,
@@ -50,10 +51,12 @@ def export_generation(
 ) -> list[FileDigest]:
     """Write every register of the municipality into `key` of the store; their digests."""
     exporter = _Exporter(conn, municipality_code)
-    sources = {
-        RESIDENTS.name: exporter.residents,
+    records = {  # written record by record (few rows, or rows that need Python)
         SEAL_IMAGES.name: exporter.seal_images,
         SEALS.name: exporter.seals,
+    }
+    cells = {  # written as the database returns them, in the files' column order
+        RESIDENTS.name: exporter.residents,
         CARD_SERIALS.name: exporter.card_serials,
         TAXES.name: exporter.taxes,
         KOSEKI.name: exporter.koseki,
@@ -63,10 +66,26 @@ def export_generation(
     for schema in EXPORTED:
         with store.writer(key, schema.name) as out:
             writer = CsvWriter(out, schema)
-            writer.write_all(sources[schema.name]())
+            if schema.name in cells:
+                writer.write_cells(cells[schema.name]())
+            else:
+                writer.write_all(records[schema.name]())
             writer.close()
         digests.append(out.digest(schema.name))
     return digests
+
+
+def _cells(table: sa.Table, schema: FileSchema, **columns: Any) -> list[Any]:
+    """The SELECT list of a file's columns in order; booleans as 0 / 1 on every backend."""
+    out = []
+    for name in schema.header:
+        column = columns[name] if name in columns else table.c.get(name)
+        if column is None:
+            raise KeyError(f"{schema.name}: no column for {name}")
+        if isinstance(column.type, sa.Boolean):
+            column = sa.cast(column, sa.Integer)
+        out.append(column)
+    return out
 
 
 class _Exporter:
@@ -84,12 +103,13 @@ class _Exporter:
         for part in self._conn.execute(query).partitions(_PARTITION):
             yield from part
 
-    def residents(self) -> Iterator[Any]:
-        return self._rows(
-            sa.select(R)
+    def residents(self) -> Iterator[Sequence[Any]]:
+        return raw_rows(
+            self._conn,
+            sa.select(*_cells(R, RESIDENTS))
             .where(R.c.municipality_code == self._m)
             .where(R.c.removed_on.is_(None))
-            .order_by(R.c.resident_id)
+            .order_by(R.c.resident_id),
         )
 
     def _seal_rows(self) -> sa.Select[Any]:
@@ -144,40 +164,39 @@ class _Exporter:
                 "active": row.active,
             }
 
-    def card_serials(self) -> Iterator[dict[str, Any]]:
-        query = (
-            sa.select(R.c.resident_id, CS.c.serial, CS.c.token, CS.c.active)
+    def card_serials(self) -> Iterator[Sequence[Any]]:
+        carrier = sa.case(
+            {c.token_label: c.value for c in TokenCarrier}, value=CS.c.token, else_=CS.c.token
+        )
+        return raw_rows(
+            self._conn,
+            sa.select(*_cells(CS, CARD_SERIALS, resident_id=R.c.resident_id, carrier=carrier))
             .join(R, R.c.id == CS.c.resident_pk)
             .where(CS.c.resident_pk.in_(self._live))
-            .order_by(CS.c.serial)
+            .order_by(CS.c.serial),
         )
-        for row in self._rows(query):
-            yield {
-                "resident_id": row.resident_id,
-                "serial": row.serial,
-                "carrier": TokenCarrier.from_token_label(row.token),
-                "active": row.active,
-            }
 
-    def taxes(self) -> Iterator[Any]:
-        fields = [c for c in TAX.columns if c.name not in ("id", "resident_pk")]
-        return self._rows(
-            sa.select(R.c.resident_id, *fields)
+    def taxes(self) -> Iterator[Sequence[Any]]:
+        return raw_rows(
+            self._conn,
+            sa.select(*_cells(TAX, TAXES, resident_id=R.c.resident_id))
             .join(R, R.c.id == TAX.c.resident_pk)
             .where(TAX.c.resident_pk.in_(self._live))
-            .order_by(R.c.resident_id, TAX.c.fiscal_year)
+            .order_by(R.c.resident_id, TAX.c.fiscal_year),
         )
 
-    def koseki(self) -> Iterator[Any]:
-        return self._rows(
-            sa.select(KM)
+    def koseki(self) -> Iterator[Sequence[Any]]:
+        return raw_rows(
+            self._conn,
+            sa.select(*_cells(KM, KOSEKI))
             .where(KM.c.municipality_code == self._m)
-            .order_by(KM.c.koseki_id, KM.c.member_no)
+            .order_by(KM.c.koseki_id, KM.c.member_no),
         )
 
-    def fuhyo(self) -> Iterator[Any]:
-        return self._rows(
-            sa.select(FU)
+    def fuhyo(self) -> Iterator[Sequence[Any]]:
+        return raw_rows(
+            self._conn,
+            sa.select(*_cells(FU, FUHYO))
             .where(FU.c.municipality_code == self._m)
-            .order_by(FU.c.koseki_id, FU.c.member_no, FU.c.entry_no)
+            .order_by(FU.c.koseki_id, FU.c.member_no, FU.c.entry_no),
         )

@@ -151,7 +151,7 @@ class HashingWriter(io.RawIOBase):
 
 
 class BackupStore:
-    def __init__(self, root: Path, *, compress_level: int = 6) -> None:
+    def __init__(self, root: Path, *, compress_level: int = 1) -> None:
         if not 0 <= compress_level <= 9:
             raise ValueError("compress_level must be 0-9")
         self.root = root

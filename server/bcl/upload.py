@@ -134,7 +134,7 @@ class BclSettings:
     max_upload_bytes: int = 64 * 1024**3
     max_files: int = 16
     max_reported_errors: int = 1000  # all errors are counted; this many are listed
-    compress_level: int = 6
+    compress_level: int = 1  # of the kept copies: zlib level 1 is ~4x faster than 6, ~30% larger
     batch_rows: int = 2000
 
     def __post_init__(self) -> None:
@@ -156,7 +156,7 @@ class BclSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> BclSettings:
         """KONBINI_BCL_DIR, KONBINI_BCL_RETENTION, KONBINI_BCL_MAX_UPLOAD_BYTES,
-        KONBINI_BCL_MAX_ERRORS; keyword overrides win."""
+        KONBINI_BCL_MAX_ERRORS, KONBINI_BCL_COMPRESS_LEVEL; keyword overrides win."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         mapping: dict[str, tuple[str, Callable[[str], object]]] = {
@@ -164,6 +164,7 @@ class BclSettings:
             "KONBINI_BCL_RETENTION": ("retention", int),
             "KONBINI_BCL_MAX_UPLOAD_BYTES": ("max_upload_bytes", int),
             "KONBINI_BCL_MAX_ERRORS": ("max_reported_errors", int),
+            "KONBINI_BCL_COMPRESS_LEVEL": ("compress_level", int),
         }
         for var, (name, conv) in mapping.items():
             if var in env:
