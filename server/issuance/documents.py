@@ -4,7 +4,8 @@ The issuance desk builds a `CertificateDocument` from the resident data it is al
 the renderer (`server.issuance.pdf`) only lays it out. Every rule about *what* may appear on a
 copy is checked here when the document is built (SPEC section 3), so a renderer cannot print a
 certificate that should not exist: an 印鑑登録証明書 for two people, a 住民票 mixing
-households, a person under issuance suppression.
+households, a person under issuance suppression, a 記載事項証明書 from BCL, someone else's tax
+certificate, a closed 戸籍 (除籍) or one the requester has left.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from server.bcl.records import MunicipalityProfile, ResidentRecord, SealRegistrationRecord
+from server.bcl.records import (
+    IssuingBackend,
+    MunicipalityProfile,
+    ResidentRecord,
+    SealRegistrationRecord,
+)
+from server.bcl.registers import TaxRecord
+from server.koseki.records import Koseki
 
 
 class CertificateKind(StrEnum):
@@ -36,6 +44,11 @@ class CertificateKind(StrEnum):
         return self in _KOSEKI_KINDS
 
     @property
+    def is_tax(self) -> bool:
+        """所得・課税・納税: self only, one fiscal year per copy."""
+        return self in _TAX_KINDS
+
+    @property
     def printed_title(self) -> str:
         """The title printed on the copy and set as the PDF title."""
         return _TITLES[self]
@@ -54,6 +67,9 @@ _TITLES: dict[CertificateKind, str] = {
 }
 _KOSEKI_KINDS = frozenset(
     {CertificateKind.KOSEKI_ZENBU, CertificateKind.KOSEKI_KOJIN, CertificateKind.KOSEKI_FUHYO}
+)
+_TAX_KINDS = frozenset(
+    {CertificateKind.TAX_INCOME, CertificateKind.TAX_ASSESSMENT, CertificateKind.TAX_PAYMENT}
 )
 
 # Terminal and printer ids go between the dashes of the issue number, so they may not contain
@@ -117,8 +133,44 @@ class JuminhyoOptions:
 
 
 @dataclass(frozen=True)
+class KosekiExtract:
+    """What a 戸籍 certificate is made of: the 戸籍 as its server returned it, and whom it shows.
+
+    `requester_member_no` is the requester's own place in the 戸籍 (the 本籍地 linked it, or
+    the 宛名番号 did); `subjects` are the members printed: every member for 全部事項, the
+    chosen current members for 個人事項 and for a 附票 of part of the 戸籍.
+    """
+
+    koseki: Koseki
+    requester_member_no: int
+    subjects: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subjects", tuple(self.subjects))
+        if self.koseki.closed:
+            raise ValueError("a closed 戸籍 (除籍) is not issued at a kiosk")
+        if not self.koseki.is_current_member(self.requester_member_no):
+            raise ValueError("only a current member of the 戸籍 may obtain it")
+        if not self.subjects:
+            raise ValueError("a 戸籍 certificate shows at least one member")
+        if len(set(self.subjects)) != len(self.subjects):
+            raise ValueError("a member appears twice on the certificate")
+        if any(self.koseki.member(no) is None for no in self.subjects):
+            raise ValueError("a member who is not in this 戸籍")
+
+    @property
+    def whole(self) -> bool:
+        """Every current member is shown (全部), rather than some of them (一部)."""
+        return {m.member_no for m in self.koseki.current_members} <= set(self.subjects)
+
+
+@dataclass(frozen=True)
 class CertificateDocument:
-    """One copy to print. 個人番号 and 住民票コード are carried in the records but never shown."""
+    """One copy to print. 個人番号 and 住民票コード are carried in the records but never shown.
+
+    `persons` are the chosen members (住民票, 記載事項), the registrant (印鑑), the taxpayer
+    (tax) or the requester (戸籍, whose members are in `koseki`).
+    """
 
     kind: CertificateKind
     municipality: MunicipalityProfile
@@ -129,6 +181,8 @@ class CertificateDocument:
     household_head: ResidentRecord | None = None  # 世帯主, required for a 住民票
     household_size: int = 0  # members in the household, to tell 世帯全員 from 世帯の一部
     seal: SealRegistrationRecord | None = None  # 印鑑登録, required for an 印鑑登録証明書
+    tax: TaxRecord | None = None  # one fiscal year, required for a tax certificate
+    koseki: KosekiExtract | None = None  # required for 戸籍 and 附票
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "persons", tuple(self.persons))
@@ -144,10 +198,27 @@ class CertificateDocument:
             raise ValueError("issue number belongs to another municipality")
         if self.issue_number.issue_date != self.issued_on:
             raise ValueError("issue number date differs from the issue date")
+        if self.tax is not None and not self.kind.is_tax:
+            raise ValueError("only a tax certificate carries a tax record")
+        if self.koseki is not None and not self.kind.needs_koseki_server:
+            raise ValueError("only a 戸籍 certificate carries a 戸籍")
         if self.kind is CertificateKind.JUMINHYO:
             self._check_juminhyo()
+        elif self.kind is CertificateKind.JUMINHYO_KISAI:
+            self._check_kisai()
         elif self.kind is CertificateKind.INKAN:
             self._check_inkan()
+        elif self.kind.is_tax:
+            self._check_tax()
+        else:
+            self._check_koseki()
+
+    def _check_kisai(self) -> None:
+        if self.municipality.backend is not IssuingBackend.OWN_SERVER:
+            raise ValueError("a 住民票記載事項証明書 comes from an own issuing server, not BCL")
+        if self.options.show_honseki:
+            raise ValueError("a 住民票記載事項証明書 does not carry 本籍・筆頭者")
+        self._check_juminhyo()
 
     def _check_juminhyo(self) -> None:
         head = self.household_head
@@ -167,6 +238,39 @@ class CertificateDocument:
             raise ValueError("an 印鑑登録証明書 needs an active seal registration")
         if self.seal.resident_id != self.persons[0].resident_id:
             raise ValueError("the seal registration belongs to another person")
+        self._no_options()
+
+    def _check_tax(self) -> None:
+        if len(self.persons) != 1:
+            raise ValueError("a tax certificate is for exactly one person")
+        if self.tax is None:
+            raise ValueError("a tax certificate needs the tax record of its fiscal year")
+        if self.tax.resident_id != self.persons[0].resident_id:
+            raise ValueError("the tax record belongs to another person")
+        if self.seal is not None:
+            raise ValueError("a tax certificate carries no seal registration")
+        self._no_options()
+
+    def _check_koseki(self) -> None:
+        extract = self.koseki
+        if extract is None:
+            raise ValueError("a 戸籍 certificate needs the 戸籍")
+        if len(self.persons) != 1:
+            raise ValueError("a 戸籍 certificate is requested by exactly one person")
+        if extract.koseki.municipality_code != self.municipality.code:
+            raise ValueError("the 戸籍 is kept by another municipality than the one certifying")
+        everyone = tuple(m.member_no for m in extract.koseki.members)
+        if self.kind is CertificateKind.KOSEKI_ZENBU and extract.subjects != everyone:
+            raise ValueError("a 全部事項証明書 shows every member of the 戸籍, in order")
+        if self.kind is not CertificateKind.KOSEKI_ZENBU and any(
+            not extract.koseki.is_current_member(no) for no in extract.subjects
+        ):
+            raise ValueError("only current members are chosen for 個人事項 and the 附票")
+        if self.seal is not None:
+            raise ValueError("a 戸籍 certificate carries no seal registration")
+        self._no_options()
+
+    def _no_options(self) -> None:
         if self.options != JuminhyoOptions():
             raise ValueError("optional items apply to a 住民票 only")
 

@@ -386,8 +386,10 @@ class Sheet:
         """A framed table: a label row of headings over rows of values; returns its bottom.
 
         `columns` are (heading, width in mm) and must fill the content width. Values are shrunk
-        to fit their cell; amounts are set right-aligned with `align="R"`.
+        to fit their cell; `align` is one letter for every column or one per column ("LRR"):
+        amounts are set right-aligned.
         """
+        aligns = align if len(align) == len(columns) else align[:1] * len(columns)
         pdf = self.pdf
         height = head_h + row_h * len(rows)
         pdf.set_line_width(0.35)
@@ -406,8 +408,8 @@ class Sheet:
             y = top + head_h + r * row_h
             if r:
                 self.hline(LEFT, RIGHT, y)
-            for (x0, w), value in zip(edges, values, strict=True):
-                if align == "R":
+            for (x0, w), value, how in zip(edges, values, aligns, strict=True):
+                if how == "R":
                     baseline = y + row_h / 2 + size * 0.353 * 0.36
                     self.text(x0 + w - 1.5, baseline, value, size, align="R", width=w - 3.0)
                 else:

@@ -1,7 +1,10 @@
-"""住民票の写し: the household's address and head, then one framed entry per member.
+"""住民票の写し and 住民票記載事項証明書: the household's address and head, then its members.
 
-It follows real kiosk copies: every item of the register, 「省略」 where an item is not printed
-(個人番号 and 住民票コード always; 世帯主・続柄 and 本籍・筆頭者 unless the resident chose them).
+The 住民票の写し follows real kiosk copies: one framed entry per person with every item of the
+register, 「省略」 where an item is not printed (個人番号 and 住民票コード always; 世帯主・続柄
+and 本籍・筆頭者 unless the resident chose them). The 記載事項証明書 certifies only the basic
+items, one table row per person, and is issued by municipalities with their own issuing
+server (SPEC section 3).
 """
 
 from __future__ import annotations
@@ -121,3 +124,63 @@ def _person_entry(sheet: Sheet, top: float, p: ResidentRecord) -> None:
             sheet.label(COL_C, y, COL_D - COL_C, rh, label2)
             sheet.cell_text(COL_D, y, RIGHT - COL_D, rh, value2, VALUE_PT)
         y += rh
+
+
+# -- 住民票記載事項証明書 ------------------------------------------------------------------------
+
+KISAI_COLUMNS = (
+    ("氏名", 52.0),
+    ("生年月日", 30.0),
+    ("性別", 12.0),
+    ("続柄", 20.0),
+    ("住民となった日", 33.0),
+    ("住所を定めた日", 33.0),
+)
+KISAI_HEAD_H, KISAI_ROW_H = 7.0, 12.0
+
+
+def kisai(sheet: Sheet) -> None:
+    """住民票記載事項証明書: the basic items of each chosen member, as table rows."""
+    doc = sheet.doc
+    head = doc.household_head
+    assert head is not None  # CertificateDocument checks it
+    persons = sorted(doc.persons, key=lambda p: not p.is_household_head)
+    pages = paginate(
+        [KISAI_ROW_H] * len(persons),
+        room=CONTENT_BOTTOM - ENTRIES_TOP - KISAI_HEAD_H,
+        last_room=CONTENT_BOTTOM - ENTRIES_TOP - KISAI_HEAD_H - CERTIFICATION_H,
+    )
+    y = ENTRIES_TOP
+    for page, rows in enumerate(pages, start=1):
+        sheet.new_page(page, len(pages))
+        _household_block(sheet, head)
+        y = sheet.grid(ENTRIES_TOP, KISAI_COLUMNS, [])
+        for i in rows:
+            _kisai_row(sheet, y, persons[i])
+            y += KISAI_ROW_H
+        sheet.pdf.set_line_width(0.35)
+        sheet.pdf.rect(LEFT, ENTRIES_TOP, WIDTH, y - ENTRIES_TOP)
+        sheet.pdf.set_line_width(0.2)
+    scope = "世帯全員" if doc.whole_household else "世帯の一部"
+    sheet.close(y + 2.5, f"上記は、{scope}の住民票に記載されている事項と相違ないことを証明する。")
+
+
+def _kisai_row(sheet: Sheet, top: float, p: ResidentRecord) -> None:
+    show = sheet.doc.options.show_head_and_relationship
+    values = (
+        to_wareki(p.birth_date),
+        p.sex.value,
+        p.relationship if show else OMITTED,
+        to_wareki(p.became_resident_on),
+        to_wareki(p.address_set_on),
+    )
+    sheet.hline(LEFT, RIGHT, top + KISAI_ROW_H)
+    x = LEFT
+    (_, name_w), *rest = KISAI_COLUMNS
+    sheet.text(x + 1.5, top + 3.6, p.full_name_kana, KANA_PT, width=name_w - 3.0)
+    sheet.text(x + 1.5, top + 9.6, p.full_name, VALUE_PT + 1.5, width=name_w - 3.0)
+    x += name_w
+    for (_, w), value in zip(rest, values, strict=True):
+        sheet.vline(x, top, top + KISAI_ROW_H)
+        sheet.cell_text(x, top, w, KISAI_ROW_H, value, VALUE_PT - 0.5)
+        x += w
