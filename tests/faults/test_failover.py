@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import filecmp
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,3 +189,47 @@ def test_no_committed_copy_or_generation_is_lost_when_the_primary_dies(
     assert lost == []
     assert books.differences == ()
     assert books.printed > 0
+
+
+def test_only_a_synchronous_standby_keeps_every_commit_the_client_was_told_of(
+    clusters: Callable[[], Cluster], record_figures: Recorder
+) -> None:
+    """Why the pair runs with synchronous_standby_names: the same crash with and without it."""
+    east = clusters()
+    east.create_database("konbini")
+    east.query("CREATE TABLE copies (n int PRIMARY KEY)", "konbini")
+    west = east.clone_standby("west")
+    east.require_sync(west)
+
+    # Synchronous: with the standby away, a commit waits for it instead of being acknowledged.
+    west.stop("fast")
+    waiting = threading.Thread(
+        target=east.query, args=("INSERT INTO copies VALUES (1)", "konbini"), daemon=True
+    )
+    waiting.start()
+    wait_for(
+        lambda: east.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'") != [],
+        "the commit to wait for the standby",
+    )
+    west.start()
+    waiting.join(timeout=60)
+    assert not waiting.is_alive()
+
+    # Asynchronous: the same commit is acknowledged at once, and dies with the primary.
+    east.query("ALTER SYSTEM SET synchronous_standby_names = ''")
+    east.query("SELECT pg_reload_conf()")
+    west.stop("fast")
+    east.query("INSERT INTO copies VALUES (2)", "konbini")  # the client is told: committed
+    east.stop("immediate")
+    west.start()
+    west.promote()
+    survived = [n for (n,) in west.query("SELECT n FROM copies ORDER BY n", "konbini")]
+    record_figures(
+        faults_injected=1,
+        copies_checked=2,
+        ledger_differences=0,
+        commits_acknowledged=2,
+        commits_kept_by_the_standby=len(survived),
+        lost_without_synchronous_replication=2 - len(survived),
+    )
+    assert survived == [1]
