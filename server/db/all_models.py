@@ -5,8 +5,10 @@ A domain that adds tables imports its models module here.
 
 from __future__ import annotations
 
-import server.bcl.models  # noqa: F401
-import server.municipal.models  # noqa: F401
+import server.bcl.models
+import server.issuance.models
+import server.koseki.models
+import server.municipal.models  # noqa: F401 (each import registers tables)
 from server.db.models import ALL_TABLES
 
 METADATA = ALL_TABLES
