@@ -72,14 +72,31 @@ class PrintResultLike(Protocol):
 
 
 class CertificateChoice(StrEnum):
-    JUMINHYO = "juminhyo"
-    INKAN = "inkan"
+    JUMINHYO = "juminhyo"  # 住民票の写し
+    INKAN = "inkan"  # 印鑑登録証明書
+    JUMINHYO_KISAI = "juminhyo_kisai"  # 住民票記載事項証明書
+    TAX_INCOME = "tax_income"  # 所得証明書
+    TAX_ASSESSMENT = "tax_assessment"  # 課税（非課税）証明書
+    TAX_PAYMENT = "tax_payment"  # 納税証明書
+    KOSEKI_ZENBU = "koseki_zenbu"  # 戸籍全部事項証明書
+    KOSEKI_KOJIN = "koseki_kojin"  # 戸籍個人事項証明書
+    KOSEKI_FUHYO = "koseki_fuhyo"  # 戸籍の附票の写し
 
 
 _KIND = {
     CertificateChoice.JUMINHYO: issuance_pb2.CERTIFICATE_KIND_JUMINHYO,
     CertificateChoice.INKAN: issuance_pb2.CERTIFICATE_KIND_INKAN,
+    CertificateChoice.JUMINHYO_KISAI: issuance_pb2.CERTIFICATE_KIND_JUMINHYO_KISAI,
+    CertificateChoice.TAX_INCOME: issuance_pb2.CERTIFICATE_KIND_TAX_INCOME,
+    CertificateChoice.TAX_ASSESSMENT: issuance_pb2.CERTIFICATE_KIND_TAX_ASSESSMENT,
+    CertificateChoice.TAX_PAYMENT: issuance_pb2.CERTIFICATE_KIND_TAX_PAYMENT,
+    CertificateChoice.KOSEKI_ZENBU: issuance_pb2.CERTIFICATE_KIND_KOSEKI_ZENBU,
+    CertificateChoice.KOSEKI_KOJIN: issuance_pb2.CERTIFICATE_KIND_KOSEKI_KOJIN,
+    CertificateChoice.KOSEKI_FUHYO: issuance_pb2.CERTIFICATE_KIND_KOSEKI_FUHYO,
 }
+_TAX_CHOICES = frozenset(
+    {CertificateChoice.TAX_INCOME, CertificateChoice.TAX_ASSESSMENT, CertificateChoice.TAX_PAYMENT}
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,8 @@ class Order:
     subjects: str | tuple[str, ...] = "self"
     include_head_and_relationship: bool = False
     include_honseki: bool = False
+    # Tax certificates: the fiscal year (年度, 2025 = 令和7年度); None: the newest offered.
+    fiscal_year: int | None = None
 
 
 class VisitStatus(StrEnum):
@@ -111,6 +130,8 @@ class VisitStatus(StrEnum):
     SERVICE_UNAVAILABLE = "service_unavailable"
     KIOSK_OUT_OF_SERVICE = "kiosk_out_of_service"  # the center refused this kiosk itself
     CLOSED = "closed"  # outside hours or suspended: the screen shows the center's words
+    REGISTRATION_FILED = "registration_filed"  # 本籍地 利用登録 sent (or already approved)
+    REGISTRATION_PENDING = "registration_pending"  # the 本籍地 has not linked it yet
 
 
 class KioskStep(StrEnum):
@@ -145,6 +166,10 @@ SCREEN_TEXT: dict[VisitStatus, str] = {
     "しばらくしてからお試しください。",
     VisitStatus.KIOSK_OUT_OF_SERVICE: "この端末は現在ご利用いただけません。",
     VisitStatus.CLOSED: "ただいまこの証明書は交付していません。",
+    VisitStatus.REGISTRATION_FILED: "本籍地への利用登録を申請しました。本籍地の市区町村で確認が"
+    "済みしだい、戸籍証明書を取得できます。",
+    VisitStatus.REGISTRATION_PENDING: "本籍地で利用登録を確認しています。"
+    "確認が済んでからご利用ください。",
 }
 
 
@@ -167,6 +192,18 @@ class VisitOutcome:
     def kept_yen(self) -> int:
         """What the resident is out of pocket for this visit."""
         return self.paid_yen - self.refunded_yen
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    """How a 本籍地 利用登録 request ended."""
+
+    status: VisitStatus
+    screen: str
+    registration_id: str = ""
+    municipality_name: str = ""  # the 本籍地
+    approved: bool = False  # filed before and already linked to a 戸籍
+    error: ErrorDetails | None = None
 
 
 def _outcome(status: VisitStatus, **kw: object) -> VisitOutcome:
@@ -310,14 +347,67 @@ class KioskTerminal:
         except CardProtocolError:
             outcome = _outcome(VisitStatus.CARD_ERROR)
         finally:
-            if token:
-                with contextlib.suppress(grpc.RpcError):  # it expires on its own anyway
-                    self._auth.EndSession(
-                        auth_pb2.EndSessionRequest(session_token=token),
-                        metadata=self._md,
-                        timeout=self._timeout,
-                    )
+            self._end_session(token)
         return dataclasses.replace(outcome, token=kind)
+
+    def request_honseki_registration(
+        self,
+        connection: CardConnection,
+        pin: str | None,
+        honseki_municipality_code: str,
+        *,
+        hittousha: str = "",
+        honseki: str = "",
+    ) -> RegistrationOutcome:
+        """本籍地 利用登録: authenticate, file the request with the 本籍地, end the session.
+
+        `hittousha` and `honseki` are what the resident enters; empty: their 住民票's. The
+        本籍地's staff decide later; the 戸籍 is offered from an authentication after that.
+        """
+        token = ""
+        try:
+            card = JpkiClient(connection)
+            _, certificate = self._read_chip(card, pin)
+            if isinstance(certificate, VisitOutcome):
+                return RegistrationOutcome(certificate.status, certificate.screen)
+            token = self._sign_in(card, certificate)
+            filed = self._issuance.RequestHonsekiRegistration(
+                issuance_pb2.RequestHonsekiRegistrationRequest(
+                    session_token=token,
+                    honseki_municipality_code=honseki_municipality_code,
+                    hittousha=hittousha,
+                    honseki=honseki,
+                ),
+                metadata=self._md,
+                timeout=self._timeout,
+            )
+            return RegistrationOutcome(
+                VisitStatus.REGISTRATION_FILED,
+                SCREEN_TEXT[VisitStatus.REGISTRATION_FILED],
+                registration_id=filed.registration_id,
+                municipality_name=filed.municipality_name,
+                approved=filed.state == issuance_pb2.HONSEKI_REGISTRATION_STATE_APPROVED,
+            )
+        except grpc.RpcError as err:
+            refused = _refusal(decode_error(err))
+            return RegistrationOutcome(refused.status, refused.screen, error=refused.error)
+        except CardConnectionError:
+            return RegistrationOutcome(
+                VisitStatus.CARD_REMOVED, SCREEN_TEXT[VisitStatus.CARD_REMOVED]
+            )
+        except CardProtocolError:
+            return RegistrationOutcome(VisitStatus.CARD_ERROR, SCREEN_TEXT[VisitStatus.CARD_ERROR])
+        finally:
+            self._end_session(token)
+
+    def _end_session(self, token: str) -> None:
+        if token:
+            with contextlib.suppress(grpc.RpcError):  # it expires on its own anyway
+                self._auth.EndSession(
+                    auth_pb2.EndSessionRequest(session_token=token),
+                    metadata=self._md,
+                    timeout=self._timeout,
+                )
 
     def _order(
         self,
@@ -336,6 +426,9 @@ class KioskTerminal:
         subject_ids = _pick_subjects(offer, order.subjects)
         if subject_ids is None:
             return _outcome(VisitStatus.REFUSED)
+        fiscal_year = 0
+        if order.kind in _TAX_CHOICES:  # the year asked for, else the newest offered
+            fiscal_year = order.fiscal_year or next(iter(offer.fiscal_years), 0)
         if not self.printer_can_print():
             return _outcome(VisitStatus.PRINTER_NOT_READY)  # nothing reserved, nothing paid
         reservation = self._issuance.Reserve(
@@ -345,6 +438,8 @@ class KioskTerminal:
                 subject_ids=subject_ids,
                 include_head_and_relationship=order.include_head_and_relationship,
                 include_honseki=order.include_honseki,
+                fiscal_year=fiscal_year,
+                municipality_code=offer.municipality_code,
             ),
             metadata=self._md,
             timeout=self._timeout,
@@ -524,6 +619,7 @@ def _pick_subjects(offer: issuance_pb2.Offering, wanted: str | tuple[str, ...]) 
 
 _REASON_STATUS = {
     "NOT_AVAILABLE_AT_KIOSK": VisitStatus.NOT_AVAILABLE,
+    "HONSEKI_REGISTRATION_PENDING": VisitStatus.REGISTRATION_PENDING,
 }
 # Refusals by the service rules: the center's message is what the screen shows.
 _CLOSED_REASONS = frozenset({"OUTSIDE_SERVICE_HOURS", "SUSPENDED", "OUTSIDE_CERTIFICATE_HOURS"})

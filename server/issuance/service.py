@@ -1,9 +1,13 @@
 """Issuance for an authenticated kiosk session: offerings, reservation, the copy, its outcome.
 
 Who may obtain what (SPEC section 3): a 住民票の写し of oneself and members of one's own
-household; an 印鑑登録証明書 of oneself only, with an active seal registration. A person under
-issuance suppression (交付抑止) is never offered and never issued; the kiosk is told only that
-the certificate is not available here.
+household; a 住民票記載事項証明書 likewise, from a municipality with its own issuing server only;
+an 印鑑登録証明書 of oneself only, with an active seal registration; a tax certificate of oneself
+only, for one fiscal year in the range kiosks issue (`server.issuance.tax`); a 戸籍証明書 or 戸籍の
+附票の写し of one's current 戸籍, from the municipality that keeps it through its declared 戸籍
+server — where one lives, or the 本籍地 once its staff approved one's 利用登録
+(`server.issuance.koseki_access`). A person under issuance suppression (交付抑止) is never
+offered and never issued; the kiosk is told only that the certificate is not available here.
 
 Money moves only with the ISSUED transition: the settlement entry is written in the same
 transaction, so a copy that did not print is never charged and a retried request (same
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
 from server.auth.service import token_digest
-from server.bcl.records import ResidentRecord
+from server.bcl.models import BclTaxRecord
+from server.bcl.records import IssuingBackend, ResidentRecord
+from server.bcl.registers import TaxRecord
 from server.bcl.store import municipality_profile, resident_record, seal_record
 from server.common.clock import JST, Clock
 from server.common.errors import (
@@ -56,8 +63,20 @@ from server.issuance.documents import (
     CertificateKind,
     IssueNumber,
     JuminhyoOptions,
+    KosekiExtract,
 )
+from server.issuance.koseki_access import KosekiAccess, KosekiLookup, plan_lookup, resolve
+from server.issuance.models import IssuanceDetail
 from server.issuance.states import IssuanceEvent, IssuanceState, next_state
+from server.issuance.tax import KIOSK_TAX_YEARS, NoTaxRecord, TaxYears, fiscal_year_label
+from server.koseki.backend import KosekiServers
+from server.koseki.models import HonsekiRegistration
+from server.koseki.registration import (
+    HonsekiRequest,
+    RegistrationState,
+    file_request,
+    registrations_of,
+)
 from server.municipal.policy import availability_of, is_suppressed
 from server.municipal.rules import (
     NATIONAL_KIOSK_HOURS,
@@ -66,10 +85,13 @@ from server.municipal.rules import (
     DailyHours,
     ServiceNotAvailable,
 )
+from server.municipal.staff import check_offering_allowed
 from server.settlement.ledger import post_issued_copy, record_voided_copy
 
-# Kinds this desk can issue today; others (tax, 戸籍, …) are skipped in offerings.
-ISSUABLE = frozenset({CertificateKind.JUMINHYO, CertificateKind.INKAN})
+# Kinds this desk can issue: every certificate of SPEC section 3.
+ISSUABLE = frozenset(CertificateKind)
+# Certificates of a household's members (住民票 and 記載事項) rather than of one person.
+_HOUSEHOLD_KINDS = frozenset({CertificateKind.JUMINHYO, CertificateKind.JUMINHYO_KISAI})
 
 # What a kiosk is told when a person is suppressed: the same words whatever the cause.
 NOT_AVAILABLE_MESSAGE = "この証明書はここでは交付できません。市区町村の窓口でお尋ねください。"
@@ -114,6 +136,12 @@ class AlreadyFinal(FailedPrecondition):
     reason = "ISSUANCE_FINAL"
 
 
+class HonsekiRegistrationPending(PermissionDenied):
+    """The 本籍地 has not yet linked the resident's 利用登録 to a 戸籍."""
+
+    reason = "HONSEKI_REGISTRATION_PENDING"
+
+
 class Renderer(Protocol):
     def render(self, doc: CertificateDocument, *, created_at: datetime) -> bytes: ...
 
@@ -134,6 +162,28 @@ class OfferingView:
     allows_head_and_relationship: bool
     allows_honseki: bool
     availability: Availability = OPEN
+    municipality_code: str = ""  # who issues it: the 本籍地 for its 戸籍, else where one lives
+    municipality_name: str = ""
+    fiscal_years: tuple[int, ...] = ()  # tax certificates: the years there is a record for
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    """A resident's 本籍地 利用登録 as the kiosk shows it."""
+
+    registration_id: str
+    municipality_code: str
+    municipality_name: str
+    state: RegistrationState
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class Menu:
+    """What the kiosk shows after authentication."""
+
+    offerings: tuple[OfferingView, ...]
+    registrations: tuple[RegistrationView, ...]
 
 
 @dataclass(frozen=True)
@@ -142,16 +192,26 @@ class ReserveRequest:
     subject_ids: tuple[str, ...]
     include_head_and_relationship: bool = False
     include_honseki: bool = False
+    fiscal_year: int | None = None  # tax certificates only
+    municipality_code: str = ""  # the offering's issuer; empty: as the desk finds it
 
     def __post_init__(self) -> None:
         if not self.subject_ids:
             raise InvalidArgument("choose at least one person", field="subject_ids")
         if len(set(self.subject_ids)) != len(self.subject_ids):
             raise InvalidArgument("a person is chosen twice", field="subject_ids")
-        if self.kind is CertificateKind.INKAN and (
-            self.include_head_and_relationship or self.include_honseki
-        ):
+        if self.include_head_and_relationship and self.kind not in _HOUSEHOLD_KINDS:
             raise InvalidArgument("optional items apply to 住民票 only", field="kind")
+        if self.include_honseki and self.kind is not CertificateKind.JUMINHYO:
+            raise InvalidArgument("optional items apply to 住民票 only", field="kind")
+        if self.kind.is_tax and self.fiscal_year is None:
+            raise InvalidArgument("choose the fiscal year (年度)", field="fiscal_year")
+        if not self.kind.is_tax and self.fiscal_year is not None:
+            raise InvalidArgument("a fiscal year applies to tax certificates", field="fiscal_year")
+        if self.municipality_code and not re.fullmatch(r"\d{6}", self.municipality_code):
+            raise InvalidArgument(
+                "municipality_code is a 6-digit municipality code", field="municipality_code"
+            )
 
 
 @dataclass(frozen=True)
@@ -184,11 +244,18 @@ class IssuanceSettings:
     # A copy handed to the printer and never confirmed is voided after this long.
     printing_ttl: timedelta = timedelta(minutes=15)
     kiosk_hours: DailyHours = NATIONAL_KIOSK_HOURS
+    tax_years: TaxYears = KIOSK_TAX_YEARS  # fiscal years of tax certificates issued at kiosks
 
 
 def subject_handle(key: bytes, resident_pk: int) -> str:
     """Opaque per-session handle: kiosks never see resident numbers."""
     return hmac.new(key, f"subject:{resident_pk}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def member_handle(key: bytes, municipality_code: str, koseki_id: str, member_no: int) -> str:
+    """Opaque per-session handle of a 戸籍 member (who may not live here at all)."""
+    text = f"koseki:{municipality_code}:{koseki_id}:{member_no}"
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 class IssuanceDesk:
@@ -201,11 +268,13 @@ class IssuanceDesk:
         renderer: Renderer,
         clock: Clock,
         settings: IssuanceSettings | None = None,
+        koseki: KosekiServers | None = None,
     ) -> None:
         self._engine = engine
         self._renderer = renderer
         self._clock = clock
         self._settings = settings or IssuanceSettings()
+        self._koseki = koseki or KosekiServers.of_bcl(engine)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -223,91 +292,234 @@ class IssuanceDesk:
     # -- offerings --------------------------------------------------------------------------
 
     def list_offerings(self, token: str, kiosk_id: str) -> list[OfferingView]:
+        return list(self.menu(token, kiosk_id).offerings)
+
+    def menu(self, token: str, kiosk_id: str) -> Menu:
+        """The offerings of this session's resident, and their 本籍地 registrations."""
         now = self._clock()
         with Session(self._engine) as db:
             sess = self._session(db, token, kiosk_id, now)
             me = _get_resident(db, sess.resident_pk)
             if is_suppressed(db, me):
                 raise NotAvailableHere()
-            offers = db.exec(
-                select(Offering)
-                .where(Offering.municipality_code == me.municipality_code)
-                .where(col(Offering.enabled).is_(True))
-            ).all()
-            rules = availability_of(
-                db, me.municipality_code, [o.kind for o in offers], now, self._settings.kiosk_hours
-            )
-            views = []
-            for offer in sorted(offers, key=lambda o: o.kind):
-                try:
-                    kind = CertificateKind(offer.kind)
-                except ValueError:
-                    continue
-                if kind not in ISSUABLE:
-                    continue
-                subjects = [
-                    SubjectView(
-                        subject_handle(sess.subject_key, _pk(r)),
-                        f"{r.family_name}　{r.given_name}",
-                        r.id == me.id,
-                    )
-                    for r in _eligible(db, kind, me)
+            registrations = registrations_of(db, _pk(me))
+            views = tuple(_registration_view(db, r) for r in registrations)
+            lookup = plan_lookup(db, me, registrations, self._koseki)
+            if not lookup.needed:  # no 戸籍 server to ask: one transaction
+                return Menu(self._offerings(db, sess, me, None, now), views)
+        access = resolve(lookup, self._koseki)  # the 戸籍 server, outside any transaction
+        with Session(self._engine) as db:
+            sess = self._session(db, token, kiosk_id, now)
+            me = _get_resident(db, sess.resident_pk)
+            return Menu(self._offerings(db, sess, me, access, now), views)
+
+    def _offerings(
+        self,
+        db: Session,
+        sess: KioskSession,
+        me: Resident,
+        access: KosekiAccess | None,
+        now: datetime,
+    ) -> tuple[OfferingView, ...]:
+        home = db.get(Municipality, me.municipality_code)
+        assert home is not None  # the resident's foreign key
+        sources = [(home, o) for o in _enabled_offers(db, home.code)]
+        if access is not None and access.municipality_code != home.code:
+            keeper = db.get(Municipality, access.municipality_code)
+            if keeper is not None:  # the 本籍地 offers its 戸籍 certificates, nothing else
+                sources += [
+                    (keeper, o)
+                    for o in _enabled_offers(db, keeper.code)
+                    if _kind(o.kind) is not None and _kind(o.kind) in _KOSEKI_KINDS
                 ]
-                if subjects:
-                    views.append(
-                        OfferingView(
-                            kind=kind,
-                            title=kind.printed_title,
-                            fee_yen=offer.fee_yen,
-                            subjects=tuple(subjects),
-                            allows_head_and_relationship=kind is CertificateKind.JUMINHYO,
-                            allows_honseki=kind is CertificateKind.JUMINHYO,
-                            availability=rules[offer.kind],
-                        )
+        kinds: dict[str, list[str]] = {}
+        for muni, offer in sources:
+            kinds.setdefault(muni.code, []).append(offer.kind)
+        rules = {
+            code: availability_of(db, code, wanted, now, self._settings.kiosk_hours)
+            for code, wanted in kinds.items()
+        }
+        tax_years: tuple[int, ...] | None = None
+        views = []
+        for muni, offer in sorted(sources, key=lambda p: (p[1].kind, p[0].code != home.code)):
+            kind = _kind(offer.kind)
+            if kind is None or not _allowed(muni, kind):
+                continue
+            if kind.needs_koseki_server and (
+                access is None or access.municipality_code != muni.code
+            ):
+                continue  # not a current member of a 戸籍 this municipality keeps
+            years: tuple[int, ...] = ()
+            if kind.is_tax:
+                if tax_years is None:
+                    tax_years = self._tax_years_of(db, me, now)
+                years = tax_years
+                if not years:
+                    continue
+            choices = self._choices(db, sess, me, kind, access, listing=True)
+            if choices:
+                views.append(
+                    OfferingView(
+                        kind=kind,
+                        title=kind.printed_title,
+                        fee_yen=offer.fee_yen,
+                        subjects=tuple(
+                            SubjectView(c.handle, c.display_name, c.is_self) for c in choices
+                        ),
+                        allows_head_and_relationship=kind in _HOUSEHOLD_KINDS,
+                        allows_honseki=kind is CertificateKind.JUMINHYO,
+                        availability=rules[muni.code][offer.kind],
+                        municipality_code=muni.code,
+                        municipality_name=muni.full_name(),
+                        fiscal_years=years,
                     )
-            return views
+                )
+        return tuple(views)
+
+    def _choices(
+        self,
+        db: Session,
+        sess: KioskSession,
+        me: Resident,
+        kind: CertificateKind,
+        access: KosekiAccess | None,
+        *,
+        listing: bool,
+    ) -> list[_Choice]:
+        """Whom `me` may choose for `kind`. Listing leaves out the suppressed; a reservation
+        gets them too and refuses with "not available here" (suppression is judged apart)."""
+        if kind.needs_koseki_server:
+            return self._member_choices(db, sess, me, kind, access, listing=listing)
+        people = _eligible(db, kind, me) if listing else _eligible_all(db, kind, me)
+        return [
+            _Choice(
+                subject_handle(sess.subject_key, _pk(r)),
+                f"{r.family_name}　{r.given_name}",
+                r.id == me.id,
+                resident=r,
+            )
+            for r in people
+        ]
+
+    def _member_choices(
+        self,
+        db: Session,
+        sess: KioskSession,
+        me: Resident,
+        kind: CertificateKind,
+        access: KosekiAccess | None,
+        *,
+        listing: bool,
+    ) -> list[_Choice]:
+        """全部事項: the requester (the copy shows the whole 戸籍); 個人事項 and 附票: any
+        current member. A member who lives in the 本籍地 under suppression is never shown."""
+        if access is None:
+            return []
+        koseki = access.koseki
+        linked = _linked_residents(db, access)
+        if kind is CertificateKind.KOSEKI_ZENBU:
+            if listing and any(is_suppressed(db, r) for r in linked.values()):
+                return []
+            members = [m for m in koseki.members if m.member_no == access.member_no]
+        else:
+            members = list(koseki.current_members)
+        out = []
+        for m in members:
+            resident = linked.get(m.member_no)
+            if listing and resident is not None and is_suppressed(db, resident):
+                continue
+            handle = member_handle(
+                sess.subject_key, access.municipality_code, koseki.koseki_id, m.member_no
+            )
+            name = f"{m.family_name}　{m.given_name}"
+            self_ = m.member_no == access.member_no
+            out.append(_Choice(handle, name, self_, resident=resident, member_no=m.member_no))
+        return out
+
+    def _tax_years_of(self, db: Session, me: Resident, now: datetime) -> tuple[int, ...]:
+        """The fiscal years in the kiosk range that have a tax record of `me`, newest first."""
+        offered = self._settings.tax_years.offered(now.astimezone(JST).date())
+        have = set(
+            db.exec(
+                select(BclTaxRecord.fiscal_year)
+                .where(BclTaxRecord.resident_pk == _pk(me))
+                .where(col(BclTaxRecord.fiscal_year).in_(offered))
+            ).all()
+        )
+        return tuple(y for y in offered if y in have)
+
+    # -- 本籍地 利用登録 ---------------------------------------------------------------------
+
+    def request_honseki_registration(
+        self, token: str, kiosk_id: str, request: HonsekiRequest
+    ) -> RegistrationView:
+        """File the resident's 利用登録 with their 本籍地 (or find the one already filed)."""
+        now = self._clock()
+        with Session(self._engine) as db:
+            sess = self._session(db, token, kiosk_id, now)
+            me = _get_resident(db, sess.resident_pk)
+            if is_suppressed(db, me):
+                raise NotAvailableHere()
+            row = file_request(db, me, request, kiosk_id=kiosk_id, now=now, servers=self._koseki)
+            return _registration_view(db, row)
 
     # -- reservation ------------------------------------------------------------------------
 
     def reserve(self, token: str, kiosk_id: str, request: ReserveRequest) -> Reservation:
         now = self._clock()
+        lookup: KosekiLookup | None = None
+        access: KosekiAccess | None = None
+        if request.kind.needs_koseki_server:
+            with Session(self._engine) as db:
+                sess = self._session(db, token, kiosk_id, now)
+                me = _get_resident(db, sess.resident_pk)
+                lookup = plan_lookup(db, me, registrations_of(db, _pk(me)), self._koseki)
+            access = resolve(lookup, self._koseki)  # the 戸籍 server, outside any transaction
         with Session(self._engine) as db:
             sess = self._session(db, token, kiosk_id, now)
             me = _get_resident(db, sess.resident_pk)
             kiosk = db.get(Kiosk, kiosk_id)
             if kiosk is None:
                 raise SessionInvalid("the kiosk of this session is no longer registered")
-            offer = db.get(Offering, (me.municipality_code, request.kind.value))
+            issuer = _issuer(db, me, request, access, lookup)
+            offer = db.get(Offering, (issuer.code, request.kind.value))
             if offer is None or not offer.enabled or request.kind not in ISSUABLE:
                 raise NotEligible(f"{request.kind.printed_title} is not offered here")
-            rule = availability_of(
-                db, me.municipality_code, [offer.kind], now, self._settings.kiosk_hours
-            )[offer.kind]
+            check_offering_allowed(issuer, request.kind)  # BCL and 記載事項; no 戸籍 server
+            rule = availability_of(db, issuer.code, [offer.kind], now, self._settings.kiosk_hours)[
+                offer.kind
+            ]
             if not rule.available:
                 raise ServiceNotAvailable(rule)
             eligible = {
-                subject_handle(sess.subject_key, _pk(r)): r
-                for r in _eligible_all(db, request.kind, me)
+                c.handle: c
+                for c in self._choices(db, sess, me, request.kind, access, listing=False)
             }
-            chosen: list[Resident] = []
+            chosen: list[_Choice] = []
             for sid in request.subject_ids:
-                person = eligible.get(sid)
-                if person is None:
+                choice = eligible.get(sid)
+                if choice is None:
                     raise NotEligible("you may not obtain this certificate for that person")
-                if is_suppressed(db, person) or is_suppressed(db, me):
+                person = choice.resident
+                if (person is not None and is_suppressed(db, person)) or is_suppressed(db, me):
                     raise NotAvailableHere()
-                chosen.append(person)
+                chosen.append(choice)
             if request.kind is CertificateKind.INKAN and not _active_seal(db, _pk(me)):
                 raise NotEligible("no active seal registration")
+            detail = self._detail(db, me, request, access, chosen, now)
+            if request.kind.needs_koseki_server:
+                subject_pks = str(_pk(me))  # the requester; the members are in the detail
+            else:
+                subject_pks = ",".join(str(_pk(c.resident)) for c in chosen if c.resident)
             row = Issuance(
                 id=str(uuid.uuid4()),
                 state=IssuanceState.RESERVED.value,
                 kind=request.kind.value,
                 requester_pk=_pk(me),
-                subject_pks=",".join(str(_pk(p)) for p in chosen),
+                subject_pks=subject_pks,
                 include_head_and_relationship=request.include_head_and_relationship,
                 include_honseki=request.include_honseki,
-                municipality_code=me.municipality_code,
+                municipality_code=issuer.code,
                 kiosk_id=kiosk_id,
                 operator_id=kiosk.operator_id,
                 kiosk_municipality_code=kiosk.municipality_code,
@@ -317,8 +529,50 @@ class IssuanceDesk:
                 expires_at=now + self._settings.reservation_ttl,
             )
             db.add(row)
+            if detail is not None:
+                db.flush()  # the issuance row before the detail that refers to it
+                detail.issuance_id = row.id
+                db.add(detail)
             db.commit()
             return Reservation(row.id, row.fee_yen, row.expires_at)
+
+    def _detail(
+        self,
+        db: Session,
+        me: Resident,
+        request: ReserveRequest,
+        access: KosekiAccess | None,
+        chosen: Sequence[_Choice],
+        now: datetime,
+    ) -> IssuanceDetail | None:
+        """The fiscal year of a tax certificate, or the 戸籍 and members of a 戸籍 one."""
+        if request.kind.is_tax:
+            year = request.fiscal_year
+            assert year is not None  # ReserveRequest checks it
+            self._settings.tax_years.check(year, now.astimezone(JST).date())
+            if _tax_row(db, _pk(me), year) is None:
+                raise NoTaxRecord(
+                    f"there is no tax record of {fiscal_year_label(year)} for you;"
+                    " ask the municipality's counter",
+                    metadata={"fiscal_year": str(year)},
+                )
+            return IssuanceDetail(issuance_id="", fiscal_year=year)
+        if not request.kind.needs_koseki_server:
+            return None
+        assert access is not None  # `_issuer` refused otherwise
+        koseki = access.koseki
+        if request.kind is CertificateKind.KOSEKI_ZENBU:
+            if any(is_suppressed(db, r) for r in _linked_residents(db, access).values()):
+                raise NotAvailableHere()
+            numbers = [m.member_no for m in koseki.members]
+        else:
+            numbers = [c.member_no for c in chosen if c.member_no is not None]
+        return IssuanceDetail(
+            issuance_id="",
+            koseki_id=koseki.koseki_id,
+            requester_member_no=access.member_no,
+            member_nos=",".join(str(n) for n in numbers),
+        )
 
     # -- the copy ---------------------------------------------------------------------------
 
@@ -408,6 +662,7 @@ class IssuanceDesk:
 
     def _render_once(self, issuance_id: str) -> IssuedCopy:
         """The PDF of a PRINTING copy: rendered on first request, then the same bytes."""
+        lookup: KosekiLookup | None = None
         with Session(self._engine) as db:
             row = db.get(Issuance, issuance_id)
             assert row is not None and row.issue_number is not None
@@ -415,10 +670,22 @@ class IssuanceDesk:
                 return IssuedCopy(
                     row.id, row.issue_number, row.page_count, row.pdf, row.pdf_sha256, row.fee_yen
                 )
-            doc = self._document(db, row)
+            if CertificateKind(row.kind).needs_koseki_server:
+                requester = _get_resident(db, row.requester_pk)
+                registrations = registrations_of(db, row.requester_pk)
+                lookup = plan_lookup(db, requester, registrations, self._koseki)
+            else:
+                doc = self._document(db, row, None)
             started = row.printing_started_at
             fee = row.fee_yen
             assert started is not None
+        if lookup is not None:
+            # The 戸籍 as its server has it now, asked outside any transaction.
+            access = resolve(lookup, self._koseki)
+            with Session(self._engine) as db:
+                row = db.get(Issuance, issuance_id)
+                assert row is not None
+                doc = self._document(db, row, access)
         # Render outside any transaction: it is the slow part and holds no lock.
         pdf = self._renderer.render(doc, created_at=started)
         pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
@@ -434,23 +701,44 @@ class IssuanceDesk:
             db.commit()
         return IssuedCopy(issuance_id, doc.issue_number.format(), pages, pdf, digest, fee)
 
-    def _document(self, db: Session, row: Issuance) -> CertificateDocument:
+    def _document(
+        self, db: Session, row: Issuance, access: KosekiAccess | None
+    ) -> CertificateDocument:
+        kind = CertificateKind(row.kind)
         muni_row = db.get(Municipality, row.municipality_code)
         assert muni_row is not None
         persons = tuple(
             resident_record(_get_resident(db, int(pk))) for pk in row.subject_pks.split(",")
         )
         requester = _get_resident(db, row.requester_pk)
-        head = _household_head(db, requester)
+        head: ResidentRecord | None = None
+        size = 0
         seal = None
-        if CertificateKind(row.kind) is CertificateKind.INKAN:
+        tax = None
+        koseki = None
+        if kind in _HOUSEHOLD_KINDS or kind is CertificateKind.INKAN:
+            head = _household_head(db, requester)
+            size = _household_size(db, requester)
+        if kind is CertificateKind.INKAN:
             seal_row = _active_seal(db, row.requester_pk)
             if seal_row is None:
                 raise NotEligible("the seal registration is no longer active")
             seal = seal_record(seal_row, requester.resident_id)
+        detail = None
+        if kind.is_tax or kind.needs_koseki_server:
+            detail = db.get(IssuanceDetail, row.id)
+        if kind.is_tax:
+            assert detail is not None and detail.fiscal_year is not None
+            tax_row = _tax_row(db, row.requester_pk, detail.fiscal_year)
+            if tax_row is None:  # a new upload took it away since the reservation
+                raise NoTaxRecord(f"there is no tax record of {detail.fiscal_year} any more")
+            tax = tax_record(tax_row, requester.resident_id)
+        if kind.needs_koseki_server:
+            assert detail is not None
+            koseki = _extract(kind, row, detail, access)
         assert row.printing_started_at is not None and row.issue_number is not None
         return CertificateDocument(
-            kind=CertificateKind(row.kind),
+            kind=kind,
             municipality=municipality_profile(db, muni_row),
             issued_on=row.printing_started_at.astimezone(JST).date(),
             issue_number=IssueNumber.parse(row.issue_number),
@@ -460,8 +748,10 @@ class IssuanceDesk:
                 show_honseki=row.include_honseki,
             ),
             household_head=head,
-            household_size=_household_size(db, requester),
+            household_size=size,
             seal=seal,
+            tax=tax,
+            koseki=koseki,
         )
 
     # -- outcome ----------------------------------------------------------------------------
@@ -572,6 +862,152 @@ class IssuanceDesk:
         return PrintReport(IssuanceState(row.state), row.issue_number or "", charged)
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """One person the resident may choose: a resident here, or a member of their 戸籍."""
+
+    handle: str  # what the kiosk sends back (`subject_handle` / `member_handle`)
+    display_name: str
+    is_self: bool
+    resident: Resident | None = None  # for suppression; a 戸籍 member may live elsewhere
+    member_no: int | None = None  # 戸籍 certificates
+
+
+_KOSEKI_KINDS = frozenset(k for k in CertificateKind if k.needs_koseki_server)
+
+
+def _kind(value: str) -> CertificateKind | None:
+    try:
+        return CertificateKind(value)
+    except ValueError:
+        return None
+
+
+def _allowed(muni: Municipality, kind: CertificateKind) -> bool:
+    """SPEC 3's rules of backends (BCL issues no 記載事項; 戸籍 needs a 戸籍 server)."""
+    if kind is CertificateKind.JUMINHYO_KISAI:
+        return muni.backend == IssuingBackend.OWN_SERVER.value
+    if kind.needs_koseki_server:
+        return bool(muni.koseki_server)
+    return True
+
+
+def _enabled_offers(db: Session, municipality_code: str) -> Sequence[Offering]:
+    return db.exec(
+        select(Offering)
+        .where(Offering.municipality_code == municipality_code)
+        .where(col(Offering.enabled).is_(True))
+    ).all()
+
+
+def _issuer(
+    db: Session,
+    me: Resident,
+    request: ReserveRequest,
+    access: KosekiAccess | None,
+    lookup: KosekiLookup | None,
+) -> Municipality:
+    """The municipality that certifies the copy: the 本籍地 for its 戸籍, else where one lives.
+
+    For a 戸籍 certificate the resident cannot have, the most specific reason is given: the
+    本籍地 has not decided the 利用登録 yet, the municipality has no 戸籍 server, or the
+    resident is not a current member of a 戸籍 it keeps."""
+    home = db.get(Municipality, me.municipality_code)
+    assert home is not None  # the resident's foreign key
+    wanted = request.municipality_code
+    title = request.kind.printed_title
+    if not request.kind.needs_koseki_server:
+        if wanted and wanted != home.code:
+            raise NotEligible(f"{title} is issued by the municipality you live in")
+        return home
+    if access is not None and wanted in ("", access.municipality_code):
+        keeper = db.get(Municipality, access.municipality_code)
+        if keeper is not None:
+            return keeper
+    pending = lookup.pending if lookup is not None else ()
+    if (wanted and wanted in pending) or (not wanted and pending):
+        raise HonsekiRegistrationPending(
+            "the 本籍地 has not yet linked your registration to a 戸籍; try again later"
+        )
+    muni = db.get(Municipality, wanted or home.code)
+    if muni is not None:
+        check_offering_allowed(muni, request.kind)  # e.g. no 戸籍 server declared
+    raise NotEligible(f"you are not a current member of a 戸籍 kept here ({title})")
+
+
+def _linked_residents(db: Session, access: KosekiAccess) -> dict[int, Resident]:
+    """Members of the 戸籍 who live in the municipality that keeps it, by 順位."""
+    ids = {m.resident_id: m.member_no for m in access.koseki.members if m.resident_id}
+    if not ids:
+        return {}
+    rows = db.exec(
+        select(Resident)
+        .where(Resident.municipality_code == access.municipality_code)
+        .where(col(Resident.resident_id).in_(list(ids)))
+    ).all()
+    return {ids[r.resident_id]: r for r in rows}
+
+
+def _extract(
+    kind: CertificateKind, row: Issuance, detail: IssuanceDetail, access: KosekiAccess | None
+) -> KosekiExtract:
+    """The 戸籍 as it is now, for the members reserved; refused if the requester left it."""
+    if (
+        access is None
+        or access.municipality_code != row.municipality_code
+        or access.koseki.koseki_id != detail.koseki_id
+        or access.member_no != detail.requester_member_no
+    ):
+        raise NotEligible("you are no longer a current member of this 戸籍")
+    koseki = access.koseki
+    if kind is CertificateKind.KOSEKI_ZENBU:
+        numbers = tuple(m.member_no for m in koseki.members)  # whoever it holds today
+    else:
+        numbers = tuple(int(n) for n in detail.member_nos.split(","))
+        if not all(koseki.is_current_member(n) for n in numbers):
+            raise NotEligible("a member chosen has left this 戸籍 since the reservation")
+    return KosekiExtract(koseki, access.member_no, numbers)
+
+
+def _tax_row(db: Session, resident_pk: int, fiscal_year: int) -> BclTaxRecord | None:
+    return db.exec(
+        select(BclTaxRecord)
+        .where(BclTaxRecord.resident_pk == resident_pk)
+        .where(BclTaxRecord.fiscal_year == fiscal_year)
+    ).first()
+
+
+def tax_record(row: BclTaxRecord, resident_id: str) -> TaxRecord:
+    return TaxRecord(
+        resident_id=resident_id,
+        fiscal_year=row.fiscal_year,
+        salary_income=row.salary_income,
+        other_income=row.other_income,
+        total_income=row.total_income,
+        deductions=row.deductions,
+        taxable_income=row.taxable_income,
+        municipal_income_levy=row.municipal_income_levy,
+        municipal_per_capita=row.municipal_per_capita,
+        prefectural_income_levy=row.prefectural_income_levy,
+        prefectural_per_capita=row.prefectural_per_capita,
+        tax_exempt=row.tax_exempt,
+        annual_tax=row.annual_tax,
+        paid=row.paid,
+        unpaid=row.unpaid,
+    )
+
+
+def _registration_view(db: Session, row: HonsekiRegistration) -> RegistrationView:
+    muni = db.get(Municipality, row.honseki_municipality_code)
+    return RegistrationView(
+        registration_id=row.id,
+        municipality_code=row.honseki_municipality_code,
+        municipality_name=muni.full_name() if muni is not None else "",
+        state=RegistrationState(row.state),
+        requested_at=row.requested_at,
+    )
+
+
 def _pk(r: Resident) -> int:
     assert r.id is not None
     return r.id
@@ -595,10 +1031,10 @@ def _household(db: Session, me: Resident) -> Sequence[Resident]:
 
 def _eligible_all(db: Session, kind: CertificateKind, me: Resident) -> list[Resident]:
     """Everyone the rules allow, suppressed or not (suppression is judged separately)."""
-    if kind is CertificateKind.JUMINHYO:
+    if kind in _HOUSEHOLD_KINDS:
         return list(_household(db, me))
-    if kind is CertificateKind.INKAN:
-        return [me]
+    if kind is CertificateKind.INKAN or kind.is_tax:
+        return [me]  # self only
     return []
 
 

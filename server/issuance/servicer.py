@@ -11,14 +11,22 @@ from server.common.errors import InvalidArgument
 from server.common.identity import kiosk_id_from_context
 from server.common.protoconv import required, timestamp
 from server.issuance.documents import CertificateKind
-from server.issuance.service import IssuanceDesk, ReserveRequest
+from server.issuance.service import IssuanceDesk, RegistrationView, ReserveRequest
 from server.issuance.states import IssuanceState
+from server.koseki.registration import HonsekiRequest, RegistrationState
 
 PDF_CHUNK_BYTES = 64 * 1024
 
 _KIND_TO_PROTO = {
     CertificateKind.JUMINHYO: issuance_pb2.CERTIFICATE_KIND_JUMINHYO,
     CertificateKind.INKAN: issuance_pb2.CERTIFICATE_KIND_INKAN,
+    CertificateKind.JUMINHYO_KISAI: issuance_pb2.CERTIFICATE_KIND_JUMINHYO_KISAI,
+    CertificateKind.TAX_INCOME: issuance_pb2.CERTIFICATE_KIND_TAX_INCOME,
+    CertificateKind.TAX_ASSESSMENT: issuance_pb2.CERTIFICATE_KIND_TAX_ASSESSMENT,
+    CertificateKind.TAX_PAYMENT: issuance_pb2.CERTIFICATE_KIND_TAX_PAYMENT,
+    CertificateKind.KOSEKI_ZENBU: issuance_pb2.CERTIFICATE_KIND_KOSEKI_ZENBU,
+    CertificateKind.KOSEKI_KOJIN: issuance_pb2.CERTIFICATE_KIND_KOSEKI_KOJIN,
+    CertificateKind.KOSEKI_FUHYO: issuance_pb2.CERTIFICATE_KIND_KOSEKI_FUHYO,
 }
 _KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
 _STATE_TO_PROTO = {
@@ -26,6 +34,11 @@ _STATE_TO_PROTO = {
     IssuanceState.PRINTING: issuance_pb2.ISSUANCE_STATE_PRINTING,
     IssuanceState.ISSUED: issuance_pb2.ISSUANCE_STATE_ISSUED,
     IssuanceState.VOIDED: issuance_pb2.ISSUANCE_STATE_VOIDED,
+}
+_REGISTRATION_TO_PROTO = {
+    RegistrationState.PENDING: issuance_pb2.HONSEKI_REGISTRATION_STATE_PENDING,
+    RegistrationState.APPROVED: issuance_pb2.HONSEKI_REGISTRATION_STATE_APPROVED,
+    RegistrationState.REJECTED: issuance_pb2.HONSEKI_REGISTRATION_STATE_REJECTED,
 }
 
 
@@ -36,6 +49,16 @@ def _kind(value: issuance_pb2.CertificateKind) -> CertificateKind:
         raise InvalidArgument("choose a certificate kind", field="kind") from None
 
 
+def _registration(view: RegistrationView) -> issuance_pb2.HonsekiRegistration:
+    return issuance_pb2.HonsekiRegistration(
+        registration_id=view.registration_id,
+        municipality_code=view.municipality_code,
+        municipality_name=view.municipality_name,
+        state=_REGISTRATION_TO_PROTO[view.state],
+        requested_at=timestamp(view.requested_at),
+    )
+
+
 class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
     def __init__(self, desk: IssuanceDesk) -> None:
         self._desk = desk
@@ -44,9 +67,7 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
         self, request: issuance_pb2.ListOfferingsRequest, context: grpc.ServicerContext
     ) -> issuance_pb2.ListOfferingsResponse:
         kiosk_id = kiosk_id_from_context(context)
-        views = self._desk.list_offerings(
-            required(request.session_token, "session_token"), kiosk_id
-        )
+        menu = self._desk.menu(required(request.session_token, "session_token"), kiosk_id)
         return issuance_pb2.ListOfferingsResponse(
             offerings=[
                 issuance_pb2.Offering(
@@ -64,9 +85,13 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
                     available=v.availability.available,
                     unavailable_reason=v.availability.reason or "",
                     unavailable_message=v.availability.message,
+                    fiscal_years=v.fiscal_years,
+                    municipality_code=v.municipality_code,
+                    municipality_name=v.municipality_name,
                 )
-                for v in views
-            ]
+                for v in menu.offerings
+            ],
+            honseki_registrations=[_registration(r) for r in menu.registrations],
         )
 
     def Reserve(
@@ -84,6 +109,8 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
                 subject_ids=tuple(request.subject_ids),
                 include_head_and_relationship=request.include_head_and_relationship,
                 include_honseki=request.include_honseki,
+                fiscal_year=request.fiscal_year or None,
+                municipality_code=request.municipality_code,
             ),
         )
         return issuance_pb2.ReserveResponse(
@@ -151,3 +178,20 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
             required(request.reservation_id, "reservation_id", max_len=64),
         )
         return issuance_pb2.CancelReservationResponse(state=_STATE_TO_PROTO[state])
+
+    def RequestHonsekiRegistration(
+        self,
+        request: issuance_pb2.RequestHonsekiRegistrationRequest,
+        context: grpc.ServicerContext,
+    ) -> issuance_pb2.HonsekiRegistration:
+        kiosk_id = kiosk_id_from_context(context)
+        view = self._desk.request_honseki_registration(
+            required(request.session_token, "session_token"),
+            kiosk_id,
+            HonsekiRequest(
+                honseki_municipality_code=request.honseki_municipality_code,
+                hittousha=request.hittousha,
+                honseki=request.honseki,
+            ),
+        )
+        return _registration(view)

@@ -16,6 +16,7 @@ from server.common.errors import InvalidArgument
 from server.common.identity import kiosk_id_from_context
 from server.common.protoconv import timestamp
 from server.db.models import Offering
+from server.koseki.registration import QueuedRequest
 from server.municipal import models
 from server.municipal.policy import availability_of
 from server.municipal.rules import DailyHours, kiosk_open
@@ -72,6 +73,51 @@ def notice_pb(row: models.Notice) -> staff_pb2.Notice:
         body=row.body,
         starts_at=timestamp(row.starts_at),
         ends_at=timestamp(row.ends_at),
+    )
+
+
+def honseki_request_pb(queued: QueuedRequest) -> staff_pb2.HonsekiRequest:
+    row = queued.registration
+    return staff_pb2.HonsekiRequest(
+        registration_id=row.id,
+        state=row.state,
+        residence_municipality_code=row.residence_municipality_code,
+        family_name=row.family_name,
+        given_name=row.given_name,
+        family_name_kana=row.family_name_kana,
+        given_name_kana=row.given_name_kana,
+        former_family_name=row.former_family_name,
+        birth_date=row.birth_date.isoformat(),
+        sex=row.sex,
+        address=row.address,
+        honseki=row.honseki,
+        hittousha=row.hittousha,
+        requested_at=timestamp(row.requested_at),
+        koseki_id=row.koseki_id or "",
+        member_no=row.member_no or 0,
+        decided_by=row.decided_by or "",
+        decided_at=_opt_ts(row.decided_at),
+        candidates=[
+            staff_pb2.KosekiCandidate(
+                koseki_id=c.member.koseki_id,
+                member_no=c.member.member_no,
+                family_name=c.member.family_name,
+                given_name=c.member.given_name,
+                family_name_kana=c.member.family_name_kana,
+                given_name_kana=c.member.given_name_kana,
+                birth_date=c.member.birth_date.isoformat(),
+                sex=c.member.sex.value,
+                relationship=c.member.relationship,
+                honseki=c.member.honseki,
+                hittousha=c.member.hittousha,
+                score=c.score,
+                reasons=[
+                    staff_pb2.MatchReason(code=r.value, label=r.label, points=r.points)
+                    for r in c.reasons
+                ],
+            )
+            for c in queued.candidates
+        ],
     )
 
 
@@ -175,6 +221,38 @@ class StaffServicer(staff_pb2_grpc.MunicipalityStaffServiceServicer):
             _time(request.ends_at, "ends_at"),
         )
         return notice_pb(row)
+
+    def ListHonsekiRequests(
+        self, request: staff_pb2.ListHonsekiRequestsRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.ListHonsekiRequestsResponse:
+        queued = self._desk.honseki_requests(
+            self._who(context), include_decided=request.include_decided
+        )
+        return staff_pb2.ListHonsekiRequestsResponse(
+            requests=[honseki_request_pb(q) for q in queued]
+        )
+
+    def ApproveHonsekiRequest(
+        self, request: staff_pb2.ApproveHonsekiRequestRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.HonsekiRequest:
+        if request.member_no <= 0:
+            raise InvalidArgument("member_no is the member's 順位, from 1", field="member_no")
+        return honseki_request_pb(
+            self._desk.approve_honseki(
+                self._who(context),
+                request.registration_id,
+                request.koseki_id,
+                request.member_no,
+                request.note,
+            )
+        )
+
+    def RejectHonsekiRequest(
+        self, request: staff_pb2.RejectHonsekiRequestRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.HonsekiRequest:
+        return honseki_request_pb(
+            self._desk.reject_honseki(self._who(context), request.registration_id, request.note)
+        )
 
 
 class PortalServicer(portal_pb2_grpc.PortalServiceServicer):

@@ -1,4 +1,5 @@
-"""What municipality staff do: offerings and fees, suppression, suspensions, hours, notices.
+"""What municipality staff do: offerings and fees, suppression, suspensions, hours, notices,
+and the 本籍地 利用登録 requests filed with them.
 
 Every operation takes the acting `StaffIdentity` and works only on that staff member's own
 municipality. Suppression (交付抑止) takes effect on the next kiosk request: the issuance desk
@@ -26,6 +27,8 @@ from server.common.errors import (
 )
 from server.db.models import Municipality, Offering, Resident
 from server.issuance.documents import CertificateKind
+from server.koseki.backend import KosekiServers
+from server.koseki.registration import HonsekiDesk, QueuedRequest, RegistrationState
 from server.municipal.models import (
     CertificateHoursRow,
     IssuanceSuppression,
@@ -74,9 +77,13 @@ def parse_kind(kind: str, *, allow_all: bool = False) -> str:
 
 
 class StaffDesk:
-    def __init__(self, engine: Engine, *, clock: Clock) -> None:
+    def __init__(
+        self, engine: Engine, *, clock: Clock, koseki: KosekiServers | None = None
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        servers = koseki or KosekiServers.of_bcl(engine)
+        self._honseki = HonsekiDesk(engine, servers=servers, clock=clock)
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -275,6 +282,34 @@ class StaffDesk:
             db.commit()
             db.refresh(row)
             return row
+
+    # -- 本籍地 利用登録 ------------------------------------------------------------------------
+
+    def honseki_requests(
+        self, who: StaffIdentity, *, include_decided: bool = False
+    ) -> list[QueuedRequest]:
+        """Requests filed with this municipality as 本籍地; pending ones with candidates."""
+        states = [RegistrationState.PENDING]
+        if include_decided:
+            states += [RegistrationState.APPROVED, RegistrationState.REJECTED]
+        return self._honseki.queue(who.municipality_code, states=states)
+
+    def approve_honseki(
+        self, who: StaffIdentity, registration_id: str, koseki_id: str, member_no: int, note: str
+    ) -> QueuedRequest:
+        row = self._honseki.approve(
+            who.municipality_code,
+            who.staff_id,
+            registration_id,
+            koseki_id=koseki_id,
+            member_no=member_no,
+            note=note,
+        )
+        return QueuedRequest(row, ())
+
+    def reject_honseki(self, who: StaffIdentity, registration_id: str, note: str) -> QueuedRequest:
+        row = self._honseki.reject(who.municipality_code, who.staff_id, registration_id, note=note)
+        return QueuedRequest(row, ())
 
 
 def active_notices(engine: Engine, municipality_code: str, now: datetime) -> list[Notice]:

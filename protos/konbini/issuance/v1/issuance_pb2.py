@@ -25,45 +25,51 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"konbini/issuance/v1/issuance.proto\x12\x13konbini.issuance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"D\n\x07Subject\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07is_self\x18\x03 \x01(\x08\"\xa1\x02\n\x08Offering\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32$.konbini.issuance.v1.CertificateKind\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07\x66\x65\x65_yen\x18\x03 \x01(\x03\x12\x37\n\x11\x65ligible_subjects\x18\x04 \x03(\x0b\x32\x1c.konbini.issuance.v1.Subject\x12$\n\x1c\x61llows_head_and_relationship\x18\x05 \x01(\x08\x12\x16\n\x0e\x61llows_honseki\x18\x06 \x01(\x08\x12\x11\n\tavailable\x18\x07 \x01(\x08\x12\x1a\n\x12unavailable_reason\x18\x08 \x01(\t\x12\x1b\n\x13unavailable_message\x18\t \x01(\t\"-\n\x14ListOfferingsRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\"I\n\x15ListOfferingsResponse\x12\x30\n\tofferings\x18\x01 \x03(\x0b\x32\x1d.konbini.issuance.v1.Offering\"\xb0\x01\n\x0eReserveRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x32\n\x04kind\x18\x02 \x01(\x0e\x32$.konbini.issuance.v1.CertificateKind\x12\x13\n\x0bsubject_ids\x18\x03 \x03(\t\x12%\n\x1dinclude_head_and_relationship\x18\x04 \x01(\x08\x12\x17\n\x0finclude_honseki\x18\x05 \x01(\x08\"j\n\x0fReserveResponse\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66\x65\x65_yen\x18\x02 \x01(\x03\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0cIssueRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x12\n\nprinter_id\x18\x04 \x01(\t\"]\n\nIssueChunk\x12\x32\n\x06header\x18\x01 \x01(\x0b\x32 .konbini.issuance.v1.IssueHeaderH\x00\x12\x13\n\tpdf_chunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x83\x01\n\x0bIssueHeader\x12\x13\n\x0bissuance_id\x18\x01 \x01(\t\x12\x14\n\x0cissue_number\x18\x02 \x01(\t\x12\x12\n\npage_count\x18\x03 \x01(\x05\x12\x10\n\x08pdf_size\x18\x04 \x01(\x03\x12\x12\n\npdf_sha256\x18\x05 \x01(\x0c\x12\x0f\n\x07\x66\x65\x65_yen\x18\x06 \x01(\x03\"\xa9\x01\n\x18ReportPrintResultRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x13\n\x0bissuance_id\x18\x02 \x01(\t\x12\x32\n\x07outcome\x18\x03 \x01(\x0e\x32!.konbini.issuance.v1.PrintOutcome\x12\x15\n\rpages_printed\x18\x04 \x01(\x05\x12\x16\n\x0e\x66\x61ilure_reason\x18\x05 \x01(\t\"y\n\x19ReportPrintResultResponse\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".konbini.issuance.v1.IssuanceState\x12\x14\n\x0cissue_number\x18\x02 \x01(\t\x12\x13\n\x0b\x63harged_yen\x18\x03 \x01(\x03\"I\n\x18\x43\x61ncelReservationRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\"N\n\x19\x43\x61ncelReservationResponse\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".konbini.issuance.v1.IssuanceState*n\n\x0f\x43\x65rtificateKind\x12 \n\x1c\x43\x45RTIFICATE_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43\x45RTIFICATE_KIND_JUMINHYO\x10\x01\x12\x1a\n\x16\x43\x45RTIFICATE_KIND_INKAN\x10\x02*\x9f\x01\n\rIssuanceState\x12\x1e\n\x1aISSUANCE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17ISSUANCE_STATE_RESERVED\x10\x01\x12\x1b\n\x17ISSUANCE_STATE_PRINTING\x10\x02\x12\x19\n\x15ISSUANCE_STATE_ISSUED\x10\x03\x12\x19\n\x15ISSUANCE_STATE_VOIDED\x10\x04*b\n\x0cPrintOutcome\x12\x1d\n\x19PRINT_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15PRINT_OUTCOME_PRINTED\x10\x01\x12\x18\n\x14PRINT_OUTCOME_FAILED\x10\x02\x32\x86\x04\n\x0fIssuanceService\x12\x66\n\rListOfferings\x12).konbini.issuance.v1.ListOfferingsRequest\x1a*.konbini.issuance.v1.ListOfferingsResponse\x12T\n\x07Reserve\x12#.konbini.issuance.v1.ReserveRequest\x1a$.konbini.issuance.v1.ReserveResponse\x12M\n\x05Issue\x12!.konbini.issuance.v1.IssueRequest\x1a\x1f.konbini.issuance.v1.IssueChunk0\x01\x12r\n\x11ReportPrintResult\x12-.konbini.issuance.v1.ReportPrintResultRequest\x1a..konbini.issuance.v1.ReportPrintResultResponse\x12r\n\x11\x43\x61ncelReservation\x12-.konbini.issuance.v1.CancelReservationRequest\x1a..konbini.issuance.v1.CancelReservationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"konbini/issuance/v1/issuance.proto\x12\x13konbini.issuance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"D\n\x07Subject\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07is_self\x18\x03 \x01(\x08\"\xed\x02\n\x08Offering\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32$.konbini.issuance.v1.CertificateKind\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07\x66\x65\x65_yen\x18\x03 \x01(\x03\x12\x37\n\x11\x65ligible_subjects\x18\x04 \x03(\x0b\x32\x1c.konbini.issuance.v1.Subject\x12$\n\x1c\x61llows_head_and_relationship\x18\x05 \x01(\x08\x12\x16\n\x0e\x61llows_honseki\x18\x06 \x01(\x08\x12\x11\n\tavailable\x18\x07 \x01(\x08\x12\x1a\n\x12unavailable_reason\x18\x08 \x01(\t\x12\x1b\n\x13unavailable_message\x18\t \x01(\t\x12\x14\n\x0c\x66iscal_years\x18\n \x03(\x05\x12\x19\n\x11municipality_code\x18\x0b \x01(\t\x12\x19\n\x11municipality_name\x18\x0c \x01(\t\"-\n\x14ListOfferingsRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\"\x92\x01\n\x15ListOfferingsResponse\x12\x30\n\tofferings\x18\x01 \x03(\x0b\x32\x1d.konbini.issuance.v1.Offering\x12G\n\x15honseki_registrations\x18\x02 \x03(\x0b\x32(.konbini.issuance.v1.HonsekiRegistration\"\xd4\x01\n\x13HonsekiRegistration\x12\x17\n\x0fregistration_id\x18\x01 \x01(\t\x12\x19\n\x11municipality_code\x18\x02 \x01(\t\x12\x19\n\x11municipality_name\x18\x03 \x01(\t\x12<\n\x05state\x18\x04 \x01(\x0e\x32-.konbini.issuance.v1.HonsekiRegistrationState\x12\x30\n\x0crequested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x01\n!RequestHonsekiRegistrationRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12!\n\x19honseki_municipality_code\x18\x02 \x01(\t\x12\x11\n\thittousha\x18\x03 \x01(\t\x12\x0f\n\x07honseki\x18\x04 \x01(\t\"\xe0\x01\n\x0eReserveRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x32\n\x04kind\x18\x02 \x01(\x0e\x32$.konbini.issuance.v1.CertificateKind\x12\x13\n\x0bsubject_ids\x18\x03 \x03(\t\x12%\n\x1dinclude_head_and_relationship\x18\x04 \x01(\x08\x12\x17\n\x0finclude_honseki\x18\x05 \x01(\x08\x12\x13\n\x0b\x66iscal_year\x18\x06 \x01(\x05\x12\x19\n\x11municipality_code\x18\x07 \x01(\t\"j\n\x0fReserveResponse\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66\x65\x65_yen\x18\x02 \x01(\x03\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0cIssueRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x12\n\nprinter_id\x18\x04 \x01(\t\"]\n\nIssueChunk\x12\x32\n\x06header\x18\x01 \x01(\x0b\x32 .konbini.issuance.v1.IssueHeaderH\x00\x12\x13\n\tpdf_chunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x83\x01\n\x0bIssueHeader\x12\x13\n\x0bissuance_id\x18\x01 \x01(\t\x12\x14\n\x0cissue_number\x18\x02 \x01(\t\x12\x12\n\npage_count\x18\x03 \x01(\x05\x12\x10\n\x08pdf_size\x18\x04 \x01(\x03\x12\x12\n\npdf_sha256\x18\x05 \x01(\x0c\x12\x0f\n\x07\x66\x65\x65_yen\x18\x06 \x01(\x03\"\xa9\x01\n\x18ReportPrintResultRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x13\n\x0bissuance_id\x18\x02 \x01(\t\x12\x32\n\x07outcome\x18\x03 \x01(\x0e\x32!.konbini.issuance.v1.PrintOutcome\x12\x15\n\rpages_printed\x18\x04 \x01(\x05\x12\x16\n\x0e\x66\x61ilure_reason\x18\x05 \x01(\t\"y\n\x19ReportPrintResultResponse\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".konbini.issuance.v1.IssuanceState\x12\x14\n\x0cissue_number\x18\x02 \x01(\t\x12\x13\n\x0b\x63harged_yen\x18\x03 \x01(\x03\"I\n\x18\x43\x61ncelReservationRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\"N\n\x19\x43\x61ncelReservationResponse\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".konbini.issuance.v1.IssuanceState*\xe4\x02\n\x0f\x43\x65rtificateKind\x12 \n\x1c\x43\x45RTIFICATE_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43\x45RTIFICATE_KIND_JUMINHYO\x10\x01\x12\x1a\n\x16\x43\x45RTIFICATE_KIND_INKAN\x10\x02\x12#\n\x1f\x43\x45RTIFICATE_KIND_JUMINHYO_KISAI\x10\x03\x12\x1f\n\x1b\x43\x45RTIFICATE_KIND_TAX_INCOME\x10\x04\x12#\n\x1f\x43\x45RTIFICATE_KIND_TAX_ASSESSMENT\x10\x05\x12 \n\x1c\x43\x45RTIFICATE_KIND_TAX_PAYMENT\x10\x06\x12!\n\x1d\x43\x45RTIFICATE_KIND_KOSEKI_ZENBU\x10\x07\x12!\n\x1d\x43\x45RTIFICATE_KIND_KOSEKI_KOJIN\x10\x08\x12!\n\x1d\x43\x45RTIFICATE_KIND_KOSEKI_FUHYO\x10\t*\x9f\x01\n\rIssuanceState\x12\x1e\n\x1aISSUANCE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17ISSUANCE_STATE_RESERVED\x10\x01\x12\x1b\n\x17ISSUANCE_STATE_PRINTING\x10\x02\x12\x19\n\x15ISSUANCE_STATE_ISSUED\x10\x03\x12\x19\n\x15ISSUANCE_STATE_VOIDED\x10\x04*\xc0\x01\n\x18HonsekiRegistrationState\x12*\n&HONSEKI_REGISTRATION_STATE_UNSPECIFIED\x10\x00\x12&\n\"HONSEKI_REGISTRATION_STATE_PENDING\x10\x01\x12\'\n#HONSEKI_REGISTRATION_STATE_APPROVED\x10\x02\x12\'\n#HONSEKI_REGISTRATION_STATE_REJECTED\x10\x03*b\n\x0cPrintOutcome\x12\x1d\n\x19PRINT_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15PRINT_OUTCOME_PRINTED\x10\x01\x12\x18\n\x14PRINT_OUTCOME_FAILED\x10\x02\x32\x86\x05\n\x0fIssuanceService\x12\x66\n\rListOfferings\x12).konbini.issuance.v1.ListOfferingsRequest\x1a*.konbini.issuance.v1.ListOfferingsResponse\x12T\n\x07Reserve\x12#.konbini.issuance.v1.ReserveRequest\x1a$.konbini.issuance.v1.ReserveResponse\x12M\n\x05Issue\x12!.konbini.issuance.v1.IssueRequest\x1a\x1f.konbini.issuance.v1.IssueChunk0\x01\x12r\n\x11ReportPrintResult\x12-.konbini.issuance.v1.ReportPrintResultRequest\x1a..konbini.issuance.v1.ReportPrintResultResponse\x12r\n\x11\x43\x61ncelReservation\x12-.konbini.issuance.v1.CancelReservationRequest\x1a..konbini.issuance.v1.CancelReservationResponse\x12~\n\x1aRequestHonsekiRegistration\x12\x36.konbini.issuance.v1.RequestHonsekiRegistrationRequest\x1a(.konbini.issuance.v1.HonsekiRegistrationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'konbini.issuance.v1.issuance_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CERTIFICATEKIND']._serialized_start=1650
-  _globals['_CERTIFICATEKIND']._serialized_end=1760
-  _globals['_ISSUANCESTATE']._serialized_start=1763
-  _globals['_ISSUANCESTATE']._serialized_end=1922
-  _globals['_PRINTOUTCOME']._serialized_start=1924
-  _globals['_PRINTOUTCOME']._serialized_end=2022
+  _globals['_CERTIFICATEKIND']._serialized_start=2196
+  _globals['_CERTIFICATEKIND']._serialized_end=2552
+  _globals['_ISSUANCESTATE']._serialized_start=2555
+  _globals['_ISSUANCESTATE']._serialized_end=2714
+  _globals['_HONSEKIREGISTRATIONSTATE']._serialized_start=2717
+  _globals['_HONSEKIREGISTRATIONSTATE']._serialized_end=2909
+  _globals['_PRINTOUTCOME']._serialized_start=2911
+  _globals['_PRINTOUTCOME']._serialized_end=3009
   _globals['_SUBJECT']._serialized_start=92
   _globals['_SUBJECT']._serialized_end=160
   _globals['_OFFERING']._serialized_start=163
-  _globals['_OFFERING']._serialized_end=452
-  _globals['_LISTOFFERINGSREQUEST']._serialized_start=454
-  _globals['_LISTOFFERINGSREQUEST']._serialized_end=499
-  _globals['_LISTOFFERINGSRESPONSE']._serialized_start=501
-  _globals['_LISTOFFERINGSRESPONSE']._serialized_end=574
-  _globals['_RESERVEREQUEST']._serialized_start=577
-  _globals['_RESERVEREQUEST']._serialized_end=753
-  _globals['_RESERVERESPONSE']._serialized_start=755
-  _globals['_RESERVERESPONSE']._serialized_end=861
-  _globals['_ISSUEREQUEST']._serialized_start=863
-  _globals['_ISSUEREQUEST']._serialized_end=969
-  _globals['_ISSUECHUNK']._serialized_start=971
-  _globals['_ISSUECHUNK']._serialized_end=1064
-  _globals['_ISSUEHEADER']._serialized_start=1067
-  _globals['_ISSUEHEADER']._serialized_end=1198
-  _globals['_REPORTPRINTRESULTREQUEST']._serialized_start=1201
-  _globals['_REPORTPRINTRESULTREQUEST']._serialized_end=1370
-  _globals['_REPORTPRINTRESULTRESPONSE']._serialized_start=1372
-  _globals['_REPORTPRINTRESULTRESPONSE']._serialized_end=1493
-  _globals['_CANCELRESERVATIONREQUEST']._serialized_start=1495
-  _globals['_CANCELRESERVATIONREQUEST']._serialized_end=1568
-  _globals['_CANCELRESERVATIONRESPONSE']._serialized_start=1570
-  _globals['_CANCELRESERVATIONRESPONSE']._serialized_end=1648
-  _globals['_ISSUANCESERVICE']._serialized_start=2025
-  _globals['_ISSUANCESERVICE']._serialized_end=2543
+  _globals['_OFFERING']._serialized_end=528
+  _globals['_LISTOFFERINGSREQUEST']._serialized_start=530
+  _globals['_LISTOFFERINGSREQUEST']._serialized_end=575
+  _globals['_LISTOFFERINGSRESPONSE']._serialized_start=578
+  _globals['_LISTOFFERINGSRESPONSE']._serialized_end=724
+  _globals['_HONSEKIREGISTRATION']._serialized_start=727
+  _globals['_HONSEKIREGISTRATION']._serialized_end=939
+  _globals['_REQUESTHONSEKIREGISTRATIONREQUEST']._serialized_start=942
+  _globals['_REQUESTHONSEKIREGISTRATIONREQUEST']._serialized_end=1071
+  _globals['_RESERVEREQUEST']._serialized_start=1074
+  _globals['_RESERVEREQUEST']._serialized_end=1298
+  _globals['_RESERVERESPONSE']._serialized_start=1300
+  _globals['_RESERVERESPONSE']._serialized_end=1406
+  _globals['_ISSUEREQUEST']._serialized_start=1408
+  _globals['_ISSUEREQUEST']._serialized_end=1514
+  _globals['_ISSUECHUNK']._serialized_start=1516
+  _globals['_ISSUECHUNK']._serialized_end=1609
+  _globals['_ISSUEHEADER']._serialized_start=1612
+  _globals['_ISSUEHEADER']._serialized_end=1743
+  _globals['_REPORTPRINTRESULTREQUEST']._serialized_start=1746
+  _globals['_REPORTPRINTRESULTREQUEST']._serialized_end=1915
+  _globals['_REPORTPRINTRESULTRESPONSE']._serialized_start=1917
+  _globals['_REPORTPRINTRESULTRESPONSE']._serialized_end=2038
+  _globals['_CANCELRESERVATIONREQUEST']._serialized_start=2040
+  _globals['_CANCELRESERVATIONREQUEST']._serialized_end=2113
+  _globals['_CANCELRESERVATIONRESPONSE']._serialized_start=2115
+  _globals['_CANCELRESERVATIONRESPONSE']._serialized_end=2193
+  _globals['_ISSUANCESERVICE']._serialized_start=3012
+  _globals['_ISSUANCESERVICE']._serialized_end=3658
 # @@protoc_insertion_point(module_scope)

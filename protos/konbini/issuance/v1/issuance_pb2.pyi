@@ -15,6 +15,13 @@ class CertificateKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CERTIFICATE_KIND_UNSPECIFIED: _ClassVar[CertificateKind]
     CERTIFICATE_KIND_JUMINHYO: _ClassVar[CertificateKind]
     CERTIFICATE_KIND_INKAN: _ClassVar[CertificateKind]
+    CERTIFICATE_KIND_JUMINHYO_KISAI: _ClassVar[CertificateKind]
+    CERTIFICATE_KIND_TAX_INCOME: _ClassVar[CertificateKind]
+    CERTIFICATE_KIND_TAX_ASSESSMENT: _ClassVar[CertificateKind]
+    CERTIFICATE_KIND_TAX_PAYMENT: _ClassVar[CertificateKind]
+    CERTIFICATE_KIND_KOSEKI_ZENBU: _ClassVar[CertificateKind]
+    CERTIFICATE_KIND_KOSEKI_KOJIN: _ClassVar[CertificateKind]
+    CERTIFICATE_KIND_KOSEKI_FUHYO: _ClassVar[CertificateKind]
 
 class IssuanceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -24,6 +31,13 @@ class IssuanceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ISSUANCE_STATE_ISSUED: _ClassVar[IssuanceState]
     ISSUANCE_STATE_VOIDED: _ClassVar[IssuanceState]
 
+class HonsekiRegistrationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HONSEKI_REGISTRATION_STATE_UNSPECIFIED: _ClassVar[HonsekiRegistrationState]
+    HONSEKI_REGISTRATION_STATE_PENDING: _ClassVar[HonsekiRegistrationState]
+    HONSEKI_REGISTRATION_STATE_APPROVED: _ClassVar[HonsekiRegistrationState]
+    HONSEKI_REGISTRATION_STATE_REJECTED: _ClassVar[HonsekiRegistrationState]
+
 class PrintOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PRINT_OUTCOME_UNSPECIFIED: _ClassVar[PrintOutcome]
@@ -32,11 +46,22 @@ class PrintOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 CERTIFICATE_KIND_UNSPECIFIED: CertificateKind
 CERTIFICATE_KIND_JUMINHYO: CertificateKind
 CERTIFICATE_KIND_INKAN: CertificateKind
+CERTIFICATE_KIND_JUMINHYO_KISAI: CertificateKind
+CERTIFICATE_KIND_TAX_INCOME: CertificateKind
+CERTIFICATE_KIND_TAX_ASSESSMENT: CertificateKind
+CERTIFICATE_KIND_TAX_PAYMENT: CertificateKind
+CERTIFICATE_KIND_KOSEKI_ZENBU: CertificateKind
+CERTIFICATE_KIND_KOSEKI_KOJIN: CertificateKind
+CERTIFICATE_KIND_KOSEKI_FUHYO: CertificateKind
 ISSUANCE_STATE_UNSPECIFIED: IssuanceState
 ISSUANCE_STATE_RESERVED: IssuanceState
 ISSUANCE_STATE_PRINTING: IssuanceState
 ISSUANCE_STATE_ISSUED: IssuanceState
 ISSUANCE_STATE_VOIDED: IssuanceState
+HONSEKI_REGISTRATION_STATE_UNSPECIFIED: HonsekiRegistrationState
+HONSEKI_REGISTRATION_STATE_PENDING: HonsekiRegistrationState
+HONSEKI_REGISTRATION_STATE_APPROVED: HonsekiRegistrationState
+HONSEKI_REGISTRATION_STATE_REJECTED: HonsekiRegistrationState
 PRINT_OUTCOME_UNSPECIFIED: PrintOutcome
 PRINT_OUTCOME_PRINTED: PrintOutcome
 PRINT_OUTCOME_FAILED: PrintOutcome
@@ -52,7 +77,7 @@ class Subject(_message.Message):
     def __init__(self, subject_id: _Optional[str] = ..., display_name: _Optional[str] = ..., is_self: _Optional[bool] = ...) -> None: ...
 
 class Offering(_message.Message):
-    __slots__ = ("kind", "title", "fee_yen", "eligible_subjects", "allows_head_and_relationship", "allows_honseki", "available", "unavailable_reason", "unavailable_message")
+    __slots__ = ("kind", "title", "fee_yen", "eligible_subjects", "allows_head_and_relationship", "allows_honseki", "available", "unavailable_reason", "unavailable_message", "fiscal_years", "municipality_code", "municipality_name")
     KIND_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     FEE_YEN_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +87,9 @@ class Offering(_message.Message):
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     UNAVAILABLE_REASON_FIELD_NUMBER: _ClassVar[int]
     UNAVAILABLE_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FISCAL_YEARS_FIELD_NUMBER: _ClassVar[int]
+    MUNICIPALITY_CODE_FIELD_NUMBER: _ClassVar[int]
+    MUNICIPALITY_NAME_FIELD_NUMBER: _ClassVar[int]
     kind: CertificateKind
     title: str
     fee_yen: int
@@ -71,7 +99,10 @@ class Offering(_message.Message):
     available: bool
     unavailable_reason: str
     unavailable_message: str
-    def __init__(self, kind: _Optional[_Union[CertificateKind, str]] = ..., title: _Optional[str] = ..., fee_yen: _Optional[int] = ..., eligible_subjects: _Optional[_Iterable[_Union[Subject, _Mapping]]] = ..., allows_head_and_relationship: _Optional[bool] = ..., allows_honseki: _Optional[bool] = ..., available: _Optional[bool] = ..., unavailable_reason: _Optional[str] = ..., unavailable_message: _Optional[str] = ...) -> None: ...
+    fiscal_years: _containers.RepeatedScalarFieldContainer[int]
+    municipality_code: str
+    municipality_name: str
+    def __init__(self, kind: _Optional[_Union[CertificateKind, str]] = ..., title: _Optional[str] = ..., fee_yen: _Optional[int] = ..., eligible_subjects: _Optional[_Iterable[_Union[Subject, _Mapping]]] = ..., allows_head_and_relationship: _Optional[bool] = ..., allows_honseki: _Optional[bool] = ..., available: _Optional[bool] = ..., unavailable_reason: _Optional[str] = ..., unavailable_message: _Optional[str] = ..., fiscal_years: _Optional[_Iterable[int]] = ..., municipality_code: _Optional[str] = ..., municipality_name: _Optional[str] = ...) -> None: ...
 
 class ListOfferingsRequest(_message.Message):
     __slots__ = ("session_token",)
@@ -80,24 +111,56 @@ class ListOfferingsRequest(_message.Message):
     def __init__(self, session_token: _Optional[str] = ...) -> None: ...
 
 class ListOfferingsResponse(_message.Message):
-    __slots__ = ("offerings",)
+    __slots__ = ("offerings", "honseki_registrations")
     OFFERINGS_FIELD_NUMBER: _ClassVar[int]
+    HONSEKI_REGISTRATIONS_FIELD_NUMBER: _ClassVar[int]
     offerings: _containers.RepeatedCompositeFieldContainer[Offering]
-    def __init__(self, offerings: _Optional[_Iterable[_Union[Offering, _Mapping]]] = ...) -> None: ...
+    honseki_registrations: _containers.RepeatedCompositeFieldContainer[HonsekiRegistration]
+    def __init__(self, offerings: _Optional[_Iterable[_Union[Offering, _Mapping]]] = ..., honseki_registrations: _Optional[_Iterable[_Union[HonsekiRegistration, _Mapping]]] = ...) -> None: ...
+
+class HonsekiRegistration(_message.Message):
+    __slots__ = ("registration_id", "municipality_code", "municipality_name", "state", "requested_at")
+    REGISTRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MUNICIPALITY_CODE_FIELD_NUMBER: _ClassVar[int]
+    MUNICIPALITY_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    registration_id: str
+    municipality_code: str
+    municipality_name: str
+    state: HonsekiRegistrationState
+    requested_at: _timestamp_pb2.Timestamp
+    def __init__(self, registration_id: _Optional[str] = ..., municipality_code: _Optional[str] = ..., municipality_name: _Optional[str] = ..., state: _Optional[_Union[HonsekiRegistrationState, str]] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RequestHonsekiRegistrationRequest(_message.Message):
+    __slots__ = ("session_token", "honseki_municipality_code", "hittousha", "honseki")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    HONSEKI_MUNICIPALITY_CODE_FIELD_NUMBER: _ClassVar[int]
+    HITTOUSHA_FIELD_NUMBER: _ClassVar[int]
+    HONSEKI_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    honseki_municipality_code: str
+    hittousha: str
+    honseki: str
+    def __init__(self, session_token: _Optional[str] = ..., honseki_municipality_code: _Optional[str] = ..., hittousha: _Optional[str] = ..., honseki: _Optional[str] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("session_token", "kind", "subject_ids", "include_head_and_relationship", "include_honseki")
+    __slots__ = ("session_token", "kind", "subject_ids", "include_head_and_relationship", "include_honseki", "fiscal_year", "municipality_code")
     SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_IDS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_HEAD_AND_RELATIONSHIP_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_HONSEKI_FIELD_NUMBER: _ClassVar[int]
+    FISCAL_YEAR_FIELD_NUMBER: _ClassVar[int]
+    MUNICIPALITY_CODE_FIELD_NUMBER: _ClassVar[int]
     session_token: str
     kind: CertificateKind
     subject_ids: _containers.RepeatedScalarFieldContainer[str]
     include_head_and_relationship: bool
     include_honseki: bool
-    def __init__(self, session_token: _Optional[str] = ..., kind: _Optional[_Union[CertificateKind, str]] = ..., subject_ids: _Optional[_Iterable[str]] = ..., include_head_and_relationship: _Optional[bool] = ..., include_honseki: _Optional[bool] = ...) -> None: ...
+    fiscal_year: int
+    municipality_code: str
+    def __init__(self, session_token: _Optional[str] = ..., kind: _Optional[_Union[CertificateKind, str]] = ..., subject_ids: _Optional[_Iterable[str]] = ..., include_head_and_relationship: _Optional[bool] = ..., include_honseki: _Optional[bool] = ..., fiscal_year: _Optional[int] = ..., municipality_code: _Optional[str] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
     __slots__ = ("reservation_id", "fee_yen", "expires_at")

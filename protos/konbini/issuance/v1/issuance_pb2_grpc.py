@@ -59,6 +59,11 @@ class IssuanceServiceStub:
                 request_serializer=konbini_dot_issuance_dot_v1_dot_issuance__pb2.CancelReservationRequest.SerializeToString,
                 response_deserializer=konbini_dot_issuance_dot_v1_dot_issuance__pb2.CancelReservationResponse.FromString,
                 _registered_method=True)
+        self.RequestHonsekiRegistration = channel.unary_unary(
+                '/konbini.issuance.v1.IssuanceService/RequestHonsekiRegistration',
+                request_serializer=konbini_dot_issuance_dot_v1_dot_issuance__pb2.RequestHonsekiRegistrationRequest.SerializeToString,
+                response_deserializer=konbini_dot_issuance_dot_v1_dot_issuance__pb2.HonsekiRegistration.FromString,
+                _registered_method=True)
 
 
 class IssuanceServiceServicer:
@@ -100,6 +105,15 @@ class IssuanceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestHonsekiRegistration(self, request, context):
+        """本籍地 利用登録: files a request with the municipality that keeps the resident's 戸籍 (when
+        it is not where they live). Its staff link it to a 戸籍; from the next authentication on,
+        that 戸籍's certificates are offered. Filing again returns the request already filed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IssuanceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +141,11 @@ def add_IssuanceServiceServicer_to_server(servicer, server):
                     servicer.CancelReservation,
                     request_deserializer=konbini_dot_issuance_dot_v1_dot_issuance__pb2.CancelReservationRequest.FromString,
                     response_serializer=konbini_dot_issuance_dot_v1_dot_issuance__pb2.CancelReservationResponse.SerializeToString,
+            ),
+            'RequestHonsekiRegistration': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestHonsekiRegistration,
+                    request_deserializer=konbini_dot_issuance_dot_v1_dot_issuance__pb2.RequestHonsekiRegistrationRequest.FromString,
+                    response_serializer=konbini_dot_issuance_dot_v1_dot_issuance__pb2.HonsekiRegistration.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +283,33 @@ class IssuanceService:
             '/konbini.issuance.v1.IssuanceService/CancelReservation',
             konbini_dot_issuance_dot_v1_dot_issuance__pb2.CancelReservationRequest.SerializeToString,
             konbini_dot_issuance_dot_v1_dot_issuance__pb2.CancelReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestHonsekiRegistration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.issuance.v1.IssuanceService/RequestHonsekiRegistration',
+            konbini_dot_issuance_dot_v1_dot_issuance__pb2.RequestHonsekiRegistrationRequest.SerializeToString,
+            konbini_dot_issuance_dot_v1_dot_issuance__pb2.HonsekiRegistration.FromString,
             options,
             channel_credentials,
             insecure,

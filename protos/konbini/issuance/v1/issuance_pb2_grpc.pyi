@@ -46,6 +46,11 @@ class IssuanceServiceStub:
     """The kiosk reports whether the copy printed whole: ISSUED (charged) or VOIDED (refunded)."""
     CancelReservation: _grpc.UnaryUnaryMultiCallable[_issuance_pb2.CancelReservationRequest, _issuance_pb2.CancelReservationResponse]
     """Cancels a reservation before printing (resident walked away, card removed)."""
+    RequestHonsekiRegistration: _grpc.UnaryUnaryMultiCallable[_issuance_pb2.RequestHonsekiRegistrationRequest, _issuance_pb2.HonsekiRegistration]
+    """本籍地 利用登録: files a request with the municipality that keeps the resident's 戸籍 (when
+    it is not where they live). Its staff link it to a 戸籍; from the next authentication on,
+    that 戸籍's certificates are offered. Filing again returns the request already filed.
+    """
 
 @_typing.type_check_only
 class IssuanceServiceAsyncStub(IssuanceServiceStub):
@@ -62,6 +67,11 @@ class IssuanceServiceAsyncStub(IssuanceServiceStub):
     """The kiosk reports whether the copy printed whole: ISSUED (charged) or VOIDED (refunded)."""
     CancelReservation: _aio.UnaryUnaryMultiCallable[_issuance_pb2.CancelReservationRequest, _issuance_pb2.CancelReservationResponse]  # type: ignore[assignment]
     """Cancels a reservation before printing (resident walked away, card removed)."""
+    RequestHonsekiRegistration: _aio.UnaryUnaryMultiCallable[_issuance_pb2.RequestHonsekiRegistrationRequest, _issuance_pb2.HonsekiRegistration]  # type: ignore[assignment]
+    """本籍地 利用登録: files a request with the municipality that keeps the resident's 戸籍 (when
+    it is not where they live). Its staff link it to a 戸籍; from the next authentication on,
+    that 戸籍's certificates are offered. Filing again returns the request already filed.
+    """
 
 class IssuanceServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -105,5 +115,16 @@ class IssuanceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_issuance_pb2.CancelReservationResponse, _abc.Awaitable[_issuance_pb2.CancelReservationResponse]]:
         """Cancels a reservation before printing (resident walked away, card removed)."""
+
+    @_abc_1.abstractmethod
+    def RequestHonsekiRegistration(
+        self,
+        request: _issuance_pb2.RequestHonsekiRegistrationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_issuance_pb2.HonsekiRegistration, _abc.Awaitable[_issuance_pb2.HonsekiRegistration]]:
+        """本籍地 利用登録: files a request with the municipality that keeps the resident's 戸籍 (when
+        it is not where they live). Its staff link it to a 戸籍; from the next authentication on,
+        that 戸籍's certificates are offered. Filing again returns the request already filed.
+        """
 
 def add_IssuanceServiceServicer_to_server(servicer: IssuanceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

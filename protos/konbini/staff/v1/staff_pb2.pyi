@@ -172,3 +172,117 @@ class PublishNoticeRequest(_message.Message):
     starts_at: _timestamp_pb2.Timestamp
     ends_at: _timestamp_pb2.Timestamp
     def __init__(self, title: _Optional[str] = ..., body: _Optional[str] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class MatchReason(_message.Message):
+    __slots__ = ("code", "label", "points")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    label: str
+    points: int
+    def __init__(self, code: _Optional[str] = ..., label: _Optional[str] = ..., points: _Optional[int] = ...) -> None: ...
+
+class KosekiCandidate(_message.Message):
+    __slots__ = ("koseki_id", "member_no", "family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date", "sex", "relationship", "honseki", "hittousha", "score", "reasons")
+    KOSEKI_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_NO_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_NAME_FIELD_NUMBER: _ClassVar[int]
+    GIVEN_NAME_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_NAME_KANA_FIELD_NUMBER: _ClassVar[int]
+    GIVEN_NAME_KANA_FIELD_NUMBER: _ClassVar[int]
+    BIRTH_DATE_FIELD_NUMBER: _ClassVar[int]
+    SEX_FIELD_NUMBER: _ClassVar[int]
+    RELATIONSHIP_FIELD_NUMBER: _ClassVar[int]
+    HONSEKI_FIELD_NUMBER: _ClassVar[int]
+    HITTOUSHA_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    koseki_id: str
+    member_no: int
+    family_name: str
+    given_name: str
+    family_name_kana: str
+    given_name_kana: str
+    birth_date: str
+    sex: str
+    relationship: str
+    honseki: str
+    hittousha: str
+    score: int
+    reasons: _containers.RepeatedCompositeFieldContainer[MatchReason]
+    def __init__(self, koseki_id: _Optional[str] = ..., member_no: _Optional[int] = ..., family_name: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name_kana: _Optional[str] = ..., given_name_kana: _Optional[str] = ..., birth_date: _Optional[str] = ..., sex: _Optional[str] = ..., relationship: _Optional[str] = ..., honseki: _Optional[str] = ..., hittousha: _Optional[str] = ..., score: _Optional[int] = ..., reasons: _Optional[_Iterable[_Union[MatchReason, _Mapping]]] = ...) -> None: ...
+
+class HonsekiRequest(_message.Message):
+    __slots__ = ("registration_id", "state", "residence_municipality_code", "family_name", "given_name", "family_name_kana", "given_name_kana", "former_family_name", "birth_date", "sex", "address", "honseki", "hittousha", "requested_at", "koseki_id", "member_no", "decided_by", "decided_at", "candidates")
+    REGISTRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RESIDENCE_MUNICIPALITY_CODE_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_NAME_FIELD_NUMBER: _ClassVar[int]
+    GIVEN_NAME_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_NAME_KANA_FIELD_NUMBER: _ClassVar[int]
+    GIVEN_NAME_KANA_FIELD_NUMBER: _ClassVar[int]
+    FORMER_FAMILY_NAME_FIELD_NUMBER: _ClassVar[int]
+    BIRTH_DATE_FIELD_NUMBER: _ClassVar[int]
+    SEX_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    HONSEKI_FIELD_NUMBER: _ClassVar[int]
+    HITTOUSHA_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    KOSEKI_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_NO_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    registration_id: str
+    state: str
+    residence_municipality_code: str
+    family_name: str
+    given_name: str
+    family_name_kana: str
+    given_name_kana: str
+    former_family_name: str
+    birth_date: str
+    sex: str
+    address: str
+    honseki: str
+    hittousha: str
+    requested_at: _timestamp_pb2.Timestamp
+    koseki_id: str
+    member_no: int
+    decided_by: str
+    decided_at: _timestamp_pb2.Timestamp
+    candidates: _containers.RepeatedCompositeFieldContainer[KosekiCandidate]
+    def __init__(self, registration_id: _Optional[str] = ..., state: _Optional[str] = ..., residence_municipality_code: _Optional[str] = ..., family_name: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name_kana: _Optional[str] = ..., given_name_kana: _Optional[str] = ..., former_family_name: _Optional[str] = ..., birth_date: _Optional[str] = ..., sex: _Optional[str] = ..., address: _Optional[str] = ..., honseki: _Optional[str] = ..., hittousha: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., koseki_id: _Optional[str] = ..., member_no: _Optional[int] = ..., decided_by: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[KosekiCandidate, _Mapping]]] = ...) -> None: ...
+
+class ListHonsekiRequestsRequest(_message.Message):
+    __slots__ = ("include_decided",)
+    INCLUDE_DECIDED_FIELD_NUMBER: _ClassVar[int]
+    include_decided: bool
+    def __init__(self, include_decided: _Optional[bool] = ...) -> None: ...
+
+class ListHonsekiRequestsResponse(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[HonsekiRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[HonsekiRequest, _Mapping]]] = ...) -> None: ...
+
+class ApproveHonsekiRequestRequest(_message.Message):
+    __slots__ = ("registration_id", "koseki_id", "member_no", "note")
+    REGISTRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    KOSEKI_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_NO_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    registration_id: str
+    koseki_id: str
+    member_no: int
+    note: str
+    def __init__(self, registration_id: _Optional[str] = ..., koseki_id: _Optional[str] = ..., member_no: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class RejectHonsekiRequestRequest(_message.Message):
+    __slots__ = ("registration_id", "note")
+    REGISTRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    registration_id: str
+    note: str
+    def __init__(self, registration_id: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...

@@ -84,6 +84,21 @@ class MunicipalityStaffServiceStub:
                 request_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.PublishNoticeRequest.SerializeToString,
                 response_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.Notice.FromString,
                 _registered_method=True)
+        self.ListHonsekiRequests = channel.unary_unary(
+                '/konbini.staff.v1.MunicipalityStaffService/ListHonsekiRequests',
+                request_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ListHonsekiRequestsRequest.SerializeToString,
+                response_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ListHonsekiRequestsResponse.FromString,
+                _registered_method=True)
+        self.ApproveHonsekiRequest = channel.unary_unary(
+                '/konbini.staff.v1.MunicipalityStaffService/ApproveHonsekiRequest',
+                request_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ApproveHonsekiRequestRequest.SerializeToString,
+                response_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.HonsekiRequest.FromString,
+                _registered_method=True)
+        self.RejectHonsekiRequest = channel.unary_unary(
+                '/konbini.staff.v1.MunicipalityStaffService/RejectHonsekiRequest',
+                request_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.RejectHonsekiRequestRequest.SerializeToString,
+                response_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.HonsekiRequest.FromString,
+                _registered_method=True)
 
 
 class MunicipalityStaffServiceServicer:
@@ -154,6 +169,27 @@ class MunicipalityStaffServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListHonsekiRequests(self, request, context):
+        """本籍地 利用登録: requests filed with this municipality by residents of others, oldest first;
+        pending ones with the best candidate members of this municipality's 戸籍, and why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveHonsekiRequest(self, request, context):
+        """Links a pending request to one current member of one 戸籍 kept here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectHonsekiRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MunicipalityStaffServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -206,6 +242,21 @@ def add_MunicipalityStaffServiceServicer_to_server(servicer, server):
                     servicer.PublishNotice,
                     request_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.PublishNoticeRequest.FromString,
                     response_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.Notice.SerializeToString,
+            ),
+            'ListHonsekiRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHonsekiRequests,
+                    request_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ListHonsekiRequestsRequest.FromString,
+                    response_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ListHonsekiRequestsResponse.SerializeToString,
+            ),
+            'ApproveHonsekiRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveHonsekiRequest,
+                    request_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ApproveHonsekiRequestRequest.FromString,
+                    response_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.HonsekiRequest.SerializeToString,
+            ),
+            'RejectHonsekiRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectHonsekiRequest,
+                    request_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.RejectHonsekiRequestRequest.FromString,
+                    response_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.HonsekiRequest.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -478,6 +529,87 @@ class MunicipalityStaffService:
             '/konbini.staff.v1.MunicipalityStaffService/PublishNotice',
             konbini_dot_staff_dot_v1_dot_staff__pb2.PublishNoticeRequest.SerializeToString,
             konbini_dot_staff_dot_v1_dot_staff__pb2.Notice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHonsekiRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.staff.v1.MunicipalityStaffService/ListHonsekiRequests',
+            konbini_dot_staff_dot_v1_dot_staff__pb2.ListHonsekiRequestsRequest.SerializeToString,
+            konbini_dot_staff_dot_v1_dot_staff__pb2.ListHonsekiRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveHonsekiRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.staff.v1.MunicipalityStaffService/ApproveHonsekiRequest',
+            konbini_dot_staff_dot_v1_dot_staff__pb2.ApproveHonsekiRequestRequest.SerializeToString,
+            konbini_dot_staff_dot_v1_dot_staff__pb2.HonsekiRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectHonsekiRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.staff.v1.MunicipalityStaffService/RejectHonsekiRequest',
+            konbini_dot_staff_dot_v1_dot_staff__pb2.RejectHonsekiRequestRequest.SerializeToString,
+            konbini_dot_staff_dot_v1_dot_staff__pb2.HonsekiRequest.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,13 @@ class MunicipalityStaffServiceStub:
     """Daily hours for one certificate kind (e.g. 戸籍 limited to weekday office hours)."""
     PublishNotice: _grpc.UnaryUnaryMultiCallable[_staff_pb2.PublishNoticeRequest, _staff_pb2.Notice]
     """A notice shown on the portal and listable by kiosks (outages, changes)."""
+    ListHonsekiRequests: _grpc.UnaryUnaryMultiCallable[_staff_pb2.ListHonsekiRequestsRequest, _staff_pb2.ListHonsekiRequestsResponse]
+    """本籍地 利用登録: requests filed with this municipality by residents of others, oldest first;
+    pending ones with the best candidate members of this municipality's 戸籍, and why.
+    """
+    ApproveHonsekiRequest: _grpc.UnaryUnaryMultiCallable[_staff_pb2.ApproveHonsekiRequestRequest, _staff_pb2.HonsekiRequest]
+    """Links a pending request to one current member of one 戸籍 kept here."""
+    RejectHonsekiRequest: _grpc.UnaryUnaryMultiCallable[_staff_pb2.RejectHonsekiRequestRequest, _staff_pb2.HonsekiRequest]
 
 @_typing.type_check_only
 class MunicipalityStaffServiceAsyncStub(MunicipalityStaffServiceStub):
@@ -69,6 +76,13 @@ class MunicipalityStaffServiceAsyncStub(MunicipalityStaffServiceStub):
     """Daily hours for one certificate kind (e.g. 戸籍 limited to weekday office hours)."""
     PublishNotice: _aio.UnaryUnaryMultiCallable[_staff_pb2.PublishNoticeRequest, _staff_pb2.Notice]  # type: ignore[assignment]
     """A notice shown on the portal and listable by kiosks (outages, changes)."""
+    ListHonsekiRequests: _aio.UnaryUnaryMultiCallable[_staff_pb2.ListHonsekiRequestsRequest, _staff_pb2.ListHonsekiRequestsResponse]  # type: ignore[assignment]
+    """本籍地 利用登録: requests filed with this municipality by residents of others, oldest first;
+    pending ones with the best candidate members of this municipality's 戸籍, and why.
+    """
+    ApproveHonsekiRequest: _aio.UnaryUnaryMultiCallable[_staff_pb2.ApproveHonsekiRequestRequest, _staff_pb2.HonsekiRequest]  # type: ignore[assignment]
+    """Links a pending request to one current member of one 戸籍 kept here."""
+    RejectHonsekiRequest: _aio.UnaryUnaryMultiCallable[_staff_pb2.RejectHonsekiRequestRequest, _staff_pb2.HonsekiRequest]  # type: ignore[assignment]
 
 class MunicipalityStaffServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -145,5 +159,30 @@ class MunicipalityStaffServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_staff_pb2.Notice, _abc.Awaitable[_staff_pb2.Notice]]:
         """A notice shown on the portal and listable by kiosks (outages, changes)."""
+
+    @_abc_1.abstractmethod
+    def ListHonsekiRequests(
+        self,
+        request: _staff_pb2.ListHonsekiRequestsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staff_pb2.ListHonsekiRequestsResponse, _abc.Awaitable[_staff_pb2.ListHonsekiRequestsResponse]]:
+        """本籍地 利用登録: requests filed with this municipality by residents of others, oldest first;
+        pending ones with the best candidate members of this municipality's 戸籍, and why.
+        """
+
+    @_abc_1.abstractmethod
+    def ApproveHonsekiRequest(
+        self,
+        request: _staff_pb2.ApproveHonsekiRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staff_pb2.HonsekiRequest, _abc.Awaitable[_staff_pb2.HonsekiRequest]]:
+        """Links a pending request to one current member of one 戸籍 kept here."""
+
+    @_abc_1.abstractmethod
+    def RejectHonsekiRequest(
+        self,
+        request: _staff_pb2.RejectHonsekiRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staff_pb2.HonsekiRequest, _abc.Awaitable[_staff_pb2.HonsekiRequest]]: ...
 
 def add_MunicipalityStaffServiceServicer_to_server(servicer: MunicipalityStaffServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
