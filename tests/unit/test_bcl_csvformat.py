@@ -18,12 +18,15 @@ from hypothesis import strategies as st
 from clients.bcl.generate import GENERATED_FILES, generate_dataset, resident_tax
 from server.bcl.csvformat import (
     CARD_SERIALS,
+    DELETIONS,
     FILES,
     FILES_BY_NAME,
+    FUHYO,
     KOSEKI,
     PNG_SIGNATURE,
     RESIDENTS,
     SEAL_IMAGES,
+    SEALS,
     TAXES,
     CsvWriter,
     ErrorCode,
@@ -35,7 +38,16 @@ from server.bcl.csvformat import (
     read_stream,
 )
 from server.bcl.records import ResidentRecord, Sex, individual_number_check_digit
-from server.bcl.registers import CardSerialRecord, KosekiMemberRecord, TaxRecord, TokenCarrier
+from server.bcl.registers import (
+    CardSerialRecord,
+    DeletionRecord,
+    FuhyoEntryRecord,
+    KosekiMemberRecord,
+    SealEntry,
+    SealImage,
+    TaxRecord,
+    TokenCarrier,
+)
 
 HEAD = ",".join(RESIDENTS.header)
 GOOD = (
@@ -406,3 +418,52 @@ def test_the_published_schema_lists_every_file_and_column_in_order() -> None:
         assert listed == list(schema.header), schema.name
     for code in ErrorCode:
         assert f"| `{code.value}` |" in doc
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            SealEntry,
+            resident_id=_DIGITS,
+            registration_number=st.text(
+                alphabet=string.ascii_letters + "0123456789-", min_size=1, max_size=20
+            ),
+            registered_on=_DATES,
+            impression_sha256=st.binary(min_size=32, max_size=32).map(bytes.hex),
+            active=st.booleans(),
+        ),
+        max_size=4,
+    ),
+    st.lists(st.binary(max_size=64).map(lambda b: SealImage.of(PNG_SIGNATURE + b)), max_size=3),
+    st.lists(
+        st.builds(
+            FuhyoEntryRecord,
+            koseki_id=st.text(alphabet=string.digits, min_size=1, max_size=8),
+            member_no=st.integers(1, 999),
+            entry_no=st.integers(1, 9999),
+            address=_TEXT.filter(bool),
+            address_set_on=_DATES,
+        ),
+        max_size=4,
+    ),
+    st.lists(
+        st.builds(
+            DeletionRecord,
+            resident_id=_DIGITS,
+            reason=st.sampled_from(["転出", "死亡", "職権消除"]),
+            removed_on=_DATES,
+        ),
+        max_size=4,
+    ),
+)
+def test_seal_fuhyo_and_deletion_rows_round_trip_through_csv(
+    seals: list[SealEntry],
+    images: list[SealImage],
+    fuhyo: list[FuhyoEntryRecord],
+    deletions: list[DeletionRecord],
+) -> None:
+    assert [SealEntry(**v) for v in _round_trip(SEALS, list(seals))] == seals
+    assert [SealImage(**v) for v in _round_trip(SEAL_IMAGES, list(images))] == images
+    assert [FuhyoEntryRecord(**v) for v in _round_trip(FUHYO, list(fuhyo))] == fuhyo
+    assert [DeletionRecord(**v) for v in _round_trip(DELETIONS, list(deletions))] == deletions

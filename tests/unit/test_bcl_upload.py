@@ -24,6 +24,7 @@ from server.bcl.csvformat import (
     FUHYO,
     KOSEKI,
     RESIDENTS,
+    SEAL_IMAGES,
     SEALS,
     TAXES,
     CsvWriter,
@@ -441,6 +442,18 @@ def test_an_upload_with_errors_applies_nothing_and_lists_them_all(
     assert state(engine) == before
     assert [g.number for g in desk.generations(CODE, CODE)] == [1]
     assert not any((desk.settings.spool_dir).iterdir())
+
+
+def test_a_seal_image_under_another_sha256_is_one_error_not_one_per_seal(
+    desk: BclUploads, dataset: Files
+) -> None:
+    images = rows_of(dataset, SEAL_IMAGES)
+    images[0]["png"] = images[1]["png"]  # another image filed under the first one's SHA-256
+    bad = dict(dataset)
+    bad[SEAL_IMAGES.name] = csv_bytes(SEAL_IMAGES, images)
+    assert rejected(upload(desk, bad)) == [
+        ("seal_images.csv", 2, "png_base64", ErrorCode.SEAL_IMAGE)
+    ]
 
 
 def test_file_level_errors_are_reported_with_the_rows_of_the_known_files(
