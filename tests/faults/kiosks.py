@@ -199,6 +199,30 @@ class EmulatedKiosk:
     # -- one visit --------------------------------------------------------------------------
 
     def visit(self, card: CardCredentials, plan: Plan) -> CopyRecord | None:
+        token, record = self.reserve(card, plan)
+        if plan is Plan.LEAVE_RESERVED:
+            return record  # no cancel: the resident just left
+        try:
+            self.fetch(token, record)
+        except grpc.RpcError as err:
+            if decode_error(err).reason != "RESERVATION_EXPIRED":
+                raise
+            # The center was away longer than the reservation lives: nothing was printed or
+            # paid for, the center voided it; the resident starts again.
+            record.expired = True
+            return record
+        if self._rng.random() < 0.3:
+            self.fetch(token, record)  # the kiosk asks again, as after a lost answer
+        if plan is Plan.LEAVE_PRINTING:
+            return record  # the kiosk lost power: nobody will ever report this copy
+        if plan is Plan.PRINT:
+            record.printed = True  # written down before the report: the paper is out
+        self.report(token, record, printed=plan is Plan.PRINT)
+        self._end(token)
+        return record
+
+    def reserve(self, card: CardCredentials, plan: Plan) -> tuple[str, CopyRecord]:
+        """Sign in, pick one's own 住民票, reserve it: the session token and the new record."""
         token = self._authenticate(card)
         offers = self._call(
             "ListOfferings",
@@ -228,26 +252,7 @@ class EmulatedKiosk:
             fee_yen=reservation.fee_yen,
         )
         self._book.add_copy(record)
-        if plan is Plan.LEAVE_RESERVED:
-            return record  # no cancel: the resident just left
-        try:
-            self._fetch(token, record)
-        except grpc.RpcError as err:
-            if decode_error(err).reason != "RESERVATION_EXPIRED":
-                raise
-            # The center was away longer than the reservation lives: nothing was printed or
-            # paid for, the center voided it; the resident starts again.
-            record.expired = True
-            return record
-        if self._rng.random() < 0.3:
-            self._fetch(token, record)  # the kiosk asks again, as after a lost answer
-        if plan is Plan.LEAVE_PRINTING:
-            return record  # the kiosk lost power: nobody will ever report this copy
-        if plan is Plan.PRINT:
-            record.printed = True  # written down before the report: the paper is out
-        self._report(token, record, printed=plan is Plan.PRINT)
-        self._end(token)
-        return record
+        return token, record
 
     def _authenticate(self, card: CardCredentials) -> str:
         deadline = time.monotonic() + self._give_up_s
@@ -257,7 +262,7 @@ class EmulatedKiosk:
             except grpc.RpcError as err:
                 self._retry_or_raise("Authenticate", err, deadline)
 
-    def _fetch(self, token: str, record: CopyRecord) -> None:
+    def fetch(self, token: str, record: CopyRecord) -> None:
         """The copy, asked for with the record's idempotency key until it arrives whole."""
 
         def issue() -> tuple[issuance_pb2.IssueHeader, bytes]:
@@ -296,7 +301,8 @@ class EmulatedKiosk:
         record.pdf_sha256 = bytes(header.pdf_sha256)
         record.page_count = header.page_count
 
-    def _report(self, token: str, record: CopyRecord, *, printed: bool) -> None:
+    def report(self, token: str, record: CopyRecord, *, printed: bool) -> None:
+        """Report the print result until the center answers (same token, same issuance id)."""
         answer = self._call(
             "ReportPrintResult",
             lambda: self._issuance.ReportPrintResult(
