@@ -345,3 +345,37 @@ def test_a_server_killed_between_spool_and_commit_leaves_the_previous_generation
     current = desk.client.generations()[0]
     restored = desk.client.restore(tmp_path / "again")
     assert restored.number == current.number and restored.kept_checksum == current.kept_checksum
+
+
+def test_the_konbini_bcl_commands(
+    desk: Desk, first: UploadResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from clients.bcl.cli import add_bcl_parser
+
+    parser = argparse.ArgumentParser(prog="konbini")
+    add_bcl_parser(parser.add_subparsers(dest="command", required=True))
+
+    def konbini(*argv: str) -> int:
+        args = parser.parse_args(list(argv))
+        code: int = args.func(args)
+        return code
+
+    server = ("--server", f"127.0.0.1:{desk.port}", "--municipality", CODE)
+    out = tmp_path / "small"
+    assert konbini("bcl", "generate", "--residents", "120", "--seed", "5", "--out", str(out)) == 0
+    assert "120 residents" in capsys.readouterr().out
+    assert konbini("bcl", "upload", str(out), *server) == 0
+    assert "committed" in capsys.readouterr().out
+    assert konbini("bcl", "generations", *server) == 0
+    listing = capsys.readouterr().out
+    assert "current, kept" in listing and "full" in listing
+    assert konbini("bcl", "restore", "--out", str(tmp_path / "back"), *server) == 0
+    assert "verified" in capsys.readouterr().out
+    assert (tmp_path / "back" / "residents.csv").read_bytes() == (
+        out / "residents.csv"
+    ).read_bytes()
+    (out / "residents.csv").write_text("resident_id\n1\n", encoding="utf-8")
+    assert konbini("bcl", "upload", str(out), *server) == 1
+    assert "HEADER" in capsys.readouterr().out
