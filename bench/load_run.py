@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped,unused-ignore]
+import psutil  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 from bench import profiling
+from bench.report import quantile
 from bench.stack import Stack
 from load.scenario import Kiosk, Manifest, Mix, kiosk_channel, split
 
@@ -249,7 +250,7 @@ def run_load(
         "issued": len(issued),
         "issuances_per_s": round(len(issued) / window, 2),
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "p99_ms": round(_quantile(latencies, 0.99), 1) if latencies else None,
+        "p99_ms": round(quantile(latencies, 0.99), 1) if latencies else None,
         "max_ms": round(latencies[-1], 1) if latencies else None,
         "errors": len(errors),
         "error_examples": sorted({r[5] for r in errors})[:5],
@@ -278,9 +279,3 @@ def run_load(
         "server_rss_mb_peak_per_worker": [round(_peak_rss_mb(w), 1) for w in workers],
         **({"profile": profiling.summarise(profiles)} if profiles else {}),
     }
-
-
-def _quantile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank quantile (p99 of 100 values is the 99th)."""
-    rank = max(1, round(q * len(sorted_values) + 0.5 - 1e-9))
-    return sorted_values[min(rank, len(sorted_values)) - 1]

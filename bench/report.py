@@ -9,6 +9,12 @@ TARGET_P99_MS = 300.0
 TARGET_OVERHEAD = 2.0  # server CPU per issuance at most twice the floor
 
 
+def quantile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank quantile of ascending values (p99 of 100 values is the 99th)."""
+    rank = max(1, round(q * len(sorted_values) + 0.5 - 1e-9))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
 def _verdict(ok: bool | None) -> str:
     return "" if ok is None else ("met" if ok else "NOT met")
 

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from fpdf.enums import TextMode
-from reportlab import rl_config  # type: ignore[import-untyped]
-from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
-from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
-from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
-from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
+from reportlab import rl_config  # type: ignore[import-untyped,import-not-found,unused-ignore]
+from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped,import-not-found,unused-ignore]
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped,import-not-found,unused-ignore]
+from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped,import-not-found,unused-ignore]
+from reportlab.pdfgen import canvas  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 from server.issuance.documents import CertificateDocument
 from server.issuance.pdf import Artwork, lay_out

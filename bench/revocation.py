@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import psutil  # type: ignore[import-untyped,unused-ignore]
+import psutil  # type: ignore[import-untyped,import-not-found,unused-ignore]
 from cryptography import x509
 
 from hardware_sim.authority.ca import JpkiAuthority

@@ -8,9 +8,8 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from bench.load_run import _quantile
 from bench.profiling import summarise
-from bench.report import table
+from bench.report import quantile, table
 from clients.kiosk.terminal import VisitStatus
 from load.scenario import Manifest, Mix, Resident, SessionResult, split
 
@@ -49,11 +48,11 @@ def test_the_manifest_round_trips(tmp_path: Path) -> None:
     assert Manifest.load(tmp_path) == manifest
 
 
-def test_nearest_rank_quantile() -> None:
+def test_nearest_rankquantile() -> None:
     values = [float(v) for v in range(1, 101)]
-    assert _quantile(values, 0.99) == 99.0
-    assert _quantile(values, 0.5) == 50.0
-    assert _quantile([7.0], 0.99) == 7.0
+    assert quantile(values, 0.99) == 99.0
+    assert quantile(values, 0.5) == 50.0
+    assert quantile([7.0], 0.99) == 7.0
 
 
 def test_profile_summary_counts_own_and_inclusive_samples(tmp_path: Path) -> None:
