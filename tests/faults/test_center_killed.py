@@ -49,11 +49,10 @@ def open_copies(engine: Engine) -> int:
 @pytest.fixture(
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, clusters: Callable[[], Cluster]
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'center.db'}"
+    clusters: Callable[[], Cluster] = request.getfixturevalue("clusters")  # may skip
     return clusters().create_database("konbini")
 
 
