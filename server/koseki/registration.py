@@ -223,11 +223,13 @@ class HonsekiDesk:
                 .order_by(col(HonsekiRegistration.requested_at), col(HonsekiRegistration.id))
                 .limit(limit)
             ).all()
-            backend = _backend(db, municipality_code, self._servers)
+            muni = db.get(Municipality, municipality_code)
+            backend = self._servers.backend_for(muni.koseki_server) if muni is not None else None
         out = []
         for row in rows:
             found: tuple[Candidate, ...] = ()
-            if row.state == RegistrationState.PENDING.value:
+            # Without a 戸籍 server (withdrawn since the request) there is nothing to rank.
+            if row.state == RegistrationState.PENDING.value and backend is not None:
                 found = tuple(rank_candidates(row, backend, limit=candidates))
             out.append(QueuedRequest(row, found))
         return out
