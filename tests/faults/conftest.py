@@ -20,6 +20,7 @@ from hardware_sim.authority.responder import ResponderHandle, serve_in_thread
 from server.common.clock import system_clock
 from tests.faults import summary
 from tests.faults.pgcluster import Cluster, new_cluster, remove_cluster, unavailable_reason
+from tests.faults.world import CenterProcess
 from tests.pki import test_authority
 
 HERE = Path(__file__).resolve().parent
@@ -62,6 +63,25 @@ def record_figures(request: pytest.FixtureRequest) -> Iterator[Recorder]:
         name = re.sub(r"^tests/faults/", "", request.node.nodeid)
         figures["seconds"] = round(time.monotonic() - started, 1)
         summary.record(name, figures)
+
+
+@pytest.fixture
+def center_process(tmp_path: Path) -> Iterator[Callable[..., CenterProcess]]:
+    """`center_process(database_url, trust_anchor, authority_url, port, **kw)`: a center
+    subprocess (not started) that is stopped after the test whatever happened."""
+    made: list[CenterProcess] = []
+
+    def make(*args: Any, **kwargs: Any) -> CenterProcess:
+        kwargs.setdefault("workdir", tmp_path)
+        center = CenterProcess(*args, **kwargs)
+        made.append(center)
+        return center
+
+    try:
+        yield make
+    finally:
+        for center in made:
+            center.stop()
 
 
 @pytest.fixture

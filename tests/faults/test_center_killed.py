@@ -60,16 +60,16 @@ def test_every_printed_copy_is_charged_once_after_repeated_kills(
     database_url: str,
     authority: tuple[JpkiAuthority, ResponderHandle],
     tmp_path: Path,
+    center_process: Callable[..., CenterProcess],
     record_figures: Recorder,
 ) -> None:
     jpki, responder = authority
     seeded = seed(database_url, jpki, kiosks=KIOSKS)
-    center = CenterProcess(
+    center = center_process(
         database_url,
         write_anchor(jpki, tmp_path),
         responder.url,
         free_port(),
-        tmp_path,
         settings={"KONBINI_RESERVATION_TTL": RESERVATION_TTL_S},
     )
     center.start()

@@ -61,12 +61,15 @@ def charges(engine: Engine, issuance_id: str) -> tuple[str, int, int]:
 
 @pytest.mark.slow
 def test_a_kiosk_reports_a_printed_copy_after_the_center_was_killed(
-    authority: tuple[JpkiAuthority, ResponderHandle], tmp_path: Path, record_figures: Recorder
+    authority: tuple[JpkiAuthority, ResponderHandle],
+    tmp_path: Path,
+    center_process: Callable[..., CenterProcess],
+    record_figures: Recorder,
 ) -> None:
     jpki, responder = authority
     url = f"sqlite:///{tmp_path / 'center.db'}"
     seeded = seed(url, jpki, kiosks=1)
-    center = CenterProcess(url, write_anchor(jpki, tmp_path), responder.url, free_port(), tmp_path)
+    center = center_process(url, write_anchor(jpki, tmp_path), responder.url, free_port())
     center.start()
     book = KioskNotebook()
     kiosk = EmulatedKiosk(center.target, seeded.kiosk_ids[0], seeded.cards, book, seed=1)

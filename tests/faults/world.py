@@ -9,6 +9,7 @@ mTLS path is exercised by tests/integration); what is tested here is the books.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -33,6 +34,12 @@ from server.db.models import Kiosk
 
 REPO = Path(__file__).resolve().parents[2]
 CODE = "131016"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test process dies (Linux prctl)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,7 @@ class CenterProcess:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,  # a Ctrl-C of pytest is not its business
+                preexec_fn=_die_with_parent,  # but a killed test run takes it along
             )
         self.starts += 1
         deadline = time.monotonic() + 120
