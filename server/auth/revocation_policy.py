@@ -212,8 +212,11 @@ class PolicyChecker:
         refused = self._breaker.admit()
         if refused:
             return RevocationStatus.unavailable(refused)
-        status = self._ocsp.check(cert)
-        self._breaker.record(status)
+        try:
+            status = self._ocsp.check(cert)
+        except Exception as exc:  # the checkers return values; an injected one may not
+            status = RevocationStatus.unavailable(f"{type(exc).__name__}: {exc}")
+        self._breaker.record(status)  # always, so that a probe never stays in flight
         if status.outcome is RevocationOutcome.UNAVAILABLE:
             return RevocationStatus.unavailable(f"OCSP: {status.detail}")
         return status

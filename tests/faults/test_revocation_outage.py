@@ -23,7 +23,7 @@ from clients.errors import decode_error
 from hardware_sim.authority.ca import JpkiAuthority
 from hardware_sim.authority.responder import ResponderHandle, serve_in_thread
 from server.app import Center, create_server
-from server.auth.revocation import RevocationOutcome
+from server.auth.revocation import RevocationOutcome, RevocationStatus
 from server.auth.revocation_policy import (
     BreakerSettings,
     PolicyChecker,
@@ -260,3 +260,33 @@ def test_kiosk_login_falls_back_to_the_crl_in_ocsp_then_crl_mode(
     responder.faults.delay_seconds = 5.0  # slower than the center waits
     assert sign_in(auth, centers.seeded.kiosk_ids[0], centers.seeded.cards[0], timeout=10)
     record_figures(faults_injected=1, copies_checked=0, ledger_differences=0)
+
+
+class _Exploding:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def check(self, cert: x509.Certificate) -> RevocationStatus:
+        self.calls += 1
+        raise ConnectionResetError("peer went away")
+
+
+def test_an_ocsp_checker_that_raises_is_unavailable_and_the_breaker_still_probes(
+    jpki: JpkiAuthority, clock: FrozenClock
+) -> None:
+    exploding = _Exploding()
+    policy = PolicyChecker(
+        RevocationPolicy.OCSP,
+        clock=clock,
+        ocsp=exploding,
+        breaker=BreakerSettings(failure_threshold=1, cooldown=timedelta(seconds=10)),
+    )
+    me = card(jpki, "R-1")
+    status = policy.check(me)
+    assert status.outcome is RevocationOutcome.UNAVAILABLE
+    assert "ConnectionResetError" in status.detail
+    clock.advance(timedelta(seconds=11))
+    policy.check(me)  # the probe, failing again
+    clock.advance(timedelta(seconds=11))
+    policy.check(me)  # and the next probe is let through: none stays in flight
+    assert exploding.calls == 3
