@@ -9,7 +9,6 @@ sheets.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 import grpc
 import pytest
@@ -59,29 +58,39 @@ def own_server(bench: Bench) -> None:
         desk.set_offering(who, kind, fee, True)
 
 
-_used_households: set[str] = set()
+# Households a scenario has built a 戸籍 for, per bench (each database backend has its own).
+_used: dict[int, set[str]] = {}
+
+
+def used_households(bench: Bench) -> set[str]:
+    return _used.setdefault(id(bench.center), set())
 
 
 def family(bench: Bench, size: int = 3) -> list[ResidentRecord]:
     """A household no other scenario here has used, head first, all with cards."""
+    used = used_households(bench)
 
     def fits(r: ResidentRecord) -> bool:
         members = bench.household(r)
         return (
             r.is_household_head
-            and r.household_id not in _used_households
+            and r.household_id not in used
             and len(members) >= size
             and all(m.resident_id in bench.seeded.cards for m in members[:size])
         )
 
     head = bench.take(fits)
-    _used_households.add(head.household_id)
+    used.add(head.household_id)
     others = [m for m in bench.household(head) if m.resident_id != head.resident_id]
     return [head, *others[: size - 1]]
 
 
-def stranger(bench: Bench) -> Callable[[ResidentRecord], bool]:
-    return lambda r: r.household_id not in _used_households
+def stranger(bench: Bench) -> ResidentRecord:
+    """A resident of a household without a 戸籍 here (then marked used)."""
+    used = used_households(bench)
+    me = bench.take(lambda r: r.household_id not in used)
+    used.add(me.household_id)
+    return me
 
 
 def left_by_marriage(koseki_id: str, no: int, head: ResidentRecord) -> KosekiMemberRecord:
@@ -169,7 +178,7 @@ def test_koseki_of_a_koseki_one_is_not_a_member_of_is_refused(bench: Bench) -> N
     add_koseki(
         bench, bench.seeded.profile.code, koseki_of("K-HOME3", people, honseki=HONSEKI, linked=True)
     )
-    outsider = bench.take(stranger(bench))  # no 戸籍 kept here
+    outsider = stranger(bench)  # no 戸籍 kept here
     token = session(bench, outsider)
     assert offering(bench, token, KIND.CERTIFICATE_KIND_KOSEKI_ZENBU) is None
     their_token = session(bench, people[0])
@@ -186,15 +195,13 @@ def test_koseki_of_a_koseki_one_is_not_a_member_of_is_refused(bench: Bench) -> N
 
 def test_a_member_who_left_and_a_closed_koseki_are_not_issued(bench: Bench) -> None:
     code = bench.seeded.profile.code
-    married_out = bench.take(stranger(bench))
-    _used_households.add(married_out.household_id)
+    married_out = stranger(bench)
     parents = koseki_of("K-LEFT", [married_out], honseki=HONSEKI, linked=True, removed=[1])
     head = dataclasses.replace(
         parents[0], member_no=1, given_name="幸雄", resident_id="", removed_reason=""
     )
     add_koseki(bench, code, [head, dataclasses.replace(parents[0], member_no=2)])
-    widowed = bench.take(stranger(bench))
-    _used_households.add(widowed.household_id)
+    widowed = stranger(bench)
     closed = koseki_of("K-CLOSED", [widowed], honseki=HONSEKI, linked=True, removed=[1])
     add_koseki(bench, code, closed)  # its only member left: a 除籍
     for me in (married_out, widowed):
