@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select, update
 
 from server.auth.service import token_digest
 from server.bcl.models import BclTaxRecord
-from server.bcl.records import IssuingBackend, ResidentRecord
+from server.bcl.records import ResidentRecord
 from server.bcl.registers import TaxRecord
 from server.bcl.store import municipality_profile, resident_record, seal_record
 from server.common.clock import JST, Clock
@@ -85,7 +85,7 @@ from server.municipal.rules import (
     DailyHours,
     ServiceNotAvailable,
 )
-from server.municipal.staff import check_offering_allowed
+from server.municipal.staff import check_offering_allowed, offering_refusal
 from server.settlement.ledger import post_issued_copy, record_voided_copy
 
 # Kinds this desk can issue: every certificate of SPEC section 3.
@@ -343,7 +343,7 @@ class IssuanceDesk:
         views = []
         for muni, offer in sorted(sources, key=lambda p: (p[1].kind, p[0].code != home.code)):
             kind = _kind(offer.kind)
-            if kind is None or not _allowed(muni, kind):
+            if kind is None or offering_refusal(muni, kind) is not None:
                 continue
             if kind.needs_koseki_server and (
                 access is None or access.municipality_code != muni.code
@@ -881,15 +881,6 @@ def _kind(value: str) -> CertificateKind | None:
         return CertificateKind(value)
     except ValueError:
         return None
-
-
-def _allowed(muni: Municipality, kind: CertificateKind) -> bool:
-    """SPEC 3's rules of backends (BCL issues no 記載事項; 戸籍 needs a 戸籍 server)."""
-    if kind is CertificateKind.JUMINHYO_KISAI:
-        return muni.backend == IssuingBackend.OWN_SERVER.value
-    if kind.needs_koseki_server:
-        return bool(muni.koseki_server)
-    return True
 
 
 def _enabled_offers(db: Session, municipality_code: str) -> Sequence[Offering]:

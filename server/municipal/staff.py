@@ -329,14 +329,20 @@ def active_notices(engine: Engine, municipality_code: str, now: datetime) -> lis
         return list(db.exec(query).all())
 
 
-def check_offering_allowed(muni: Municipality, kind: CertificateKind) -> None:
-    """SPEC 3: BCL cannot issue 住民票記載事項証明書; 戸籍 and 附票 need a 戸籍 server."""
+def offering_refusal(muni: Municipality, kind: CertificateKind) -> str | None:
+    """Why `muni` cannot issue `kind` (SPEC 3), or None: BCL cannot issue
+    住民票記載事項証明書; 戸籍 and 附票 need a 戸籍 server."""
     if kind is CertificateKind.JUMINHYO_KISAI and muni.backend == IssuingBackend.BCL.value:
-        raise OfferingNotAllowed(
-            "住民票記載事項証明書 needs the municipality's own issuing server, not BCL"
-        )
+        return "住民票記載事項証明書 needs the municipality's own issuing server, not BCL"
     if kind.needs_koseki_server and not muni.koseki_server:
-        raise OfferingNotAllowed(f"{kind.printed_title} needs a declared 戸籍 server")
+        return f"{kind.printed_title} needs a declared 戸籍 server"
+    return None
+
+
+def check_offering_allowed(muni: Municipality, kind: CertificateKind) -> None:
+    refusal = offering_refusal(muni, kind)
+    if refusal is not None:
+        raise OfferingNotAllowed(refusal)
 
 
 def _check_window(starts_at: datetime, ends_at: datetime, *, limit: timedelta) -> None:
