@@ -9,6 +9,7 @@ the DBAPI cursor's executemany in the connection's transaction.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from operator import itemgetter
@@ -97,7 +98,14 @@ def raw_rows(
     args: Any = (
         tuple(params[n] for n in compiled.positiontup or ()) if compiled.positional else params
     )
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    # psycopg reads a whole result into memory unless the cursor is a named, server-side one.
+    cursor = (
+        driver.cursor(name=f"bcl_rows_{uuid.uuid4().hex}")
+        if dialect.name == "postgresql"
+        else driver.cursor()
+    )
     try:
         cursor.execute(str(compiled), args)
         while chunk := cursor.fetchmany(batch):

@@ -259,6 +259,7 @@ class Applier:
             sa.select(R.c.resident_id)
             .where(R.c.municipality_code == self._m)
             .where(R.c.removed_on.is_(None))
+            .execution_options(yield_per=10_000)  # streamed: a million 宛名番号
         ).scalars()
         gone = [rid for rid in live if rid not in self._resident_ids]
         for batch in _batched(gone, self._batch):
