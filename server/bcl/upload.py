@@ -23,6 +23,7 @@ servicer reads a metadata header) and may touch only that municipality's data.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -31,6 +32,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -115,6 +117,27 @@ class UploadCorrupted(InvalidArgument):
 class UploadTooLarge(DomainError):
     status: ClassVar[grpc.StatusCode] = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "UPLOAD_TOO_LARGE"
+
+
+class StorageFull(DomainError):
+    """The disk of the spool or of the kept files filled up; nothing was applied."""
+
+    status: ClassVar[grpc.StatusCode] = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "STORAGE_FULL"
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def _storage() -> Iterator[None]:
+    """A full disk is the uploader's to hear about (RESOURCE_EXHAUSTED), not a crash."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise StorageFull("the BCL store is out of disk space; nothing was applied") from exc
+        raise
 
 
 class UploadInterrupted(DomainError):
@@ -451,29 +474,31 @@ class Upload:
             raise UploadProtocolError(
                 f"chunk for file {index}: files come in header order, each before the next"
             )
-        if index != self._index or self._out is None:
-            self._close_file()
-            self._index = index
-            self._out = open(self._paths[index], "wb")  # noqa: SIM115 - closed by _close_file
         declared = self.header.files[index]
         if self._sizes[index] + len(data) > declared.size:
             raise UploadCorrupted(f"{declared.name} is longer than the {declared.size} declared")
-        self._out.write(data)
+        with _storage():
+            if index != self._index or self._out is None:
+                self._close_file()
+                self._index = index
+                self._out = open(self._paths[index], "wb")  # noqa: SIM115 - see _close_file
+            self._out.write(data)
         self._hashes[index].update(data)
         self._sizes[index] += len(data)
 
     def _close_file(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        out, self._out = self._out, None
+        if out is not None:
+            out.close()
 
     def finish(self, sha256s: Sequence[bytes]) -> UploadOutcome:
         """The client's digests arrived: verify, then apply in one transaction."""
         if self._done:
             raise UploadProtocolError("this upload is finished")
-        self._close_file()
         self._done = True
         try:
+            with _storage():
+                self._close_file()  # flushes the last bytes: the disk may be full now
             if len(sha256s) != len(self.header.files):
                 raise UploadProtocolError("one SHA-256 per file is needed in the trailer")
             received = []
@@ -487,15 +512,17 @@ class Upload:
                         f"the {f.size} bytes declared"
                     )
                 received.append(FileDigest(f.name, f.size, digest.hex()))
-            self._service._checkpoint(Phase.SPOOLED, self.id)
-            return self._service._apply(self, received)
+            with _storage():
+                self._service._checkpoint(Phase.SPOOLED, self.id)
+                return self._service._apply(self, received)
         finally:
             self.discard()
 
     def discard(self) -> None:
         """Forget the upload: close and remove its spool. Safe to call more than once."""
         self._done = True
-        self._close_file()
+        with suppress(OSError):  # a full disk may refuse the last flush; the file goes anyway
+            self._close_file()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> Upload:

@@ -3,6 +3,7 @@ retention, and uploads cut short before their commit."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 from collections.abc import Iterable
@@ -52,6 +53,7 @@ from server.bcl.upload import (
     NotBclMunicipality,
     Phase,
     Rejected,
+    StorageFull,
     UploadCorrupted,
     UploadFile,
     UploadHeader,
@@ -635,6 +637,23 @@ def test_a_crash_between_spool_and_commit_changes_nothing(
     assert [(g.number, g.current) for g in desk.generations(CODE, CODE)] == [(1, True)]
     assert len(desk.store.keys()) == 1 and not any(desk.settings.spool_dir.iterdir())
     assert restored(desk, 1) == dataset
+
+
+def test_a_full_disk_is_a_storage_refusal_and_changes_nothing(
+    desk: BclUploads, engine: Engine, dataset: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committed(upload(desk, dataset))
+    before = state(engine)
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(desk.store, "put", full)  # keeping the upload's compressed copy
+    with pytest.raises(StorageFull):
+        upload(desk, dataset)
+    assert state(engine) == before
+    assert [g.number for g in desk.generations(CODE, CODE)] == [1]
+    assert len(desk.store.keys()) == 1 and not any(desk.settings.spool_dir.iterdir())
 
 
 def test_recovery_removes_what_a_killed_server_left(
