@@ -16,7 +16,8 @@ Rows are every data row of every file (residents, serials, seals, images, tax, �
 Wall time includes the client reading and hashing the files, the stream, spooling, validation,
 the transaction and keeping the compressed copy. CPU time is this process's (client and server
 share it), and the load average is recorded: on a busy machine wall time says little alone.
-Results go to bench/bcl-results.json; nothing is asserted (STYLE 17).
+Results go to bench/bcl-results.json (a run replaces the figures of the sizes and databases it
+measured and keeps the others); nothing is asserted (STYLE 17).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import psycopg
@@ -164,6 +165,7 @@ def postgres_url(admin_url: str) -> Iterator[str]:
 
 def run_backend(database: str, url: str, data: Path, diff: Path, work: Path, residents: int) -> Run:
     run = Run(database, residents)
+    run.facts["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
     engine = make_engine(url)
     upgrade(engine)
     join_municipality(engine, code=CODE, prefecture="東京都", name="千代田区")
@@ -197,7 +199,22 @@ def run_backend(database: str, url: str, data: Path, diff: Path, work: Path, res
         channel.close()
         server.stop(grace=None).wait()
         engine.dispose()
+    run.facts["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    run.facts["peak_rss_mb_so_far"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     return run
+
+
+def merged(report: dict[str, Any]) -> dict[str, Any]:
+    """This run's results over those of earlier runs of other sizes or databases."""
+    if not RESULTS.is_file():
+        return report
+    earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
+    mine = {(r["database"], r["residents"]) for r in report["runs"]}
+    kept = [r for r in earlier.get("runs", []) if (r["database"], r["residents"]) not in mine]
+    generated = {**earlier.get("generated", {}), **report["generated"]}
+    return {**report, "generated": generated, "runs": kept + report["runs"]}
 
 
 def _commit() -> str:
@@ -281,7 +298,7 @@ def main() -> int:
             for r in runs
         ],
     }
-    RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    RESULTS.write_text(json.dumps(merged(report), indent=2, ensure_ascii=False) + "\n", "utf-8")
     print()
     head = ("database", "residents", "step", "rows", "wall s", "cpu s", "rows/s", "rows/cpu-s")
     print("{:<11} {:>10} {:<16} {:>10} {:>8} {:>8} {:>9} {:>10}".format(*head))
