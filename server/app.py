@@ -19,6 +19,7 @@ from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+from konbini.ereview.v1 import ereview_pb2, ereview_pb2_grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 from konbini.portal.v1 import portal_pb2, portal_pb2_grpc
 from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
@@ -32,6 +33,10 @@ from server.auth.servicer import AuthServicer
 from server.common.clock import Clock, system_clock
 from server.config import ServerConfig
 from server.db.engine import make_engine, upgrade
+from server.ereview.access import ClientRegistry
+from server.ereview.autofill import Autofill
+from server.ereview.service import DatabaseResidents, EReviewService
+from server.ereview.servicer import EReviewServicer
 from server.grpc_errors import DomainErrorInterceptor
 from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.issuance.service import IssuanceDesk, IssuanceSettings
@@ -53,6 +58,7 @@ SERVICE_NAMES = (
     settlement_pb2.DESCRIPTOR.services_by_name["SettlementService"].full_name,
     staff_pb2.DESCRIPTOR.services_by_name["MunicipalityStaffService"].full_name,
     portal_pb2.DESCRIPTOR.services_by_name["PortalService"].full_name,
+    ereview_pb2.DESCRIPTOR.services_by_name["EReviewService"].full_name,
 )
 
 
@@ -73,6 +79,7 @@ class Center:
     engine: Engine
     desk: IssuanceDesk
     health: health.HealthServicer
+    authenticator: Authenticator
 
 
 def create_server(
@@ -123,6 +130,13 @@ def create_server(
     portal_pb2_grpc.add_PortalServiceServicer_to_server(
         PortalServicer(engine, clock=clock, kiosk_hours=hours), server
     )
+    ereview = EReviewService(
+        registry=ClientRegistry.from_file(config.ereview_clients_path),
+        residents=DatabaseResidents(engine, clock=clock),
+        autofill=Autofill(engine, trust_anchor=anchor, revocation=checker, clock=clock),
+        clock=clock,
+    )
+    ereview_pb2_grpc.add_EReviewServiceServicer_to_server(EReviewServicer(ereview), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (*SERVICE_NAMES, ""):
@@ -133,7 +147,7 @@ def create_server(
     port = add_kiosk_port(server, config)  # mutual TLS when configured, plaintext otherwise
     if port == 0:
         raise RuntimeError(f"cannot bind {config.host}:{config.port}")
-    return Center(server, port, engine, desk, health_servicer)
+    return Center(server, port, engine, desk, health_servicer, authenticator)
 
 
 def serve(config: ServerConfig, *, port_file: str | None = None) -> None:
@@ -155,6 +169,7 @@ def serve(config: ServerConfig, *, port_file: str | None = None) -> None:
             n = center.desk.void_expired()
             if n:
                 log.info("voided %d expired reservations", n)
+            center.authenticator.purge_expired()
         except Exception:  # the sweeper must outlive a database hiccup
             log.exception("expiry sweep failed")
     for name in (*SERVICE_NAMES, ""):

@@ -38,6 +38,8 @@ class ServerConfig:
     tls_cert_path: Path | None = None  # the center's certificate (PEM)
     tls_key_path: Path | None = None
     kiosk_ca_path: Path | None = None  # the kiosk CA: only its client certificates get in
+    # E-review clients (JSON registry of client ids, secret hashes, allowed municipalities).
+    ereview_clients_path: Path = Path("var/ereview-clients.json")
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -77,6 +79,7 @@ class ServerConfig:
             "KONBINI_SWEEP_INTERVAL": ("sweep_interval_s", float),
             "KONBINI_RESERVATION_TTL": ("reservation_ttl_s", float),
             "KONBINI_PRINTING_TTL": ("printing_ttl_s", float),
+            "KONBINI_EREVIEW_CLIENTS": ("ereview_clients_path", Path),
             "KONBINI_TLS_CERT": ("tls_cert_path", Path),
             "KONBINI_TLS_KEY": ("tls_key_path", Path),
             "KONBINI_KIOSK_CA": ("kiosk_ca_path", Path),
