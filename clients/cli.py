@@ -8,7 +8,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clients.bcl.cli import add_bcl_parser
 from clients.ereview.cli import register as register_ereview
+from clients.settlement.cli import register as register_settlement_commands
 from clients.staff.cli import add_parsers as add_staff_parsers
 
 DEFAULT_STATE = Path("var")
@@ -245,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_staff_parsers(sub, default_db=f"sqlite:///{DEFAULT_STATE / 'konbini.db'}")
     register_ereview(sub)
+    add_bcl_parser(sub)
+    register_settlement_commands(sub)
 
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True)

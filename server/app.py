@@ -19,6 +19,7 @@ from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+from konbini.bcl.v1 import bcl_pb2, bcl_pb2_grpc
 from konbini.ereview.v1 import ereview_pb2, ereview_pb2_grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 from konbini.portal.v1 import portal_pb2, portal_pb2_grpc
@@ -30,6 +31,8 @@ from server.auth.revocation import RevocationChecker
 from server.auth.revocation_policy import build_policy_checker
 from server.auth.service import Authenticator, AuthSettings
 from server.auth.servicer import AuthServicer
+from server.bcl.servicer import BclServicer
+from server.bcl.upload import BclSettings, BclUploads
 from server.common.clock import Clock, system_clock
 from server.config import ServerConfig
 from server.db.engine import make_engine, upgrade
@@ -47,6 +50,7 @@ from server.kiosks.tls import add_kiosk_port
 from server.municipal.rules import DailyHours
 from server.municipal.servicer import PortalServicer, StaffServicer
 from server.municipal.staff import StaffDesk
+from server.settlement.desk import SettlementDesk
 from server.settlement.queries import SettlementQueries
 from server.settlement.servicer import SettlementServicer
 
@@ -59,6 +63,7 @@ SERVICE_NAMES = (
     staff_pb2.DESCRIPTOR.services_by_name["MunicipalityStaffService"].full_name,
     portal_pb2.DESCRIPTOR.services_by_name["PortalService"].full_name,
     ereview_pb2.DESCRIPTOR.services_by_name["EReviewService"].full_name,
+    bcl_pb2.DESCRIPTOR.services_by_name["BclService"].full_name,
 )
 
 
@@ -123,7 +128,7 @@ def create_server(
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(authenticator), server)
     issuance_pb2_grpc.add_IssuanceServiceServicer_to_server(IssuanceServicer(desk), server)
     settlement_pb2_grpc.add_SettlementServiceServicer_to_server(
-        SettlementServicer(SettlementQueries(engine)), server
+        SettlementServicer(SettlementQueries(engine), SettlementDesk(engine, clock=clock)), server
     )
     staff_desk = StaffDesk(engine, clock=clock)
     staff_pb2_grpc.add_MunicipalityStaffServiceServicer_to_server(StaffServicer(staff_desk), server)
@@ -137,6 +142,9 @@ def create_server(
         clock=clock,
     )
     ereview_pb2_grpc.add_EReviewServiceServicer_to_server(EReviewServicer(ereview), server)
+    bcl = BclUploads(engine, BclSettings.from_env(), clock=clock)
+    bcl.recover()  # spools and kept files of uploads a crash cut short
+    bcl_pb2_grpc.add_BclServiceServicer_to_server(BclServicer(bcl), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (*SERVICE_NAMES, ""):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import server.bcl.models
 import server.issuance.models
 import server.koseki.models
-import server.municipal.models  # noqa: F401 (each import registers tables)
+import server.municipal.models
+import server.settlement.models  # noqa: F401 (each import registers tables)
 from server.db.models import ALL_TABLES
 
 METADATA = ALL_TABLES

@@ -1006,8 +1006,8 @@ def _pk(r: Resident) -> int:
 
 def _get_resident(db: Session, pk: int) -> Resident:
     row = db.get(Resident, pk)
-    if row is None:
-        raise SessionInvalid("the resident of this session no longer exists")
+    if row is None or row.removed_on is not None:  # removed by a BCL upload (転出, 死亡, …)
+        raise SessionInvalid("the resident of this session is no longer registered here")
     return row
 
 
@@ -1016,6 +1016,7 @@ def _household(db: Session, me: Resident) -> Sequence[Resident]:
         select(Resident)
         .where(Resident.municipality_code == me.municipality_code)
         .where(Resident.household_id == me.household_id)
+        .where(col(Resident.removed_on).is_(None))  # who left the register is not a member
         .order_by(col(Resident.is_household_head).desc(), col(Resident.birth_date))
     ).all()
 

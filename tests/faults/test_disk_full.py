@@ -207,11 +207,6 @@ def test_a_full_disk_mid_upload_leaves_the_previous_generation_serving(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/bcl lets ENOSPC out as an OSError: the uploader sees INTERNAL, not "
-    "RESOURCE_EXHAUSTED (reported to the BCL owner; flip this when fixed)",
-)
 def test_the_uploader_is_told_the_disk_is_full_not_an_internal_error(
     desk: Desk, datasets: tuple[Path, Path]
 ) -> None:
