@@ -123,6 +123,18 @@ def reading_key(text: str) -> str:
     no small kana), ー spelled out as its vowel and オウ/エイ written as the vowel they sound as
     (サトー = サトウ = サトオ), ヂ/ヅ/ヲ/ヴ as ジ/ズ/オ/ブ.
     """
+    # One pass can create what an earlier step folds (small ッ + a voicing mark becomes ヅ
+    # only after small kana are enlarged), so repeat until nothing changes: a key is a key.
+    key = _reading_pass(text)
+    for _ in range(4):
+        again = _reading_pass(key)
+        if again == key:
+            break
+        key = again
+    return key
+
+
+def _reading_pass(text: str) -> str:
     kana = _READING_PUNCTUATION.sub("", to_katakana(fold_width(text)))
     kana = kana.translate(_OLD_KANA).translate(_SMALL_TO_LARGE)
     out: list[str] = []

@@ -301,3 +301,11 @@ def test_era_dates_round_trip(d: date) -> None:
 
     assert parse_date(to_wareki(d)).value == d
     assert parse_date(d.isoformat()).value == d
+
+
+def test_reading_key_of_small_tsu_with_a_voicing_mark_is_stable() -> None:
+    # Found by Hypothesis: small ッ + combining dakuten became ヅ only on a second pass.
+    from server.ereview.normalize import reading_key
+
+    key = reading_key("ッ\u3099")
+    assert key == reading_key(key) == "ズ"
