@@ -6,16 +6,12 @@ import grpc
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from server.auth.service import Authenticator
-from server.common.errors import InvalidArgument, PermissionDenied
-from server.common.identity import kiosk_id_from_context
+from server.common.errors import InvalidArgument
+from server.common.identity import KioskIdMismatch, kiosk_id_from_context
 from server.common.protoconv import required, timestamp
 
 MAX_CERTIFICATE_BYTES = 8192
 RSA2048_SIGNATURE_BYTES = 256
-
-
-class KioskIdMismatch(PermissionDenied):
-    reason = "KIOSK_ID_MISMATCH"
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
