@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ from clients.kiosk.payment import EmulatedTill, Till
 from hardware_sim.card.credentials import TokenKind
 from hardware_sim.card.errors import CardConnectionError
 from server.common.identity import KIOSK_ID_HEADER
+
+# Pauses between reports of a print result the center did not answer (about 15 s in all).
+REPORT_BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class Printer(Protocol):
@@ -220,6 +224,8 @@ class KioskTerminal:
         till: Till | None = None,
         new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
         timeout_s: float = 30.0,
+        report_backoff_s: Sequence[float] = REPORT_BACKOFF_S,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.kiosk_id = kiosk_id
         self._auth = auth_pb2_grpc.AuthServiceStub(channel)
@@ -231,6 +237,8 @@ class KioskTerminal:
         self._md = ((KIOSK_ID_HEADER, kiosk_id),)
         self._new_key = new_key
         self._timeout = timeout_s
+        self._report_backoff = tuple(report_backoff_s)
+        self._sleep = sleep
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -559,20 +567,32 @@ class _Purchase:
     def _report(
         self, header: issuance_pb2.IssueHeader, *, printed: bool, pages: int, reason: str
     ) -> issuance_pb2.ReportPrintResultResponse:
+        """Tell the center how the copy came out, again and again while it cannot answer.
+
+        The report is idempotent (same token, same issuance id: a report the center already
+        took is answered the same), and the copy is already in the tray or the bin, so a lost
+        answer is sent again after a pause rather than turned into a cancel and a refund.
+        """
         t = self._t
-        report = t._issuance.ReportPrintResult(
-            issuance_pb2.ReportPrintResultRequest(
-                session_token=self._token,
-                issuance_id=header.issuance_id,
-                outcome=issuance_pb2.PRINT_OUTCOME_PRINTED
-                if printed
-                else issuance_pb2.PRINT_OUTCOME_FAILED,
-                pages_printed=pages,
-                failure_reason="" if printed else reason,
-            ),
-            metadata=t._md,
-            timeout=t._timeout,
+        request = issuance_pb2.ReportPrintResultRequest(
+            session_token=self._token,
+            issuance_id=header.issuance_id,
+            outcome=issuance_pb2.PRINT_OUTCOME_PRINTED
+            if printed
+            else issuance_pb2.PRINT_OUTCOME_FAILED,
+            pages_printed=pages,
+            failure_reason="" if printed else reason,
         )
+        pauses = iter(t._report_backoff)
+        while True:
+            try:
+                report = t._issuance.ReportPrintResult(request, metadata=t._md, timeout=t._timeout)
+                break
+            except grpc.RpcError as err:
+                pause = next(pauses, None)
+                if pause is None or not _transient(err):
+                    raise
+                t._sleep(pause)
         self._settled = True
         return report
 
@@ -597,6 +617,12 @@ class _Purchase:
         if paid:
             self._t.till.refund(paid)
         return dataclasses.replace(outcome, paid_yen=paid, refunded_yen=paid)
+
+
+def _transient(err: grpc.RpcError) -> bool:
+    """A failure the same request may get past: the center or the network was away."""
+    code = err.code() if isinstance(err, grpc.Call) else None
+    return code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 class CopyCorrupted(Exception):

@@ -768,8 +768,7 @@ class IssuanceDesk:
     ) -> PrintReport:
         now = self._clock()
         with Session(self._engine) as db:
-            self._session(db, token, kiosk_id, now)
-            row = self._own_issuance(db, issuance_id, token)
+            row = self._reported_issuance(db, token, kiosk_id, issuance_id, now)
             state = IssuanceState(row.state)
             wanted = IssuanceState.ISSUED if printed else IssuanceState.VOIDED
             if state is wanted:  # a retried report: answer the same, change nothing
@@ -785,6 +784,33 @@ class IssuanceDesk:
             self._transition(db, row, event, now, failure_reason or ("printed" if printed else ""))
             db.commit()
             return self._report(db, row)
+
+    def _reported_issuance(
+        self, db: Session, token: str, kiosk_id: str, issuance_id: str, now: datetime
+    ) -> Issuance:
+        """The copy a print report is about, under a live session or a lapsed one.
+
+        A copy may print just as the session lapses, or the center may be away until after it
+        did: the kiosk that holds the token the copy was issued under may still report it until
+        the printing deadline (the sweeper voids it after that), so a copy lying in the tray is
+        charged rather than voided. Outside that window the session's own refusal stands.
+        """
+        try:
+            self._session(db, token, kiosk_id, now)
+        except (SessionExpired, SessionInvalid) as lapsed:
+            # Bound by the issuance row itself: the token's digest and the kiosk it printed on.
+            row = db.get(Issuance, issuance_id) if _is_uuid(issuance_id) else None
+            started = row.printing_started_at if row is not None else None
+            if (
+                row is None
+                or started is None
+                or row.session_token_sha256 != token_digest(token)
+                or row.kiosk_id != kiosk_id
+                or now >= started + self._settings.printing_ttl
+            ):
+                raise lapsed from None
+            return row
+        return self._own_issuance(db, issuance_id, token)
 
     def cancel(self, token: str, kiosk_id: str, reservation_id: str) -> IssuanceState:
         now = self._clock()
@@ -820,10 +846,8 @@ class IssuanceDesk:
     # -- internals --------------------------------------------------------------------------
 
     def _own_issuance(self, db: Session, issuance_id: str, token: str) -> Issuance:
-        try:
-            uuid.UUID(issuance_id)
-        except ValueError:
-            raise InvalidArgument("not a reservation id", field="reservation_id") from None
+        if not _is_uuid(issuance_id):
+            raise InvalidArgument("not a reservation id", field="reservation_id")
         row = db.get(Issuance, issuance_id)
         digest = token_digest(token)
         if row is None or row.session_token_sha256 != digest:
@@ -874,6 +898,14 @@ class _Choice:
 
 
 _KOSEKI_KINDS = frozenset(k for k in CertificateKind if k.needs_koseki_server)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _kind(value: str) -> CertificateKind | None:

@@ -1,14 +1,13 @@
 """The print result reaches the center even when the center went away after the copy printed.
 
 A kiosk that printed a copy holds its issuance id and session token; it reports until the
-center answers, across a restart, and the copy is issued and charged once. Two cases do not
-work yet and are kept here as strict expected failures, each naming the code that must change
-(they turn into failures the day it does, so the marker is removed with the fix):
+center answers, across a restart, and the copy is issued and charged once:
 
-- the session expired while the center was away (server/issuance/service.py refuses the report
-  with SESSION_EXPIRED; the sweeper then voids a copy that is lying in the tray);
-- `clients.kiosk.terminal.KioskTerminal` treats a failed report as an abandoned visit: it
-  cancels the copy it has just printed and refunds the fee.
+- the session may have expired while the center was away: the kiosk the copy printed on, with
+  the token it was issued under, may still report it until the printing deadline (then the
+  sweeper voids it) — `server/issuance/service.py` `IssuanceDesk.report_print`;
+- `clients.kiosk.terminal.KioskTerminal` sends a report that failed transiently again, after a
+  pause, instead of cancelling the copy it has just printed and refunding the fee.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from clients.errors import decode_error
 from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitStatus
 from hardware_sim.authority.ca import JpkiAuthority
 from hardware_sim.authority.responder import ResponderHandle, serve_in_thread
@@ -115,7 +115,7 @@ def bench(tmp_path: Path) -> Iterator[Bench]:
     jpki = test_authority(clock)
     with serve_in_thread(jpki) as responder:
         url = f"sqlite:///{tmp_path / 'center.db'}"
-        seeded = seed(url, jpki, kiosks=1)
+        seeded = seed(url, jpki, kiosks=2)
         center = create_server(
             ServerConfig(
                 trust_anchor_path=write_anchor(jpki, tmp_path),
@@ -134,11 +134,6 @@ def bench(tmp_path: Path) -> Iterator[Bench]:
             center.engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/issuance/service.py report_print needs a live session; proposed: accept a "
-    "report for a PRINTING copy from the kiosk and the session token it was issued under",
-)
 def test_a_report_after_the_session_expired_still_settles_the_printed_copy(bench: Bench) -> None:
     book = KioskNotebook()
     kiosk = EmulatedKiosk(bench.target, bench.seeded.kiosk_ids[0], bench.seeded.cards, book, seed=2)
@@ -151,6 +146,68 @@ def test_a_report_after_the_session_expired_still_settles_the_printed_copy(bench
     finally:
         kiosk.close()
     assert charges(bench.center.engine, record.issuance_id) == ("issued", 1, 1)
+
+
+def _refusal_reason(err: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
+    details = decode_error(err)
+    return details.code, details.reason
+
+
+def test_a_report_past_the_printing_deadline_is_refused_and_the_copy_is_left_to_the_sweeper(
+    bench: Bench,
+) -> None:
+    book = KioskNotebook()
+    kiosk = EmulatedKiosk(bench.target, bench.seeded.kiosk_ids[0], bench.seeded.cards, book, seed=3)
+    try:
+        token, record = kiosk.reserve(bench.seeded.cards[0], Plan.PRINT)
+        kiosk.fetch(token, record)
+        bench.clock.advance(timedelta(minutes=15))  # exactly the printing TTL: too late
+        with pytest.raises(grpc.RpcError) as refused:
+            kiosk.report(token, record, printed=True)
+    finally:
+        kiosk.close()
+    assert _refusal_reason(refused.value) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_EXPIRED")
+    assert charges(bench.center.engine, record.issuance_id) == ("printing", 0, 0)
+    assert bench.center.desk.void_expired() == 1
+    assert charges(bench.center.engine, record.issuance_id)[0] == "voided"
+
+
+def test_a_late_report_needs_the_token_the_copy_was_issued_under(bench: Bench) -> None:
+    book = KioskNotebook()
+    kiosk = EmulatedKiosk(bench.target, bench.seeded.kiosk_ids[0], bench.seeded.cards, book, seed=4)
+    try:
+        token, record = kiosk.reserve(bench.seeded.cards[0], Plan.PRINT)
+        kiosk.fetch(token, record)
+        other, _ = kiosk.reserve(bench.seeded.cards[1], Plan.PRINT)  # a session of its own
+        bench.clock.advance(timedelta(minutes=11))
+        with pytest.raises(grpc.RpcError) as refused:
+            kiosk.report(other, record, printed=True)
+    finally:
+        kiosk.close()
+    assert _refusal_reason(refused.value) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_EXPIRED")
+    assert charges(bench.center.engine, record.issuance_id) == ("printing", 0, 0)
+
+
+def test_a_late_report_from_another_kiosk_is_refused(bench: Bench) -> None:
+    book = KioskNotebook()
+    mine = EmulatedKiosk(bench.target, bench.seeded.kiosk_ids[0], bench.seeded.cards, book, seed=5)
+    theirs = EmulatedKiosk(
+        bench.target, bench.seeded.kiosk_ids[1], bench.seeded.cards, book, seed=6
+    )
+    try:
+        token, record = mine.reserve(bench.seeded.cards[0], Plan.PRINT)
+        mine.fetch(token, record)
+        bench.clock.advance(timedelta(minutes=11))
+        with pytest.raises(grpc.RpcError) as refused:
+            theirs.report(token, record, printed=True)
+    finally:
+        mine.close()
+        theirs.close()
+    assert _refusal_reason(refused.value) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "SESSION_BOUND_TO_OTHER_KIOSK",
+    )
+    assert charges(bench.center.engine, record.issuance_id) == ("printing", 0, 0)
 
 
 class _Lost(grpc.RpcError, grpc.Call):
@@ -197,11 +254,6 @@ class _LoseFirstReport(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-a
         return continuation(details, request)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="clients/kiosk/terminal.py: a failed ReportPrintResult makes the terminal cancel the "
-    "copy it printed and refund the fee; it should report again (same token, same issuance id)",
-)
 @pytest.mark.parametrize("after_commit", [False, True], ids=["before-commit", "after-commit"])
 def test_the_kiosk_terminal_reports_again_instead_of_cancelling_a_printed_copy(
     bench: Bench, after_commit: bool
@@ -210,12 +262,16 @@ def test_the_kiosk_terminal_reports_again_instead_of_cancelling_a_printed_copy(
         grpc.insecure_channel(bench.target), _LoseFirstReport(after_commit)
     )
     card = bench.seeded.cards[0]
+    pauses: list[float] = []
     reader = InProcessReader()
     reader.insert(JpkiApplet(card))
     reader.connect()
     try:
         terminal = KioskTerminal(
-            channel, kiosk_id=bench.seeded.kiosk_ids[0], printer=KioskPrinter("P1")
+            channel,
+            kiosk_id=bench.seeded.kiosk_ids[0],
+            printer=KioskPrinter("P1"),
+            sleep=pauses.append,
         )
         outcome = terminal.visit(reader, card.auth_pin, Order(CertificateChoice.JUMINHYO))
     finally:
@@ -223,5 +279,6 @@ def test_the_kiosk_terminal_reports_again_instead_of_cancelling_a_printed_copy(
     with bench.center.engine.connect() as conn:
         (issuance_id,) = conn.execute(sa.text("SELECT id FROM issuances")).scalars().all()
     assert outcome.status is VisitStatus.ISSUED
+    assert len(pauses) == 1  # one lost report, one pause, one report that got through
     assert outcome.kept_yen == outcome.fee_yen > 0
     assert charges(bench.center.engine, issuance_id) == ("issued", 1, 1)
