@@ -4,26 +4,39 @@ A diagnostic beside the load figures: the profiles put most of the center's over
 database layer, and this says how many round trips that is. A center is built in this process
 with `create_server` on the stack's database and authority, the engine's statement and
 transaction events are counted, and sessions of the usual mix run against it one at a time.
+Sessions run one at a time, so the statements between the end of one RPC and the end of the
+next belong to that RPC: `per_rpc` splits the session's cost by method.
+
+    python -m bench.sql_count                       # SQLite, 40 sessions
+    python -m bench.sql_count --database-url postgresql+psycopg://postgres@127.0.0.1/db
+    python -m bench.sql_count --trace               # also print one session's statements
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
+import sys
+import tempfile
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bench.stack import Prepared, Stack
+from bench.stack import Prepared, Stack, prepare
 from hardware_sim.authority.ca import AUTH_CA_CERT_FILE
 from load.scenario import Kiosk, kiosk_channel
 from server.app import create_server
 from server.config import ServerConfig
 
 
-def measure(stack: Stack, prepared: Prepared, *, sessions: int = 40) -> dict[str, Any]:
+def measure(
+    stack: Stack, prepared: Prepared, *, sessions: int = 40, trace: bool = False
+) -> dict[str, Any]:
     config = ServerConfig(
         trust_anchor_path=prepared.state / "authority" / AUTH_CA_CERT_FILE,
         authority_url=stack.authority_url,
@@ -35,31 +48,78 @@ def measure(stack: Stack, prepared: Prepared, *, sessions: int = 40) -> dict[str
         config = replace(config, kiosk_hours="00:00-24:00")
     center = create_server(config)
     counts: Counter[str] = Counter()
+    pending: Counter[str] = Counter()  # since the last RPC ended
+    per_rpc: Counter[str] = Counter()
+    lines: list[str] = []
 
     def on_statement(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
         verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "?"
         counts[verb] += 1
         counts["statements"] += 1
+        pending["statements"] += 1
+        if trace:
+            lines.append("    " + " ".join(statement.split())[:160])
 
     def on_begin(_conn: Connection) -> None:
         counts["transactions"] += 1
+        pending["transactions"] += 1
+        if trace:
+            lines.append("    -- begin")
+
+    def on_rpc(method: str, _ms: float, _size: int, _exc: BaseException | None) -> None:
+        name = method.rsplit("/", 1)[-1]
+        per_rpc[f"{name} calls"] += 1
+        for key, value in pending.items():
+            per_rpc[f"{name} {key}"] += value
+        pending.clear()
+        if trace:
+            lines.append(f"  ^ {name}")
 
     sa.event.listen(center.engine, "after_cursor_execute", on_statement)
     sa.event.listen(center.engine, "begin", on_begin)
     center.server.start()
     manifest = prepared.manifest
-    channel = kiosk_channel(f"127.0.0.1:{center.port}")
+    channel = kiosk_channel(f"127.0.0.1:{center.port}", on_rpc)
     try:
         kiosk = Kiosk(manifest.kiosk_ids[-1], channel, manifest, manifest.residents[:50])
         rng = random.Random(3)
         kiosk.session(rng)  # warm (first connection, caches)
         counts.clear()
+        per_rpc.clear()
+        pending.clear()
         issued = 0
-        for _ in range(sessions):
+        for n in range(sessions):
+            if n == 1:
+                trace = False
             issued += kiosk.session(rng).outcome.value == "issued"
     finally:
         channel.close()
         center.server.stop(grace=None).wait()
         center.engine.dispose()
+    if lines:
+        print("\n".join(lines), file=sys.stderr)
     per = {k: round(v / sessions, 1) for k, v in sorted(counts.items())}
-    return {"sessions": sessions, "issued": issued, "per_session": per}
+    rpcs = {k: round(v / sessions, 2) for k, v in sorted(per_rpc.items())}
+    return {"sessions": sessions, "issued": issued, "per_session": per, "per_rpc": rpcs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.sql_count", description=__doc__)
+    p.add_argument("--database-url", help="default: SQLite in a temporary directory")
+    p.add_argument("--sessions", type=int, default=40)
+    p.add_argument("--households", type=int, default=20, help="per municipality (3 of them)")
+    p.add_argument("--revocation", choices=["ocsp", "crl"], default="ocsp")
+    p.add_argument("--trace", action="store_true", help="print the first session's statements")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="konbini-sqlcount-") as tmp:
+        state = Path(tmp)
+        url = args.database_url or f"sqlite:///{state / 'center.db'}"
+        prepared = prepare(state, url, households=args.households, kiosks=2)
+        with Stack(prepared, processes=1, revocation=args.revocation) as stack:
+            result = measure(stack, prepared, sessions=args.sessions, trace=args.trace)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

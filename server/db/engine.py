@@ -3,10 +3,19 @@
 SQLite (a file) is the embedded default; any SQLAlchemy URL works by configuration, and the
 production-shaped path is PostgreSQL. The schema is always created by running the Alembic
 migrations, never by `create_all`, so a database on disk and one in a test are the same shape.
+
+Sessions say whether they write. `write_session` is the default shape (a plain `Session` is
+one): on SQLite its transaction starts with BEGIN IMMEDIATE, so a transaction that reads and
+then writes holds the write lock from its first statement and two of them cannot deadlock on
+the upgrade from a read lock. `read_session` starts a deferred BEGIN: under WAL it takes no
+lock at all, so the many read-only transactions of a kiosk session (the gate, menus) never
+queue behind writers. A read session refuses any statement that could write
+(`ReadOnlyTransaction`), so a read that grows a write cannot silently lose the IMMEDIATE.
 """
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +23,17 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+_READ_ONLY = "konbini_read_only"  # an execution option of the connections of `read_session`
+# Statements a read-only transaction may run; anything else could write.
+_READ_VERBS = frozenset({"SELECT", "BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SHOW", "SET"})
+
+
+class ReadOnlyTransaction(RuntimeError):
+    """A statement that may write was run in a `read_session`: a bug, use `write_session`."""
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -37,9 +55,46 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take control so that every
-        # transaction starts with BEGIN IMMEDIATE and a read-then-write cannot deadlock.
-        sa.event.listen(engine, "begin", _sqlite_begin_immediate)
+        # transaction that may write starts with BEGIN IMMEDIATE and a read-then-write cannot
+        # deadlock, and only the read-only ones (`read_session`) are deferred.
+        sa.event.listen(engine, "begin", _sqlite_begin)
+    sa.event.listen(engine, "before_cursor_execute", _refuse_writes_when_read_only)
     return engine
+
+
+def write_session(engine: Engine, **kwargs: Any) -> Session:
+    """A session whose transaction may write (SQLite: BEGIN IMMEDIATE)."""
+    return Session(engine, **kwargs)
+
+
+def read_session(engine: Engine, **kwargs: Any) -> Session:
+    """A session that only reads (SQLite: a deferred BEGIN, no lock); writes are refused."""
+    return Session(_read_only(engine), **kwargs)
+
+
+_read_only_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _read_only(engine: Engine) -> Engine:
+    # The option engine shares the pool and the event listeners; made once per engine.
+    found = _read_only_engines.get(engine)
+    if found is None:
+        found = _read_only_engines[engine] = engine.execution_options(**{_READ_ONLY: True})
+    return found
+
+
+def _is_read_only(conn: sa.Connection) -> bool:
+    return bool(conn.get_execution_options().get(_READ_ONLY))
+
+
+def _refuse_writes_when_read_only(
+    conn: sa.Connection, _cursor: Any, statement: str, *_args: Any
+) -> None:
+    if not _is_read_only(conn):
+        return
+    verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+    if verb not in _READ_VERBS:
+        raise ReadOnlyTransaction(f"{verb} in a read-only session; use write_session")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -52,8 +107,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_begin_immediate(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN" if _is_read_only(conn) else "BEGIN IMMEDIATE")
 
 
 def alembic_config(url: str) -> Config:
