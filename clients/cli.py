@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ DEFAULT_STATE = Path("var")
 def _cmd_serve(args: argparse.Namespace) -> int:
     from server.app import serve
     from server.config import ServerConfig
+    from server.multiproc import available_cores, serve_processes
 
     config = ServerConfig.from_env(
         database_url=args.database_url,
@@ -29,8 +31,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         revocation_mode=args.revocation,
         kiosk_hours=args.kiosk_hours,
     )
-    serve(config, port_file=args.port_file)
-    return 0
+    processes = args.processes if args.processes is not None else available_cores()
+    if processes == 1:
+        serve(config, port_file=args.port_file)
+        return 0
+    # Several worker processes on one port (SO_REUSEPORT), so every core serves.
+    return serve_processes(config, processes, port_file=args.port_file)
 
 
 def _cmd_authority_init(args: argparse.Namespace) -> int:
@@ -178,6 +184,11 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="konbini", description="コンビニ交付 reference implementation")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -192,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--authority-url", help="base URL of the OCSP responder / CRL")
     s.add_argument("--revocation", choices=["ocsp", "crl"])
     s.add_argument("--kiosk-hours", help="national kiosk hours, Asia/Tokyo (default 06:30-23:00)")
+    s.add_argument(
+        "--processes",
+        type=int,
+        default=_env_int("KONBINI_PROCESSES"),
+        help="worker processes sharing the port (default: KONBINI_PROCESSES, else the cores)",
+    )
     s.set_defaults(func=_cmd_serve)
 
     a = sub.add_parser("authority", help="the emulated JPKI authority")

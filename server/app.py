@@ -92,9 +92,19 @@ def create_server(
     *,
     clock: Clock = system_clock,
     revocation: RevocationChecker | None = None,
+    reuse_port: bool = False,
+    migrate: bool = True,
 ) -> Center:
+    """Build the center and bind its port (not started).
+
+    `reuse_port`: bind with SO_REUSEPORT, so several processes share the port and the kernel
+    spreads connections over them (`server/multiproc.py`); off by default, so that a second
+    center started by mistake on a taken port fails instead of silently sharing it.
+    `migrate=False` skips the migrations (a supervisor ran them once for all its workers).
+    """
     engine = make_engine(config.database_url)
-    upgrade(engine)
+    if migrate:
+        upgrade(engine)
     anchor = load_certificate(str(config.trust_anchor_path))
     checker = revocation or build_policy_checker(
         config.revocation_mode,
@@ -123,7 +133,7 @@ def create_server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="rpc"),
         # The gate runs inside the error interceptor, which maps its refusals.
         interceptors=[DomainErrorInterceptor(), KioskGate(KioskRegistry(engine))],
-        options=[("grpc.so_reuseport", 0)],
+        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(authenticator), server)
     issuance_pb2_grpc.add_IssuanceServiceServicer_to_server(IssuanceServicer(desk), server)
@@ -158,8 +168,21 @@ def create_server(
     return Center(server, port, engine, desk, health_servicer, authenticator)
 
 
-def serve(config: ServerConfig, *, port_file: str | None = None) -> None:
-    center = create_server(config)
+def serve(
+    config: ServerConfig,
+    *,
+    port_file: str | None = None,
+    reuse_port: bool = False,
+    sweep: bool = True,
+    migrate: bool = True,
+) -> None:
+    """Run the center until SIGTERM/SIGINT, then drain and stop.
+
+    `sweep=False` leaves out the expiry sweeper (voiding expired reservations, purging old
+    challenges): several processes of one center elect one sweeper, as `server/multiproc.py`
+    does. `reuse_port` and `migrate` as for `create_server`.
+    """
+    center = create_server(config, reuse_port=reuse_port, migrate=migrate)
     center.server.start()
     log.info("issuance center listening on %s:%d", config.host, center.port)
     if port_file:
@@ -173,6 +196,8 @@ def serve(config: ServerConfig, *, port_file: str | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     while not stop.wait(config.sweep_interval_s):
+        if not sweep:
+            continue
         try:
             n = center.desk.void_expired()
             if n:

@@ -10,15 +10,16 @@ PostgreSQL (docs/performance.md).
 
 The parent only supervises: it runs the migrations once before any worker starts, restarts a
 worker that dies (a few times a minute at most, then gives up and stops the rest), and passes
-SIGTERM/SIGINT on to every worker, which drain and stop as `serve` does. Workers are spawned,
-not forked: gRPC's core must not be forked once started.
+SIGTERM/SIGINT on to every worker, which drain and stop as `serve` does. Worker 0 alone runs
+the expiry sweeper. A SIGKILLed parent takes its workers along (`die_with_parent`). Workers are
+spawned, not forked: gRPC's core must not be forked once started.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
-import inspect
 import logging
 import multiprocessing as mp
 import os
@@ -30,7 +31,6 @@ import time
 from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
 
 from server.config import ServerConfig
 
@@ -63,8 +63,33 @@ def reserved_port(host: str, port: int) -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def _worker(config: ServerConfig, index: int, port_file: str) -> None:
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
+    """Have the kernel send `sig` to this process when its parent dies (Linux).
+
+    A supervisor that is SIGKILLed runs no cleanup, so without this its workers would keep
+    serving as orphans, holding the port. SIGKILL, because a killed supervisor means a killed
+    center: the workers go the same way, as a single-process center would. The parent may
+    already have died before this call; then the signal never comes, so check and exit.
+    (The kernel signals on the exit of the parent *thread* that started the worker:
+    `serve_processes` starts and restarts workers from the thread that called it.)
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        log.warning("cannot ask to die with the supervisor; a killed supervisor leaves workers")
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _worker(config: ServerConfig, index: int, port_file: str, parent_pid: int) -> None:
     """Entry point of one worker process: a whole center, stopped by SIGTERM."""
+    die_with_parent(parent_pid)
     logging.basicConfig(
         level=logging.INFO,
         format=f"%(asctime)s %(levelname)s w{index} %(name)s: %(message)s",
@@ -73,27 +98,9 @@ def _worker(config: ServerConfig, index: int, port_file: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from server import app
 
-    accepted = inspect.signature(app.serve).parameters
-    if "reuse_port" in accepted:
-        extra: dict[str, Any] = {"reuse_port": True}
-        if "sweep" in accepted:  # one expiry sweeper is enough for the whole center
-            extra["sweep"] = index == 0
-        app.serve(config, port_file=port_file, **extra)
-        return
-    # Until `serve`/`create_server` take `reuse_port`, turn the option on for this process only
-    # (it is a worker of its own; nothing else here builds gRPC servers).
-    import grpc
-
-    plain_server = grpc.server
-
-    def reuse_port_server(*args: Any, options: Any = (), **kwargs: Any) -> grpc.Server:
-        options = [(k, 1 if k == "grpc.so_reuseport" else v) for k, v in options or ()]
-        if not any(k == "grpc.so_reuseport" for k, _ in options):
-            options.append(("grpc.so_reuseport", 1))
-        return plain_server(*args, options=options, **kwargs)  # type: ignore[misc]
-
-    grpc.server = reuse_port_server
-    app.serve(config, port_file=port_file)
+    # One expiry sweeper is enough for the whole center: worker 0 (and its restarts) runs it.
+    # The supervisor has migrated the database before starting any worker.
+    app.serve(config, port_file=port_file, reuse_port=True, sweep=index == 0, migrate=False)
 
 
 @dataclasses.dataclass
@@ -143,7 +150,7 @@ def serve_processes(
                 ready_file.unlink(missing_ok=True)
                 proc = ctx.Process(
                     target=_worker,
-                    args=(shared, index, str(ready_file)),
+                    args=(shared, index, str(ready_file), os.getpid()),
                     name=f"konbini-center-{index}",
                     daemon=False,
                 )
