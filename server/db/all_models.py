@@ -5,6 +5,7 @@ A domain that adds tables imports its models module here.
 
 from __future__ import annotations
 
+import server.audit.models
 import server.bcl.models
 import server.issuance.models
 import server.koseki.models

@@ -1,0 +1,217 @@
+"""Appending to the audit log inside the caller's own transaction.
+
+`append` stages an entry on the caller's `Session`; the entries are written when that session
+commits (a `before_commit` hook), after the caller's own changes are flushed. So an action and
+its audit entry commit or roll back together, and the chain head — the one row every append
+must lock — is locked only for the last moment of the transaction. Taking it earlier would
+hold every audited transaction of the center in line behind one another for their whole
+length, and could deadlock against the row locks the action itself takes.
+
+An entry rolled back with a savepoint (`begin_nested`) is dropped with it.
+
+What goes in an entry: `event` a dotted name ("auth.success", "issuance.issued"); `actor` who
+acted (kiosk id, staff id, client id); `subject` an opaque id (issuance id, generation id, the
+SHA-256 prefix of a card serial). Never a name, address, birth date, 個人番号 or 住民票コード:
+the log is kept for years and read by auditors, and it must not become a copy of the register.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session
+
+from server.audit.models import HEAD_ROW_ID, AuditChainHead, AuditEntry
+
+_EVENT = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_MAX_EVENT = 64
+_MAX_ID = 128
+_MAX_DETAIL = 512
+
+# Keys that would mean personal data is being written; refused outright.
+_FORBIDDEN_DETAIL_KEYS = frozenset(
+    {
+        "name",
+        "family_name",
+        "given_name",
+        "kana",
+        "address",
+        "birth_date",
+        "birthdate",
+        "individual_number",
+        "my_number",
+        "juminhyo_code",
+        "pin",
+    }
+)
+
+_PENDING = "konbini.audit.pending"
+_HOOKED = "konbini.audit.hooked"
+
+
+@dataclass(frozen=True)
+class EntryFields:
+    """The fields of an entry that its hash covers (besides seq and prev_hash)."""
+
+    at: datetime
+    event: str
+    actor: str
+    subject: str
+    municipality_code: str
+    details: str  # canonical JSON
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("audit time must be timezone-aware")
+
+
+def canonical_details(details: Mapping[str, str] | None) -> str:
+    """The one JSON text of a details mapping: sorted keys, no spaces, UTF-8 as is."""
+    items = dict(details or {})
+    for key, value in items.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValueError("audit details are a mapping of str to str")
+        if key.lower() in _FORBIDDEN_DETAIL_KEYS:
+            raise ValueError(f"audit details must not carry personal data ({key!r})")
+        if len(value) > _MAX_DETAIL:
+            raise ValueError(f"audit detail {key!r} is longer than {_MAX_DETAIL} characters")
+    return json.dumps(items, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def entry_hash(seq: int, prev_hash: str, fields: EntryFields) -> str:
+    """SHA-256 over the canonical encoding of (seq, prev_hash, fields), as lower-case hex."""
+    payload = {
+        "v": 1,
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "at": fields.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "event": fields.event,
+        "actor": fields.actor,
+        "subject": fields.subject,
+        "municipality_code": fields.municipality_code,
+        "details": fields.details,
+    }
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(b"konbini-audit\n" + encoded.encode("utf-8")).hexdigest()
+
+
+def opaque_id(value: str) -> str:
+    """A stable id for something that must not be logged as is (a card serial): SHA-256 prefix."""
+    return "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:24]
+
+
+def _bounded(value: str, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"audit {what} must be a str")
+    # An overlong id (say a kiosk id a caller made up) is still recorded, as its digest.
+    return value if len(value) <= _MAX_ID else opaque_id(value)
+
+
+def append(
+    db: Session,
+    *,
+    event: str,
+    actor: str,
+    subject: str = "",
+    municipality_code: str = "",
+    details: Mapping[str, str] | None = None,
+    at: datetime,
+) -> None:
+    """Record `event` in the audit log when (and only if) `db`'s transaction commits."""
+    if len(event) > _MAX_EVENT or not _EVENT.match(event):
+        raise ValueError(f"audit event must be a dotted lower-case name, not {event!r}")
+    if len(municipality_code) > 6:
+        raise ValueError("municipality_code is at most 6 characters")
+    fields = EntryFields(
+        at=at.astimezone(UTC),
+        event=event,
+        actor=_bounded(actor, "actor"),
+        subject=_bounded(subject, "subject"),
+        municipality_code=municipality_code,
+        details=canonical_details(details),
+    )
+    if not db.info.get(_HOOKED):
+        sa_event.listen(db, "before_commit", _write_pending)
+        sa_event.listen(db, "after_soft_rollback", _drop_rolled_back)
+        sa_event.listen(db, "after_transaction_end", _drop_on_end)
+        db.info[_HOOKED] = True
+    # Remember the innermost transaction, so that a savepoint rolled back drops its entries.
+    # (None: no transaction begun yet; the one that autobegins is the outermost.)
+    tx = db.get_nested_transaction() or db.get_transaction()
+    db.info.setdefault(_PENDING, []).append((tx, fields))
+
+
+def _write_pending(db: Any) -> None:
+    pending: list[tuple[SessionTransaction | None, EntryFields]] = db.info.pop(_PENDING, [])
+    if not pending:
+        return
+    db.flush()  # the action's own row locks first, the chain head last
+    write_entries(db, [fields for _tx, fields in pending])
+
+
+def write_entries(db: Any, entries: list[EntryFields]) -> None:
+    """Chain `entries` onto the head and write them; the caller's transaction commits them."""
+    head = AuditChainHead.__table__  # type: ignore[attr-defined]
+    # UPDATE first: it takes the head's lock (SQLite: the write lock) before anything is read,
+    # so two writers can never both read the same head.
+    row = db.execute(
+        sa.update(head)
+        .where(head.c.id == HEAD_ROW_ID)
+        .values(seq=head.c.seq + len(entries))
+        .returning(head.c.seq, head.c.head_hash)
+    ).one_or_none()
+    if row is None:
+        raise RuntimeError("audit_chain_head has no row: run the migrations (0007a)")
+    seq = row.seq - len(entries)
+    prev = row.head_hash
+    rows = []
+    for fields in entries:
+        seq += 1
+        digest = entry_hash(seq, prev, fields)
+        rows.append(
+            {
+                "seq": seq,
+                "at": fields.at,
+                "event": fields.event,
+                "actor": fields.actor,
+                "subject": fields.subject,
+                "municipality_code": fields.municipality_code,
+                "details": fields.details,
+                "prev_hash": prev,
+                "entry_hash": digest,
+            }
+        )
+        prev = digest
+    db.execute(sa.insert(AuditEntry.__table__), rows)  # type: ignore[attr-defined]
+    db.execute(sa.update(head).where(head.c.id == HEAD_ROW_ID).values(head_hash=prev))
+
+
+def _drop_rolled_back(db: Any, previous_transaction: SessionTransaction) -> None:
+    pending: list[tuple[SessionTransaction | None, EntryFields]] = db.info.get(_PENDING, [])
+    if pending:
+        db.info[_PENDING] = [
+            (tx, f) for tx, f in pending if not _within(tx, previous_transaction)
+        ]
+
+
+def _drop_on_end(db: Any, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended without a commit writing them (closed, rolled back).
+    if transaction.parent is None:
+        db.info.pop(_PENDING, None)
+
+
+def _within(tx: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while tx is not None:
+        if tx is ancestor:
+            return True
+        tx = tx.parent
+    return False
