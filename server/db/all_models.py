@@ -5,8 +5,10 @@ A domain that adds tables imports its models module here.
 
 from __future__ import annotations
 
+import server.access.models
 import server.audit.models
 import server.bcl.models
+import server.counter.models
 import server.issuance.models
 import server.koseki.models
 import server.municipal.models

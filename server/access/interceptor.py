@@ -1,0 +1,105 @@
+"""The one access interceptor: resolve the caller, apply the policy, hand the caller on.
+
+gRPC interceptors see the method name but not the peer, so the check wraps each handler and
+runs first inside it, with the servicer context (certificate, metadata) and, for unary
+requests, the request (the municipality or operator it is about). It sits inside
+`DomainErrorInterceptor`, which turns refusals into statuses. Servicers read the caller with
+`bound_caller(context)` instead of authenticating again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from server.access.caller import Caller
+from server.access.policy import POLICY, Rule, authorize
+from server.access.resolve import CallerResolver
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:  # grpc-stubs makes it generic; the runtime class is not
+    _ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.ServerInterceptor
+
+_bound: weakref.WeakKeyDictionary[grpc.ServicerContext, Caller] = weakref.WeakKeyDictionary()
+_bound_lock = threading.Lock()
+
+
+def bound_caller(context: grpc.ServicerContext) -> Caller | None:
+    """The caller the access interceptor resolved for this call (None on a server without it)."""
+    with _bound_lock:
+        return _bound.get(context)
+
+
+def _bind(context: grpc.ServicerContext, caller: Caller) -> None:
+    with _bound_lock:
+        _bound[context] = caller
+
+
+class AccessInterceptor(_ServerInterceptor):
+    def __init__(self, resolver: CallerResolver, policy: Mapping[str, Rule] = POLICY) -> None:
+        self._resolver = resolver
+        self._policy = policy
+
+    def _admit(self, method: str, context: grpc.ServicerContext, request: Any) -> None:
+        caller = self._resolver.resolve(context)
+        try:
+            authorize(self._policy, method, caller, request)
+        except Exception:
+            log.info("refused %s to %s %s", method, caller.kind.value, caller.id or "-")
+            raise
+        _bind(context, caller)
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        admit = self._admit
+        kw = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            inner_uu = handler.unary_unary
+
+            def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+                admit(method, context, request)
+                return inner_uu(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(unary_unary, **kw)
+        if handler.unary_stream is not None:
+            inner_us = handler.unary_stream
+
+            def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                admit(method, context, request)
+                yield from inner_us(request, context)
+
+            return grpc.unary_stream_rpc_method_handler(unary_stream, **kw)
+        if handler.stream_unary is not None:
+            inner_su = handler.stream_unary
+
+            def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+                admit(method, context, None)
+                return inner_su(requests, context)
+
+            return grpc.stream_unary_rpc_method_handler(stream_unary, **kw)
+        inner_ss = handler.stream_stream
+        assert inner_ss is not None
+
+        def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+            admit(method, context, None)
+            yield from inner_ss(requests, context)
+
+        return grpc.stream_stream_rpc_method_handler(stream_stream, **kw)

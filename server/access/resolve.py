@@ -1,0 +1,142 @@
+"""From a call's transport and metadata to its one `Caller` (docs/security.md, "Who is calling").
+
+Machines prove themselves with TLS client certificates from the kiosk CA (kiosks and counter
+terminals; `server.common.identity` reads the certificate, the kiosk registry says which kind
+of terminal it is and whether it is active). People and back-office systems present bearer
+credentials: `konbini-ereview-client` + `authorization: Bearer` for an e-review client, else
+`authorization: Bearer` alone for a staff account or an operator token. When both come on one
+call the bearer credential names the caller and the certificate's terminal is kept as
+`device_id` (a clerk at a counter terminal). No credential at all is the anonymous caller;
+credentials that do not check out are UNAUTHENTICATED, never a silent fall-back to anonymous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+import grpc
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from server.access.caller import ANONYMOUS, Caller, CallerKind, CredentialsInvalid
+from server.access.tokens import AccessTokens, token_digest
+from server.auth.service import KioskNotRegistered
+from server.common.identity import KIOSK_ID_HEADER, KioskIdentityMissing, kiosk_id_from_context
+from server.db.models import Kiosk
+from server.ereview.access import CLIENT_HEADER, ClientRegistry, credentials_from_metadata
+from server.kiosks.registry import KioskSuspended
+from server.municipal.models import StaffAccount
+
+AUTHORIZATION = "authorization"
+_BEARER = "bearer "
+MAX_TOKEN_CHARS = 256
+COUNTER = "counter"  # Kiosk.terminal_kind of a counter terminal
+
+
+def _metadata(context: grpc.ServicerContext) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in context.invocation_metadata() or ():
+        if isinstance(value, str):
+            out.setdefault(key, value)
+    return out
+
+
+def _has_client_certificate(context: grpc.ServicerContext) -> bool:
+    auth = cast("Mapping[str, Sequence[bytes]]", context.auth_context() or {})
+    return bool(auth.get("x509_pem_cert"))
+
+
+def _is_tls(context: grpc.ServicerContext) -> bool:
+    auth = cast("Mapping[str, Sequence[bytes]]", context.auth_context() or {})
+    return list(auth.get("transport_security_type", ())) == [b"ssl"]
+
+
+def bearer_of(metadata: Mapping[str, str]) -> str | None:
+    """The bearer token of the call, None without one; a malformed header is refused."""
+    value = metadata.get(AUTHORIZATION)
+    if value is None:
+        return None
+    if not value.lower().startswith(_BEARER):
+        raise CredentialsInvalid(f"{AUTHORIZATION} must be `Bearer <token>`")
+    token = value[len(_BEARER) :].strip()
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        raise CredentialsInvalid("the bearer token is empty or too long")
+    return token
+
+
+class CallerResolver:
+    def __init__(self, engine: Engine, *, tokens: AccessTokens, ereview: ClientRegistry) -> None:
+        self._engine = engine
+        self._tokens = tokens
+        self._ereview = ereview
+
+    def resolve(self, context: grpc.ServicerContext) -> Caller:
+        metadata = _metadata(context)
+        device = self._device(context, metadata)
+        if CLIENT_HEADER in metadata:
+            person = self._ereview_client(metadata)
+        else:
+            token = bearer_of(metadata)
+            if token is None:
+                return device or ANONYMOUS
+            person = self._bearer(token)
+        if device is None:
+            return person
+        return Caller(
+            person.kind,
+            person.id,
+            municipality_code=person.municipality_code,
+            operator_id=person.operator_id,
+            municipalities=person.municipalities,
+            device_id=device.id,
+        )
+
+    def _device(self, context: grpc.ServicerContext, metadata: Mapping[str, str]) -> Caller | None:
+        if _is_tls(context):
+            if not _has_client_certificate(context):
+                if KIOSK_ID_HEADER in metadata:
+                    # Over TLS only a certificate names a terminal; the header alone proves nothing.
+                    raise KioskIdentityMissing("kiosks must present their client certificate")
+                return None
+        elif KIOSK_ID_HEADER not in metadata:
+            return None  # plaintext (demo) without the kiosk header: not a terminal
+        kiosk_id = kiosk_id_from_context(context)
+        with Session(self._engine) as db:
+            row = db.get(Kiosk, kiosk_id)
+            if row is None:
+                raise KioskNotRegistered(f"kiosk {kiosk_id!r} is not registered")
+            if not row.active:
+                raise KioskSuspended(f"kiosk {kiosk_id!r} is suspended")
+            counter = getattr(row, "terminal_kind", "kiosk") == COUNTER
+            return Caller(
+                CallerKind.COUNTER_TERMINAL if counter else CallerKind.KIOSK,
+                row.kiosk_id,
+                municipality_code=row.municipality_code,
+                operator_id=row.operator_id,
+                municipalities=frozenset({row.municipality_code}),
+            )
+
+    def _ereview_client(self, metadata: Mapping[str, str]) -> Caller:
+        client_id, secret = credentials_from_metadata(tuple(metadata.items()))
+        client = self._ereview.authenticate(client_id, secret)
+        return Caller(
+            CallerKind.EREVIEW_CLIENT, client.client_id, municipalities=client.municipalities
+        )
+
+    def _bearer(self, token: str) -> Caller:
+        with Session(self._engine) as db:
+            staff = db.exec(
+                select(StaffAccount).where(StaffAccount.token_sha256 == token_digest(token))
+            ).first()
+            if staff is not None and staff.active:
+                return Caller(
+                    CallerKind.MUNICIPALITY_STAFF,
+                    staff.staff_id,
+                    municipality_code=staff.municipality_code,
+                    municipalities=frozenset({staff.municipality_code}),
+                )
+            caller = self._tokens.caller_for(db, token)
+        if caller is None:
+            raise CredentialsInvalid("unknown or disabled bearer token")
+        return caller
