@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from hardware_sim.card.apdu import (
     ApduFormatError,
@@ -90,13 +90,42 @@ class _PinCounter:
     tries_left: int
 
 
+# DER DigestInfo prefixes (RFC 8017 §9.2, note 1) of the hashes OpenSSL signs "prehashed".
+_DIGEST_INFO_PREFIXES: dict[bytes, hashes.HashAlgorithm] = {
+    bytes.fromhex("3021300906052b0e03021a05000414"): hashes.SHA1(),
+    bytes.fromhex("302d300d06096086480165030402040500041c"): hashes.SHA224(),
+    bytes.fromhex("3031300d060960864801650304020105000420"): hashes.SHA256(),
+    bytes.fromhex("3041300d060960864801650304020205000430"): hashes.SHA384(),
+    bytes.fromhex("3051300d060960864801650304020305000440"): hashes.SHA512(),
+}
+
+
+def _prehashed(digest_info: bytes) -> tuple[hashes.HashAlgorithm, bytes] | None:
+    """(hash, digest) when `digest_info` is exactly the DigestInfo OpenSSL would encode."""
+    for prefix, algorithm in _DIGEST_INFO_PREFIXES.items():
+        whole = len(prefix) + algorithm.digest_size
+        if len(digest_info) == whole and digest_info.startswith(prefix):
+            return algorithm, digest_info[len(prefix) :]
+    return None
+
+
 class _RsaKey:
-    """A private key doing what the chip does: PKCS#1 v1.5 type-1 padding, then raw RSA."""
+    """A private key doing what the chip does: PKCS#1 v1.5 type-1 padding, then raw RSA.
+
+    Two paths give the same bytes (RSASSA-PKCS1-v1_5 is deterministic). When the data is a
+    standard DigestInfo (SHA-1/224/256/384/512, NULL parameters: what every middleware sends),
+    OpenSSL signs the digest through `cryptography`: it builds exactly the same DigestInfo and
+    padding, and its RSA is ~10× faster than Python's integers, which matters to a load
+    generator emulating hundreds of cards. Any other data (a card signs what it is given) is
+    padded here and exponentiated with Python's `pow`, using CRT. `tests/unit/test_card_signing.py`
+    checks the two against each other.
+    """
 
     def __init__(self, pem: bytes, what: str) -> None:
         key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError(f"{what} must be an RSA key")
+        self._key = key
         numbers = key.private_numbers()
         self._n = numbers.public_numbers.n
         self._p, self._q = numbers.p, numbers.q
@@ -107,6 +136,14 @@ class _RsaKey:
             raise ValueError(f"{what} is larger than 2048 bits")
 
     def sign_digest_info(self, digest_info: bytes) -> bytes:
+        prehashed = _prehashed(digest_info)
+        if prehashed is not None:
+            algorithm, digest = prehashed
+            return self._key.sign(digest, padding.PKCS1v15(), utils.Prehashed(algorithm))
+        return self.sign_digest_info_raw(digest_info)
+
+    def sign_digest_info_raw(self, digest_info: bytes) -> bytes:
+        """Type-1 padding and the private exponentiation in Python (any data that fits)."""
         pad = self.size - 3 - len(digest_info)
         block = b"\x00\x01" + b"\xff" * pad + b"\x00" + digest_info
         m = int.from_bytes(block, "big")
