@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: setup demo test test-fast test-hil pcscd lint typecheck protos protos-check clean
+.PHONY: setup demo test test-fast test-hil pcscd lint typecheck protos protos-check clean bench
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -18,6 +18,16 @@ $(STAMPS)/venv: pyproject.toml $(STAMPS)/system
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev,pcsc]"
 	@mkdir -p $(STAMPS) && touch $@
+
+# The benchmark harness and Locust need the load and bench extras (Locust, psutil, ReportLab,
+# py-spy, Splink), which `make setup` leaves out; they get a stamp of their own.
+$(STAMPS)/bench: pyproject.toml $(STAMPS)/venv
+	$(PY) -m pip install -q -e ".[dev,pcsc,load,bench]"
+	@mkdir -p $(STAMPS) && touch $@
+
+# Every figure into bench/results.json and a table; BENCH_ARGS passes options (python -m bench -h).
+bench: $(STAMPS)/bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 # pcscd with the vpcd virtual reader, for the hardware-in-the-loop tests. The leading '-'
 # lets a laptop without pcscd (or root) run the suite: those tests then skip with a reason.

@@ -32,6 +32,7 @@ from bench.load_run import LoadSettings, run_load
 from bench.report import table
 from bench.stack import Stack, create_postgres_database, drop_postgres_database, prepare
 from hardware_sim.authority.ca import AUTH_CA_CERT_FILE
+from server.multiproc import available_cores
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = ("pdf", "floor", "sqlite", "postgres", "crl")
@@ -87,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=30.0, help="counted seconds per load run")
     p.add_argument("--warmup", type=float, default=5.0)
     p.add_argument("--concurrency", type=int, default=16, help="kiosks running sessions")
-    p.add_argument("--processes", type=int, default=2, help="center worker processes")
+    p.add_argument(
+        "--processes", type=int, default=available_cores(), help="center worker processes"
+    )
     p.add_argument("--load-processes", type=int, default=2)
     p.add_argument("--revocation", choices=["ocsp", "crl"], default="ocsp")
     p.add_argument("--households", type=int, default=120, help="per municipality (3 of them)")

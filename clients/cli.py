@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clients.audit.cli import register as register_audit
 from clients.bcl.cli import add_bcl_parser
 from clients.ereview.cli import register as register_ereview
 from clients.settlement.cli import register as register_settlement_commands
@@ -266,6 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     register_ereview(sub)
     add_bcl_parser(sub)
     register_settlement_commands(sub)
+    register_audit(sub)
+
+    b = sub.add_parser(
+        "bench",
+        help="the benchmark harness: bench/results.json and a table (options: python -m bench -h)",
+        add_help=False,
+    )
+    b.set_defaults(func=_cmd_bench, bench_args=[])
 
     db = sub.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", required=True)
@@ -275,8 +284,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        from bench.__main__ import main as bench_main
+    except ImportError as exc:  # psutil, reportlab, py-spy: the load and bench extras
+        print(f"konbini bench needs the load and bench extras ({exc}); run `make bench`")
+        return 2
+    return bench_main(args.bench_args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":  # every other option is the harness's (python -m bench --help)
+        args.bench_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

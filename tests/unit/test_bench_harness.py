@@ -120,3 +120,14 @@ def test_the_reportlab_baseline_draws_the_same_certificate() -> None:
         assert "住民票の写し" in text
         assert doc.persons[0].family_name in text
         assert doc.issue_number.format() in text
+
+
+def test_konbini_bench_hands_its_options_to_the_harness(capsys: pytest.CaptureFixture[str]) -> None:
+    from clients.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--only", "pdf,nonsense"])
+    assert exit_.value.code == 2
+    assert "unknown sections ['nonsense']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # other commands still refuse options they do not know
+        main(["db", "upgrade", "--only", "pdf"])
