@@ -4,6 +4,10 @@ A `DomainError` becomes its own status code with `google.rpc.ErrorInfo` (reason,
 metadata) and, for `InvalidArgument`, a `google.rpc.BadRequest` field violation. A database
 that cannot be reached becomes UNAVAILABLE. Anything else is a bug on our side: it is logged
 with its traceback here and the caller sees INTERNAL with no detail, never a stack trace.
+
+Bytes that do not parse as the method's request message are the caller's mistake too: gRPC
+itself would answer INTERNAL, so the deserializer is wrapped to hand the servicer a marker
+instead, and the call is refused as INVALID_ARGUMENT before any servicer code runs.
 """
 
 from __future__ import annotations
@@ -58,6 +62,41 @@ def _unavailable(what: str) -> status_pb2.Status:
     )
 
 
+class _Undecodable:
+    """Stands in for a request whose bytes are not a message of the method's request type."""
+
+    __slots__ = ()
+
+
+_UNDECODABLE = _Undecodable()
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # DecodeError, or anything a broken message makes the parser raise
+            return _UNDECODABLE
+
+    return parse
+
+
+def _decoded(request: Any) -> Any:
+    if request is _UNDECODABLE:
+        raise InvalidArgument(
+            "the request is not a valid message of this method's request type", field="request"
+        )
+    return request
+
+
+def _decoded_stream(requests: Iterator[Any]) -> Iterator[Any]:
+    for request in requests:
+        yield _decoded(request)
+
+
 def _internal() -> status_pb2.Status:
     return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
 
@@ -97,13 +136,13 @@ class DomainErrorInterceptor(_ServerInterceptor):
 
             def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
                 try:
-                    return inner_uu(request, context)
+                    return inner_uu(_decoded(request), context)
                 except Exception as exc:
                     _abort(context, exc, method)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
@@ -111,13 +150,13 @@ class DomainErrorInterceptor(_ServerInterceptor):
 
             def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
                 try:
-                    yield from inner_us(request, context)
+                    yield from inner_us(_decoded(request), context)
                 except Exception as exc:
                     _abort(context, exc, method)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary is not None:
@@ -125,13 +164,13 @@ class DomainErrorInterceptor(_ServerInterceptor):
 
             def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
                 try:
-                    return inner_su(requests, context)
+                    return inner_su(_decoded_stream(requests), context)
                 except Exception as exc:
                     _abort(context, exc, method)
 
             return grpc.stream_unary_rpc_method_handler(
                 stream_unary,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream is not None:
@@ -141,13 +180,13 @@ class DomainErrorInterceptor(_ServerInterceptor):
                 requests: Iterator[Any], context: grpc.ServicerContext
             ) -> Iterator[Any]:
                 try:
-                    yield from inner_ss(requests, context)
+                    yield from inner_ss(_decoded_stream(requests), context)
                 except Exception as exc:
                     _abort(context, exc, method)
 
             return grpc.stream_stream_rpc_method_handler(
                 stream_stream,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
