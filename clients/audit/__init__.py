@@ -1,0 +1,1 @@
+"""The `konbini audit` commands."""
