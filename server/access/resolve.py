@@ -23,6 +23,7 @@ from server.access.caller import ANONYMOUS, Caller, CallerKind, CredentialsInval
 from server.access.tokens import AccessTokens, token_digest
 from server.auth.service import KioskNotRegistered
 from server.common.identity import KIOSK_ID_HEADER, KioskIdentityMissing, kiosk_id_from_context
+from server.db.engine import read_session
 from server.db.models import Kiosk
 from server.ereview.access import CLIENT_HEADER, ClientRegistry, credentials_from_metadata
 from server.kiosks.registry import KioskSuspended
@@ -102,7 +103,9 @@ class CallerResolver:
         elif KIOSK_ID_HEADER not in metadata:
             return None  # plaintext (demo) without the kiosk header: not a terminal
         kiosk_id = kiosk_id_from_context(context)
-        with Session(self._engine) as db:
+        # Read at every call, not cached, so a suspension stops the very next call; deferred
+        # (`read_session`), so on SQLite it never waits for the write lock.
+        with read_session(self._engine) as db:
             row = db.get(Kiosk, kiosk_id)
             if row is None:
                 raise KioskNotRegistered(f"kiosk {kiosk_id!r} is not registered")
