@@ -25,8 +25,12 @@ from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 from konbini.portal.v1 import portal_pb2, portal_pb2_grpc
 from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
+from konbini.verify.v1 import verify_pb2, verify_pb2_grpc
 from sqlalchemy.engine import Engine
 
+from server.access.interceptor import AccessInterceptor
+from server.access.resolve import CallerResolver
+from server.access.tokens import AccessTokens
 from server.auth.revocation import RevocationChecker
 from server.auth.revocation_policy import build_policy_checker
 from server.auth.service import Authenticator, AuthSettings
@@ -35,6 +39,8 @@ from server.bcl.servicer import BclServicer
 from server.bcl.upload import BclSettings, BclUploads
 from server.common.clock import Clock, system_clock
 from server.config import ServerConfig
+from server.counter.desk import CounterDesk
+from server.counter.slip import SlipRenderer
 from server.db.engine import make_engine, upgrade
 from server.ereview.access import ClientRegistry
 from server.ereview.autofill import Autofill
@@ -44,15 +50,17 @@ from server.grpc_errors import DomainErrorInterceptor
 from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.issuance.service import IssuanceDesk, IssuanceSettings
 from server.issuance.servicer import IssuanceServicer
-from server.kiosks.gate import KioskGate
-from server.kiosks.registry import KioskRegistry
-from server.kiosks.tls import add_kiosk_port
+from server.kiosks.tls import add_ports, require_tls_or_demo
 from server.municipal.rules import DailyHours
 from server.municipal.servicer import PortalServicer, StaffServicer
 from server.municipal.staff import StaffDesk
 from server.settlement.desk import SettlementDesk
 from server.settlement.queries import SettlementQueries
 from server.settlement.servicer import SettlementServicer
+from server.verify.keys import SealKeyStore
+from server.verify.seal import CopySealer
+from server.verify.servicer import VerifyServicer
+from server.verify.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,7 @@ SERVICE_NAMES = (
     portal_pb2.DESCRIPTOR.services_by_name["PortalService"].full_name,
     ereview_pb2.DESCRIPTOR.services_by_name["EReviewService"].full_name,
     bcl_pb2.DESCRIPTOR.services_by_name["BclService"].full_name,
+    verify_pb2.DESCRIPTOR.services_by_name["VerifyService"].full_name,
 )
 
 
@@ -85,6 +94,7 @@ class Center:
     desk: IssuanceDesk
     health: health.HealthServicer
     authenticator: Authenticator
+    api_port: int = 0  # bearer callers (server TLS); the same as `port` in the demo mode
 
 
 def create_server(
@@ -102,6 +112,7 @@ def create_server(
     center started by mistake on a taken port fails instead of silently sharing it.
     `migrate=False` skips the migrations (a supervisor ran them once for all its workers).
     """
+    require_tls_or_demo(config)
     engine = make_engine(config.database_url)
     if migrate:
         upgrade(engine)
@@ -121,32 +132,47 @@ def create_server(
         clock=clock,
         settings=AuthSettings(kiosk_hours=hours),
     )
-    renderer = CertificateRenderer(RendererConfig(font_path=config.font_path))
+    # Every copy carries a QR code signed with its municipality's seal key (server.verify).
+    seal_keys = SealKeyStore(config.seal_key_dir, engine, clock=clock)
+    renderer = CertificateRenderer(
+        RendererConfig(font_path=config.font_path), sealer=CopySealer(seal_keys)
+    )
     issuance_settings = IssuanceSettings(
         reservation_ttl=timedelta(seconds=config.reservation_ttl_s),
         printing_ttl=timedelta(seconds=config.printing_ttl_s),
+        handover_ttl=timedelta(seconds=config.handover_ttl_s),
         kiosk_hours=hours,
     )
     desk = IssuanceDesk(engine, renderer=renderer, clock=clock, settings=issuance_settings)
 
+    clients = ClientRegistry.from_file(config.ereview_clients_path)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="rpc"),
-        # The gate runs inside the error interceptor, which maps its refusals.
-        interceptors=[DomainErrorInterceptor(), KioskGate(KioskRegistry(engine))],
+        # Access control runs inside the error interceptor, which maps its refusals.
+        interceptors=[
+            DomainErrorInterceptor(),
+            AccessInterceptor(
+                CallerResolver(engine, tokens=AccessTokens(engine, clock=clock), ereview=clients)
+            ),
+        ],
         options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(authenticator), server)
-    issuance_pb2_grpc.add_IssuanceServiceServicer_to_server(IssuanceServicer(desk), server)
+    issuance_pb2_grpc.add_IssuanceServiceServicer_to_server(
+        IssuanceServicer(desk, slips=SlipRenderer(config.font_path)), server
+    )
     settlement_pb2_grpc.add_SettlementServiceServicer_to_server(
         SettlementServicer(SettlementQueries(engine), SettlementDesk(engine, clock=clock)), server
     )
     staff_desk = StaffDesk(engine, clock=clock)
-    staff_pb2_grpc.add_MunicipalityStaffServiceServicer_to_server(StaffServicer(staff_desk), server)
+    staff_pb2_grpc.add_MunicipalityStaffServiceServicer_to_server(
+        StaffServicer(staff_desk, CounterDesk(engine, clock=clock)), server
+    )
     portal_pb2_grpc.add_PortalServiceServicer_to_server(
         PortalServicer(engine, clock=clock, kiosk_hours=hours), server
     )
     ereview = EReviewService(
-        registry=ClientRegistry.from_file(config.ereview_clients_path),
+        registry=clients,
         residents=DatabaseResidents(engine, clock=clock),
         autofill=Autofill(engine, trust_anchor=anchor, revocation=checker, clock=clock),
         clock=clock,
@@ -155,6 +181,9 @@ def create_server(
     bcl = BclUploads(engine, BclSettings.from_env(), clock=clock)
     bcl.recover()  # spools and kept files of uploads a crash cut short
     bcl_pb2_grpc.add_BclServiceServicer_to_server(BclServicer(bcl), server)
+    verify_pb2_grpc.add_VerifyServiceServicer_to_server(
+        VerifyServicer(Verifier(engine, clock=clock), engine), server
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (*SERVICE_NAMES, ""):
@@ -162,10 +191,10 @@ def create_server(
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = add_kiosk_port(server, config)  # mutual TLS when configured, plaintext otherwise
-    if port == 0:
-        raise RuntimeError(f"cannot bind {config.host}:{config.port}")
-    return Center(server, port, engine, desk, health_servicer, authenticator)
+    port, api_port = add_ports(server, config)  # TLS, or plaintext in the demo mode only
+    if port == 0 or api_port == 0:
+        raise RuntimeError(f"cannot bind {config.host}:{config.port} (API port {api_port})")
+    return Center(server, port, engine, desk, health_servicer, authenticator, api_port)
 
 
 def serve(
@@ -184,7 +213,13 @@ def serve(
     """
     center = create_server(config, reuse_port=reuse_port, migrate=migrate)
     center.server.start()
-    log.info("issuance center listening on %s:%d", config.host, center.port)
+    log.info(
+        "issuance center listening on %s: terminals %d, API %d%s",
+        config.host,
+        center.port,
+        center.api_port,
+        " (plaintext demo mode)" if config.insecure and not config.tls else "",
+    )
     if port_file:
         with open(port_file, "w") as f:
             f.write(str(center.port))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -14,6 +14,14 @@ DEFAULT_FONT = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
 
 # ocsp-then-crl: OCSP, and the cached CRL while OCSP cannot answer (server.auth.revocation_policy).
 RevocationMode = Literal["ocsp", "crl", "ocsp-then-crl"]
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
 
 
 @dataclass(frozen=True)
@@ -32,14 +40,26 @@ class ServerConfig:
     # before the sweeper voids them (short values are for tests and fault drills).
     reservation_ttl_s: float = 600.0
     printing_ttl_s: float = 900.0
+    # A counter copy (らくらく窓口) not handed over this long after it printed is voided, no fee.
+    handover_ttl_s: float = 4 * 3600.0
     # National kiosk service hours, Asia/Tokyo (SPEC: 6:30–23:00 every day).
     kiosk_hours: str = "06:30-23:00"
-    # Mutual TLS for kiosks: all three, or none (plaintext, kiosks named by a header: the demo).
+    # TLS: all three, or none (then only with `insecure`: plaintext, kiosks named by a header).
     tls_cert_path: Path | None = None  # the center's certificate (PEM)
     tls_key_path: Path | None = None
     kiosk_ca_path: Path | None = None  # the kiosk CA: only its client certificates get in
+    # With TLS the center listens twice: `port` for terminals (mutual TLS, certificate required)
+    # and `api_port` for callers with bearer credentials (server TLS only; default port + 1, or a
+    # free port when port is 0). gRPC cannot ask for a client certificate without requiring it,
+    # hence two doors to one server (docs/security.md).
+    api_port: int | None = None
+    # Demo/dev mode: plaintext on `port` alone, kiosks named by a header. Without it the center
+    # refuses to start unless TLS is configured.
+    insecure: bool = False
     # E-review clients (JSON registry of client ids, secret hashes, allowed municipalities).
     ereview_clients_path: Path = Path("var/ereview-clients.json")
+    # Municipal seal keys (private, one PEM per municipality; never in the repository).
+    seal_key_dir: Path = Path("var/seal-keys")
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -47,10 +67,13 @@ class ServerConfig:
             raise ValueError(
                 f"revocation mode must be ocsp, crl or ocsp-then-crl, not {self.revocation_mode!r}"
             )
-        if min(self.sweep_interval_s, self.reservation_ttl_s, self.printing_ttl_s) <= 0:
+        lifetimes = (self.reservation_ttl_s, self.printing_ttl_s, self.handover_ttl_s)
+        if min(self.sweep_interval_s, *lifetimes) <= 0:
             raise ValueError("the sweep interval and the lifetimes must be positive")
         if not 0 <= self.port <= 65535:
             raise ValueError("port out of range")
+        if self.api_port is not None and not 0 <= self.api_port <= 65535:
+            raise ValueError("api_port out of range")
         if not self.authority_url.startswith(("http://", "https://")):
             raise ValueError("authority_url must be an http(s) URL")
         if self.max_workers < 1:
@@ -60,12 +83,22 @@ class ServerConfig:
         if any(p is not None for p in tls) and not all(p is not None for p in tls):
             raise ValueError("TLS needs the certificate, its key and the kiosk CA together")
 
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_path is not None
+
+    @property
+    def effective_api_port(self) -> int:
+        if self.api_port is not None:
+            return self.api_port
+        return self.port + 1 if self.port else 0
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
         """KONBINI_* variables; keyword overrides (e.g. from CLI flags) win."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
-        mapping = {
+        mapping: dict[str, tuple[str, Callable[[str], object]]] = {
             "KONBINI_TRUST_ANCHOR": ("trust_anchor_path", Path),
             "KONBINI_AUTHORITY_URL": ("authority_url", str),
             "KONBINI_DATABASE_URL": ("database_url", str),
@@ -79,10 +112,14 @@ class ServerConfig:
             "KONBINI_SWEEP_INTERVAL": ("sweep_interval_s", float),
             "KONBINI_RESERVATION_TTL": ("reservation_ttl_s", float),
             "KONBINI_PRINTING_TTL": ("printing_ttl_s", float),
+            "KONBINI_HANDOVER_TTL": ("handover_ttl_s", float),
             "KONBINI_EREVIEW_CLIENTS": ("ereview_clients_path", Path),
+            "KONBINI_SEAL_KEY_DIR": ("seal_key_dir", Path),
             "KONBINI_TLS_CERT": ("tls_cert_path", Path),
             "KONBINI_TLS_KEY": ("tls_key_path", Path),
             "KONBINI_KIOSK_CA": ("kiosk_ca_path", Path),
+            "KONBINI_API_PORT": ("api_port", int),
+            "KONBINI_INSECURE": ("insecure", _flag),
         }
         for var, (name, conv) in mapping.items():
             if var in env:

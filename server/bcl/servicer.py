@@ -9,6 +9,10 @@ from concurrent import futures
 import grpc
 from konbini.bcl.v1 import bcl_pb2, bcl_pb2_grpc
 
+from server.access.caller import CallerKind, CredentialsMissing, RoleNotAllowed
+from server.access.interceptor import AccessInterceptor, bound_caller
+from server.access.resolve import CallerResolver
+from server.access.tokens import AccessTokens
 from server.bcl.generations import FileDigest, GenerationInfo, UploadKind
 from server.bcl.upload import (
     BclUploads,
@@ -19,13 +23,15 @@ from server.bcl.upload import (
     UploadOutcome,
     UploadProtocolError,
 )
-from server.common.errors import InvalidArgument, Unauthenticated
+from server.common.clock import system_clock
+from server.common.errors import InvalidArgument
 from server.common.protoconv import timestamp
+from server.ereview.access import ClientRegistry
 from server.grpc_errors import DomainErrorInterceptor
+from server.kiosks.tls import InsecureListenerRefused
 
-# Until staff authentication comes (the security issue), the caller names the municipality it
-# acts for in this header; every call is limited to that municipality's data.
-MUNICIPALITY_HEADER = "konbini-municipality"
+# The municipality a call acts for: the calling staff member's (resolved by the center's access
+# interceptor, server.access), or, for the national operator, the one the request names.
 RESTORE_CHUNK_BYTES = 256 * 1024
 
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
@@ -36,17 +42,15 @@ _KIND_TO_PROTO = {
 _KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
 
 
-class MunicipalityIdentityMissing(Unauthenticated):
-    reason = "MUNICIPALITY_IDENTITY_MISSING"
-
-
-def acting_for(context: grpc.ServicerContext) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == MUNICIPALITY_HEADER and isinstance(value, str) and _MUNICIPALITY.fullmatch(value):
-            return value
-    raise MunicipalityIdentityMissing(
-        f"BCL calls must name the municipality acted for in the {MUNICIPALITY_HEADER} header"
-    )
+def acting_for(context: grpc.ServicerContext, requested: str = "") -> str:
+    caller = bound_caller(context)
+    if caller is None:
+        raise CredentialsMissing("BCL calls need the credentials of a staff account")
+    if caller.kind is CallerKind.NATIONAL_OPERATOR and _MUNICIPALITY.fullmatch(requested):
+        return requested
+    if caller.kind is CallerKind.MUNICIPALITY_STAFF and caller.municipality_code:
+        return caller.municipality_code
+    raise RoleNotAllowed(f"a {caller.kind} does not act for a municipality")
 
 
 def _header(msg: bcl_pb2.UploadHeader) -> UploadHeader:
@@ -87,6 +91,7 @@ def generation_pb(g: GenerationInfo) -> bcl_pb2.Generation:
             tax_records=c.tax_records,
             koseki_members=c.koseki_members,
             fuhyo_entries=c.fuhyo_entries,
+            koseki_events=c.koseki_events,
         ),
         uploaded_files=[digest_pb(f) for f in g.uploaded_files],
         kept_files=[digest_pb(f) for f in g.kept_files],
@@ -138,7 +143,8 @@ class BclServicer(bcl_pb2_grpc.BclServiceServicer):
     def ListGenerations(
         self, request: bcl_pb2.ListGenerationsRequest, context: grpc.ServicerContext
     ) -> bcl_pb2.ListGenerationsResponse:
-        gens = self._uploads.generations(acting_for(context), request.municipality_code)
+        code = request.municipality_code
+        gens = self._uploads.generations(acting_for(context, code), code)
         return bcl_pb2.ListGenerationsResponse(generations=[generation_pb(g) for g in gens])
 
     def Restore(
@@ -146,9 +152,8 @@ class BclServicer(bcl_pb2_grpc.BclServiceServicer):
     ) -> Iterator[bcl_pb2.RestoreChunk]:
         if request.number < 0:
             raise InvalidArgument("number must not be negative", field="number")
-        restore = self._uploads.restore(
-            acting_for(context), request.municipality_code, request.number
-        )
+        code = request.municipality_code
+        restore = self._uploads.restore(acting_for(context, code), code, request.number)
         yield bcl_pb2.RestoreChunk(generation=generation_pb(restore.generation))
         for index, data in restore.chunks(RESTORE_CHUNK_BYTES):
             yield bcl_pb2.RestoreChunk(chunk=bcl_pb2.FileChunk(file_index=index, data=data))
@@ -170,19 +175,37 @@ class _Requests:
 
 
 def create_bcl_server(
-    uploads: BclUploads, *, host: str = "127.0.0.1", port: int = 0, max_workers: int = 4
+    uploads: BclUploads,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_workers: int = 4,
+    credentials: grpc.ServerCredentials | None = None,
+    insecure: bool = False,
 ) -> tuple[grpc.Server, int]:
     """A server with the BCL service alone (the 中間DB side), not started; port 0 picks one.
 
+    Callers authenticate as in the center (`server.access`: staff tokens, national-operator
+    tokens). TLS `credentials`, or plaintext only when `insecure` says so (tests, the demo).
     The issuance center registers `BclServicer` beside its own services instead.
     """
+    if credentials is None and not insecure:
+        raise InsecureListenerRefused("the BCL server needs TLS credentials outside the demo")
+    engine = uploads.engine
+    resolver = CallerResolver(
+        engine, tokens=AccessTokens(engine, clock=system_clock), ereview=ClientRegistry()
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bcl"),
-        interceptors=[DomainErrorInterceptor()],
+        interceptors=[DomainErrorInterceptor(), AccessInterceptor(resolver)],
         options=[("grpc.so_reuseport", 0)],
     )
     bcl_pb2_grpc.add_BclServiceServicer_to_server(BclServicer(uploads), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    if credentials is None:
+        bound = server.add_insecure_port(address)
+    else:
+        bound = server.add_secure_port(address, credentials)
     if bound == 0:
         raise RuntimeError(f"cannot bind {host}:{port}")
     return server, bound

@@ -273,6 +273,10 @@ class BclUploads:
         self._checkpoint = checkpoint
         self.store = BackupStore(settings.backup_dir, compress_level=settings.compress_level)
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def recover(self) -> list[str]:
         """At start-up: drop spools and kept files of uploads a crash cut short."""
         settings = self.settings

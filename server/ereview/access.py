@@ -143,6 +143,16 @@ class ClientRegistry:
                 self._reload()
             return sorted(self._clients.values(), key=lambda c: c.client_id)
 
+    def get(self, client_id: str) -> EreviewClient:
+        """An active client by id; UNAUTHENTICATED when it is gone or disabled since."""
+        with self._lock:
+            if self._path is not None:
+                self._reload()
+            client = self._clients.get(client_id)
+        if client is None or not client.active:
+            raise EreviewClientUnauthenticated("unknown or disabled e-review client")
+        return client
+
     def authenticate(self, client_id: str, secret: str) -> EreviewClient:
         with self._lock:
             if self._path is not None:

@@ -158,6 +158,10 @@ class EReviewService:
     def authenticate(self, client_id: str, secret: str) -> EreviewClient:
         return self._registry.authenticate(client_id, secret)
 
+    def client(self, client_id: str) -> EreviewClient:
+        """An already authenticated client (by the center's access interceptor)."""
+        return self._registry.get(client_id)
+
     def _today(self) -> date:
         return self._clock().astimezone(JST).date()
 

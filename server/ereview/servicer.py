@@ -8,6 +8,8 @@ from typing import cast
 import grpc
 from konbini.ereview.v1 import ereview_pb2, ereview_pb2_grpc
 
+from server.access.caller import CallerKind
+from server.access.interceptor import bound_caller
 from server.common.era import to_wareki
 from server.common.errors import InvalidArgument
 from server.common.protoconv import required, timestamp
@@ -142,6 +144,9 @@ class EReviewServicer(ereview_pb2_grpc.EReviewServiceServicer):
         self._service = service
 
     def _client(self, context: grpc.ServicerContext) -> EreviewClient:
+        caller = bound_caller(context)
+        if caller is not None and caller.kind is CallerKind.EREVIEW_CLIENT:
+            return self._service.client(caller.id)  # the interceptor checked the secret
         client_id, secret = credentials_from_metadata(tuple(context.invocation_metadata() or ()))
         return self._service.authenticate(client_id, secret)
 

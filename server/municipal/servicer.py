@@ -11,10 +11,12 @@ from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from server.access.caller import CallerKind
+from server.access.interceptor import bound_caller
 from server.common.clock import Clock
-from server.common.errors import InvalidArgument
-from server.common.identity import kiosk_id_from_context
+from server.common.errors import FailedPrecondition, InvalidArgument
 from server.common.protoconv import timestamp
+from server.counter.desk import CounterCopy, CounterDesk
 from server.db.models import Offering
 from server.koseki.registration import QueuedRequest
 from server.municipal import models
@@ -27,6 +29,12 @@ _BEARER = "bearer "
 
 
 def staff_from_context(desk: StaffDesk, context: grpc.ServicerContext) -> StaffIdentity:
+    """The staff member calling: as the center's access interceptor resolved them, or (a server
+    without it) from the bearer token."""
+    caller = bound_caller(context)
+    if caller is not None and caller.kind is CallerKind.MUNICIPALITY_STAFF:
+        assert caller.municipality_code is not None
+        return StaffIdentity(caller.id, caller.municipality_code)
     for key, value in context.invocation_metadata() or ():
         if key == "authorization" and isinstance(value, str) and value.lower().startswith(_BEARER):
             return desk.authenticate(value[len(_BEARER) :].strip())
@@ -121,9 +129,27 @@ def honseki_request_pb(queued: QueuedRequest) -> staff_pb2.HonsekiRequest:
     )
 
 
+def counter_copy_pb(copy: CounterCopy) -> staff_pb2.CounterCopy:
+    return staff_pb2.CounterCopy(
+        reception_number=copy.reception_number,
+        state=copy.state.value,
+        kind=copy.kind.value,
+        title=copy.kind.printed_title,
+        fee_yen=copy.fee_yen,
+        pages=copy.pages,
+        issue_number=copy.issue_number,
+        terminal_id=copy.terminal_id,
+        printed_at=timestamp(copy.printed_at),
+        collect_by=timestamp(copy.collect_by),
+        handed_over_at=_opt_ts(copy.handed_over_at),
+        handed_over_by=copy.handed_over_by or "",
+    )
+
+
 class StaffServicer(staff_pb2_grpc.MunicipalityStaffServiceServicer):
-    def __init__(self, desk: StaffDesk) -> None:
+    def __init__(self, desk: StaffDesk, counter: CounterDesk | None = None) -> None:
         self._desk = desk
+        self._counter = counter  # らくらく窓口 hand-over; absent on a center without counters
 
     def _who(self, context: grpc.ServicerContext) -> StaffIdentity:
         return staff_from_context(self._desk, context)
@@ -254,6 +280,36 @@ class StaffServicer(staff_pb2_grpc.MunicipalityStaffServiceServicer):
             self._desk.reject_honseki(self._who(context), request.registration_id, request.note)
         )
 
+    def _counter_desk(self) -> CounterDesk:
+        if self._counter is None:
+            raise FailedPrecondition("this center has no counter terminals")
+        return self._counter
+
+    def HandOverCounterCopy(
+        self, request: staff_pb2.HandOverCounterCopyRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.CounterCopy:
+        who = self._who(context)
+        copy = self._counter_desk().hand_over(
+            who.municipality_code, who.staff_id, request.reception_number
+        )
+        return counter_copy_pb(copy)
+
+    def ListCounterCopies(
+        self, request: staff_pb2.ListCounterCopiesRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.ListCounterCopiesResponse:
+        who = self._who(context)
+        copies = self._counter_desk().waiting(who.municipality_code)
+        return staff_pb2.ListCounterCopiesResponse(copies=[counter_copy_pb(c) for c in copies])
+
+    def SetTaxYears(
+        self, request: staff_pb2.SetTaxYearsRequest, context: grpc.ServicerContext
+    ) -> staff_pb2.TaxYearsSetting:
+        view = self._desk.set_tax_years(self._who(context), request.fiscal_years)
+        return staff_pb2.TaxYearsSetting(
+            fiscal_years=view.fiscal_years,
+            municipality_setting=view.municipality_setting,
+            offered=view.offered,
+        )
 
 class PortalServicer(portal_pb2_grpc.PortalServiceServicer):
     """What kiosks list: notices in force and whether service is open now."""
@@ -266,7 +322,6 @@ class PortalServicer(portal_pb2_grpc.PortalServiceServicer):
     def ListNotices(
         self, request: portal_pb2.ListNoticesRequest, context: grpc.ServicerContext
     ) -> portal_pb2.ListNoticesResponse:
-        kiosk_id_from_context(context)
         code = request.municipality_code
         if code:
             check_municipality_code(code)
@@ -276,7 +331,6 @@ class PortalServicer(portal_pb2_grpc.PortalServiceServicer):
     def ServiceStatus(
         self, request: portal_pb2.ServiceStatusRequest, context: grpc.ServicerContext
     ) -> portal_pb2.ServiceStatusResponse:
-        kiosk_id_from_context(context)
         code = check_municipality_code(request.municipality_code)
         now = self._clock()
         with Session(self._engine) as db:

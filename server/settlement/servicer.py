@@ -9,6 +9,8 @@ from __future__ import annotations
 import grpc
 from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
+from server.access.caller import CallerKind, OtherOperator
+from server.access.interceptor import bound_caller
 from server.common.clock import system_clock
 from server.common.errors import InvalidArgument
 from server.common.protoconv import timestamp
@@ -125,6 +127,13 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     def SubmitOperatorReport(
         self, request: settlement_pb2.SubmitOperatorReportRequest, context: grpc.ServicerContext
     ) -> settlement_pb2.SubmitOperatorReportResponse:
+        caller = bound_caller(context)
+        if caller is not None and caller.kind is CallerKind.KIOSK_OPERATOR:
+            others = sorted({r.operator_id for r in request.rows} - {caller.operator_id or ""})
+            if others:
+                raise OtherOperator(
+                    "an operator reports its own copies only", metadata={"operator_id": others[0]}
+                )
         rows = [conv.report_row_from_proto(r) for r in request.rows]
         return settlement_pb2.SubmitOperatorReportResponse(
             rows_stored=self._desk.submit_operator_report(rows)

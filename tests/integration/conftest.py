@@ -69,7 +69,7 @@ class Bench:
     responder: ResponderHandle
     seeded: SeededMunicipality
     clock: FrozenClock
-    config: ServerConfig  # without TLS: for tests that start a second, plaintext center
+    config: ServerConfig  # the plaintext demo mode: for tests that start a second center
     tls_config: ServerConfig  # what `center` runs: mutual TLS with the kiosk CA
     _channels: dict[str, grpc.Channel] = field(default_factory=dict)
     _taken: set[str] = field(default_factory=set)
@@ -87,6 +87,18 @@ class Bench:
     def channel(self) -> grpc.Channel:
         """The channel of the bench's first kiosk (its client certificate)."""
         return self.channel_for(self.kiosk_id)
+
+    @property
+    def api_target(self) -> str:
+        return f"127.0.0.1:{self.center.api_port}"
+
+    @property
+    def api_channel(self) -> grpc.Channel:
+        """A channel to the API port: server TLS, no client certificate (bearer callers)."""
+        if "" not in self._channels:
+            credentials = grpc.ssl_channel_credentials(root_certificates=kiosk_ca().ca_pem)
+            self._channels[""] = grpc.secure_channel(self.api_target, credentials)
+        return self._channels[""]
 
     def kiosk_tls(self, kiosk_id: str) -> KioskTls:
         """A fresh client certificate for `kiosk_id` from the kiosk CA."""
@@ -241,12 +253,17 @@ def bench(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         port=0,
         revocation_mode="ocsp",
         max_workers=8,
+        insecure=True,  # the demo mode; the bench's own center runs `tls_config`
     )
     server_cert, server_key = kiosk_ca().issue_server().save(state, "center")
     ca_path = state / "kiosk-ca.pem"
     ca_path.write_bytes(kiosk_ca().ca_pem)
     tls_config = dataclasses.replace(
-        config, tls_cert_path=server_cert, tls_key_path=server_key, kiosk_ca_path=ca_path
+        config,
+        tls_cert_path=server_cert,
+        tls_key_path=server_key,
+        kiosk_ca_path=ca_path,
+        insecure=False,
     )
     center = create_server(tls_config, clock=clock)
     center.server.start()

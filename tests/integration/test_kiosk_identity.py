@@ -175,14 +175,14 @@ def test_under_mtls_the_certificate_alone_names_the_kiosk(bench: Bench) -> None:
 
 
 def test_in_the_plaintext_demo_the_header_names_the_kiosk(bench: Bench) -> None:
-    plain = create_server(bench.config, clock=bench.clock)  # no TLS settings
+    plain = create_server(bench.config, clock=bench.clock)  # the demo mode: no TLS
     plain.server.start()
     try:
         with open_channel(f"127.0.0.1:{plain.port}") as channel:
             err = error_of(lambda: offerings(channel, "t"))
             assert (err.code, err.reason) == (
                 grpc.StatusCode.UNAUTHENTICATED,
-                "KIOSK_IDENTITY_MISSING",
+                "CREDENTIALS_MISSING",  # no header, no certificate: an anonymous caller
             )
             err = error_of(lambda: offerings(channel, "t", header="K99999902"))
             assert err.reason == "KIOSK_NOT_REGISTERED"  # the registry still applies
