@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple, cast
 
 from server.bcl.records import Sex, individual_number_check_digit
-from server.bcl.registers import TokenCarrier
+from server.bcl.registers import EVENT_ITEMS, EventScope, KosekiEventKind, TokenCarrier
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SEAL_PNG_BYTES = 96 * 1024  # base64 of this still fits csv's default field limit
@@ -57,7 +57,7 @@ class ErrorCode(StrEnum):
     INCONSISTENT = "INCONSISTENT"  # fields of one row contradict each other
     DUPLICATE = "DUPLICATE"  # a key or unique value seen in an earlier row
     UNKNOWN_RESIDENT = "UNKNOWN_RESIDENT"  # refers to a 宛名番号 that is not a resident
-    UNKNOWN_KOSEKI_MEMBER = "UNKNOWN_KOSEKI_MEMBER"  # 附票 of a 戸籍 member that does not exist
+    UNKNOWN_KOSEKI_MEMBER = "UNKNOWN_KOSEKI_MEMBER"  # 附票 or 事項 of a 戸籍 member not there
     UNKNOWN_SEAL_IMAGE = "UNKNOWN_SEAL_IMAGE"  # impression_sha256 not uploaded
     SEAL_IMAGE = "SEAL_IMAGE"  # not base64, not a PNG, too large, or another SHA-256
     SERIAL_TAKEN = "SERIAL_TAKEN"  # a serial linked to a resident of another municipality
@@ -513,12 +513,96 @@ KOSEKI = FileSchema(
         Column("relationship", text(20), doc="父母との続柄 (長男, 長女, …) or 妻 / 夫"),
         Column("father_name", NAME, required=False, doc="父の氏名"),
         Column("mother_name", NAME, required=False, doc="母の氏名"),
-        Column("events", text(2000), required=False, doc="身分事項, free text"),
+        Column(
+            "events",
+            text(2000),
+            required=False,
+            doc="身分事項 as free text (`出生 YYYY-MM-DD；婚姻 …`), printed only for a member "
+            "without rows in koseki_events.csv",
+        ),
         Column("removed_reason", text(20), required=False, doc="除籍事由; empty if a member"),
     ),
     key=("koseki_id", "member_no"),
     in_full=Presence.OPTIONAL,
     in_difference=Presence.OPTIONAL,
+)
+
+
+def _koseki_event_check(v: dict[str, Any]) -> list[tuple[str, str]]:
+    """The row against its kind: its scope, the items it needs and those it must not have."""
+    kind: KosekiEventKind = v["kind"]
+    spec = kind.spec
+    out = []
+    if (v["member_no"] == 0) != (spec.scope is EventScope.KOSEKI):
+        where = "member_no 0 (the 戸籍)" if spec.scope is EventScope.KOSEKI else "a member"
+        out.append(("member_no", f"a {kind.value} is recorded for {where}"))
+    used = dict(spec.items)
+    for column in EVENT_ITEMS:
+        filled = v[column] not in ("", None)
+        if column in spec.required and not filled:
+            out.append((column, f"a {kind.value} needs 【{used[column]}】"))
+        elif filled and column not in used:
+            out.append((column, f"a {kind.value} has no such item"))
+    if spec.one_of and not any(v[c] for c in spec.one_of):
+        labels = " or ".join(f"【{used[c]}】" for c in spec.one_of)
+        out.append((spec.one_of[0], f"a {kind.value} needs {labels}"))
+    if v["notified_on"] is not None and v["notified_on"] < v["event_date"]:
+        out.append(("notified_on", "届出日 is before the date of the event"))
+    return out
+
+
+KOSEKI_EVENTS = FileSchema(
+    name="koseki_events.csv",
+    title="戸籍事項 and 身分事項 (one row per event of a 戸籍 or of one of its members)",
+    columns=(
+        Column("koseki_id", KOSEKI_ID, doc="the 戸籍 (koseki.csv)"),
+        Column(
+            "member_no",
+            integer(0, 999),
+            doc="順位 of the member (身分事項); 0 for the 戸籍 itself (戸籍事項)",
+        ),
+        Column("event_no", integer(1, 99), doc="order of the event among the member's, from 1"),
+        Column(
+            "kind",
+            choice([k.value for k in KosekiEventKind], KosekiEventKind),
+            encode=str,
+            doc="戸籍事項: 編製, 改製, 転籍; 身分事項: 出生, 婚姻, 離婚, 養子縁組, 死亡, "
+            "配偶者の死亡, 分籍",
+        ),
+        date_column("event_date", "the date of the event: 編製日, 出生日, 婚姻日, 死亡日, …"),
+        Column(
+            "notified_on",
+            iso_date,
+            required=False,
+            empty=None,
+            encode=_iso,
+            doc="届出日 (出生, 死亡: required); not before the event",
+        ),
+        Column("notifier", text(20), required=False, doc="届出人 (出生, 死亡): 父, 母, 親族, …"),
+        Column("place", ADDRESS, required=False, doc="出生地 / 死亡地 (出生, 死亡: required)"),
+        Column("partner_name", NAME, required=False, doc="配偶者氏名 (婚姻, 離婚: required)"),
+        Column("adoptive_father", NAME, required=False, doc="養父氏名 (養子縁組)"),
+        Column("adoptive_mother", NAME, required=False, doc="養母氏名 (養子縁組; one of the two)"),
+        Column(
+            "detail", text(100), required=False, doc="改製事由 (改製: required); 称する氏 (婚姻)"
+        ),
+        Column(
+            "from_koseki",
+            text(250),
+            required=False,
+            doc="従前戸籍 (婚姻, 養子縁組, 分籍) or 従前本籍 (転籍: required): 本籍 and 筆頭者",
+        ),
+        Column(
+            "to_koseki",
+            text(250),
+            required=False,
+            doc="新本籍 of one who left by 婚姻 or 離婚 (婚姻 needs this or from_koseki)",
+        ),
+    ),
+    key=("koseki_id", "member_no", "event_no"),
+    in_full=Presence.OPTIONAL,
+    in_difference=Presence.OPTIONAL,
+    check=_koseki_event_check,
 )
 
 FUHYO = FileSchema(
@@ -545,6 +629,7 @@ FILES: tuple[FileSchema, ...] = (
     CARD_SERIALS,
     TAXES,
     KOSEKI,
+    KOSEKI_EVENTS,
     FUHYO,
 )
 FILES_BY_NAME: dict[str, FileSchema] = {f.name: f for f in FILES}

@@ -21,6 +21,7 @@ from server.bcl.csvformat import (
     FILES,
     FUHYO,
     KOSEKI,
+    KOSEKI_EVENTS,
     RESIDENTS,
     SEAL_IMAGES,
     SEALS,
@@ -30,7 +31,14 @@ from server.bcl.csvformat import (
     Presence,
 )
 from server.bcl.generations import BackupStore, FileDigest
-from server.bcl.models import BclFuhyoEntry, BclKosekiMember, BclSealImage, BclTaxRecord, table_of
+from server.bcl.models import (
+    BclFuhyoEntry,
+    BclKosekiEvent,
+    BclKosekiMember,
+    BclSealImage,
+    BclTaxRecord,
+    table_of,
+)
 from server.bcl.registers import SealImage, TokenCarrier
 from server.db.models import CardSerial, Resident, SealRegistration
 
@@ -41,6 +49,7 @@ IMG = table_of(BclSealImage)
 TAX = table_of(BclTaxRecord)
 KM = table_of(BclKosekiMember)
 FU = table_of(BclFuhyoEntry)
+KE = table_of(BclKosekiEvent)
 
 EXPORTED: tuple[FileSchema, ...] = tuple(f for f in FILES if f.in_full is not Presence.FORBIDDEN)
 _PARTITION = 5000
@@ -60,6 +69,7 @@ def export_generation(
         CARD_SERIALS.name: exporter.card_serials,
         TAXES.name: exporter.taxes,
         KOSEKI.name: exporter.koseki,
+        KOSEKI_EVENTS.name: exporter.koseki_events,
         FUHYO.name: exporter.fuhyo,
     }
     digests = []
@@ -191,6 +201,14 @@ class _Exporter:
             sa.select(*_cells(KM, KOSEKI))
             .where(KM.c.municipality_code == self._m)
             .order_by(KM.c.koseki_id, KM.c.member_no),
+        )
+
+    def koseki_events(self) -> Iterator[Sequence[Any]]:
+        return raw_rows(
+            self._conn,
+            sa.select(*_cells(KE, KOSEKI_EVENTS))
+            .where(KE.c.municipality_code == self._m)
+            .order_by(KE.c.koseki_id, KE.c.member_no, KE.c.event_no),
         )
 
     def fuhyo(self) -> Iterator[Sequence[Any]]:

@@ -88,6 +88,7 @@ class Counts:
     tax_records: int = 0
     koseki_members: int = 0
     fuhyo_entries: int = 0
+    koseki_events: int = 0  # 戸籍事項 and 身分事項
 
     @property
     def total_rows(self) -> int:
@@ -100,6 +101,7 @@ class Counts:
             + self.tax_records
             + self.koseki_members
             + self.fuhyo_entries
+            + self.koseki_events
         )
 
 

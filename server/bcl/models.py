@@ -9,6 +9,7 @@
 - `bcl_seal_images`: seal impressions (印影) by SHA-256; `seal_registrations` refers to them.
 - `bcl_tax_records`, `bcl_koseki_members`, `bcl_fuhyo_entries`: tax, 戸籍 and 附票 as uploaded,
   for the certificates that will read them.
+- `bcl_koseki_events` (migration 0007k): the 戸籍事項 and 身分事項 of those 戸籍.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class BclGeneration(SQLModel, table=True):
     tax_records: int = 0
     koseki_members: int = 0
     fuhyo_entries: int = 0
+    koseki_events: int = 0
 
 
 class BclGenerationFile(SQLModel, table=True):
@@ -124,6 +126,38 @@ class BclKosekiMember(SQLModel, table=True):
     removed_reason: str = ""
 
 
+class BclKosekiEvent(SQLModel, table=True):
+    """One 戸籍事項 (member_no 0) or 身分事項, as koseki_events.csv carries it."""
+
+    __tablename__ = "bcl_koseki_events"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "municipality_code",
+            "koseki_id",
+            "member_no",
+            "event_no",
+            name="uq_bcl_koseki_events_event",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_code: str = Field(foreign_key="municipalities.code")
+    koseki_id: str
+    member_no: int
+    event_no: int
+    kind: str
+    event_date: date
+    notified_on: date | None = None
+    notifier: str = ""
+    place: str = ""
+    partner_name: str = ""
+    adoptive_father: str = ""
+    adoptive_mother: str = ""
+    detail: str = ""
+    from_koseki: str = ""
+    to_koseki: str = ""
+
+
 class BclFuhyoEntry(SQLModel, table=True):
     __tablename__ = "bcl_fuhyo_entries"
     __table_args__ = (
@@ -151,6 +185,7 @@ BCL_TABLES = (
     BclSealImage,
     BclTaxRecord,
     BclKosekiMember,
+    BclKosekiEvent,
     BclFuhyoEntry,
 )
 

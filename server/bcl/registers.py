@@ -134,8 +134,156 @@ class KosekiMemberRecord:
     given_name_kana: str = ""
     father_name: str = ""
     mother_name: str = ""
-    events: str = ""  # 身分事項 (出生, 婚姻, …), free text
+    events: str = ""  # 身分事項 as free text, for registers not itemised (koseki_events.csv)
     removed_reason: str = ""  # 除籍事由, empty while a member
+
+
+class EventScope(StrEnum):
+    KOSEKI = "koseki"  # 戸籍事項: of the 戸籍 as a whole (member_no 0)
+    MEMBER = "member"  # 身分事項: of one member
+
+
+class KosekiEventKind(StrEnum):
+    """The kinds of 戸籍事項 and 身分事項 the upload carries, by their register names."""
+
+    # 戸籍事項 (member_no 0)
+    HENSEI = "編製"  # 戸籍編製: the 戸籍 was made (by 婚姻, 分籍, …)
+    KAISEI = "改製"  # 戸籍改製: transcribed when the register was computerised
+    TENSEKI = "転籍"  # the 本籍 moved here
+    # 身分事項
+    BIRTH = "出生"
+    MARRIAGE = "婚姻"
+    DIVORCE = "離婚"
+    ADOPTION = "養子縁組"
+    DEATH = "死亡"
+    SPOUSE_DEATH = "配偶者の死亡"
+    BUNSEKI = "分籍"  # left the parents' 戸籍 for one of one's own
+
+    @property
+    def spec(self) -> EventSpec:
+        return EVENT_SPECS[self]
+
+
+# The optional columns of koseki_events.csv, in the order a certificate prints them.
+EVENT_ITEMS = (
+    "place",
+    "notified_on",
+    "notifier",
+    "partner_name",
+    "adoptive_father",
+    "adoptive_mother",
+    "detail",
+    "from_koseki",
+    "to_koseki",
+)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """What one kind of event records: its scope, the name of its date, and its items.
+
+    `items` maps each column the kind uses to the label the certificate prints (【出生地】…);
+    `required` must be filled, `one_of` needs at least one filled; any other column stays empty.
+    """
+
+    scope: EventScope
+    title: str  # as the certificate prints the event: 戸籍編製, 出生, …
+    date_label: str  # 出生日, 婚姻日, …
+    items: tuple[tuple[str, str], ...] = ()
+    required: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()
+
+    def label(self, column: str) -> str:
+        return dict(self.items)[column]
+
+
+_K, _M = EventScope.KOSEKI, EventScope.MEMBER
+EVENT_SPECS: dict[KosekiEventKind, EventSpec] = {
+    KosekiEventKind.HENSEI: EventSpec(_K, "戸籍編製", "編製日"),
+    KosekiEventKind.KAISEI: EventSpec(
+        _K, "戸籍改製", "改製日", (("detail", "改製事由"),), required=("detail",)
+    ),
+    KosekiEventKind.TENSEKI: EventSpec(
+        _K, "転籍", "転籍日", (("from_koseki", "従前本籍"),), required=("from_koseki",)
+    ),
+    KosekiEventKind.BIRTH: EventSpec(
+        _M,
+        "出生",
+        "出生日",
+        (("place", "出生地"), ("notified_on", "届出日"), ("notifier", "届出人")),
+        required=("place", "notified_on", "notifier"),
+    ),
+    KosekiEventKind.MARRIAGE: EventSpec(
+        _M,
+        "婚姻",
+        "婚姻日",
+        (
+            ("partner_name", "配偶者氏名"),
+            ("detail", "称する氏"),
+            ("from_koseki", "従前戸籍"),
+            ("to_koseki", "新本籍"),
+        ),
+        required=("partner_name",),
+        one_of=("from_koseki", "to_koseki"),
+    ),
+    KosekiEventKind.DIVORCE: EventSpec(
+        _M,
+        "離婚",
+        "離婚日",
+        (("partner_name", "配偶者氏名"), ("to_koseki", "新本籍")),
+        required=("partner_name",),
+    ),
+    KosekiEventKind.ADOPTION: EventSpec(
+        _M,
+        "養子縁組",
+        "縁組日",
+        (
+            ("adoptive_father", "養父氏名"),
+            ("adoptive_mother", "養母氏名"),
+            ("from_koseki", "従前戸籍"),
+        ),
+        one_of=("adoptive_father", "adoptive_mother"),
+    ),
+    KosekiEventKind.DEATH: EventSpec(
+        _M,
+        "死亡",
+        "死亡日",
+        (("place", "死亡地"), ("notified_on", "届出日"), ("notifier", "届出人")),
+        required=("place", "notified_on", "notifier"),
+    ),
+    KosekiEventKind.SPOUSE_DEATH: EventSpec(_M, "配偶者の死亡", "配偶者の死亡日"),
+    KosekiEventKind.BUNSEKI: EventSpec(
+        _M, "分籍", "分籍日", (("from_koseki", "従前戸籍"),), required=("from_koseki",)
+    ),
+}
+
+
+@dataclass(frozen=True)
+class KosekiEventRecord:
+    """One 戸籍事項 (member_no 0) or 身分事項 (of member `member_no`), as a row of the upload.
+
+    Which items a kind carries is `kind.spec`; the format's validator checks rows against it.
+    """
+
+    koseki_id: str
+    member_no: int  # 0: the 戸籍 itself (戸籍事項)
+    event_no: int  # order among the member's (or the 戸籍's) events, from 1
+    kind: KosekiEventKind
+    event_date: date  # 出生日, 婚姻日, 編製日, …
+    notified_on: date | None = None  # 届出日
+    notifier: str = ""  # 届出人: 父, 母, 同居の親族, …
+    place: str = ""  # 出生地 / 死亡地
+    partner_name: str = ""  # 配偶者氏名 (婚姻, 離婚)
+    adoptive_father: str = ""  # 養父氏名
+    adoptive_mother: str = ""  # 養母氏名
+    detail: str = ""  # 改製事由 (改製), 称する氏 (婚姻)
+    from_koseki: str = ""  # 従前戸籍 / 従前本籍: 本籍 and 筆頭者
+    to_koseki: str = ""  # 新本籍 of one who left by 婚姻 or 離婚
+
+    def items(self) -> list[tuple[str, str | date]]:
+        """(label, value) of each item the event has, in printing order."""
+        values = ((label, getattr(self, column)) for column, label in self.kind.spec.items)
+        return [(label, value) for label, value in values if value]
 
 
 @dataclass(frozen=True)

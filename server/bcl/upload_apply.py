@@ -13,7 +13,8 @@ Residents are upserted on (municipality_code, resident_id), so a resident keeps 
 that issuances and kiosk sessions refer to; one who leaves is marked removed, never deleted.
 A full upload is the whole register: registers it omits become empty, residents it omits are
 removed. A difference upserts what it carries and removes the residents in deletions.csv; a
-戸籍 it carries replaces that 戸籍's members (and its 附票 entries, if fuhyo.csv carries them).
+戸籍 it carries replaces that 戸籍's members and their 事項 (and its 附票 entries, if fuhyo.csv
+carries them); a 戸籍 in koseki_events.csv has its 戸籍事項 and 身分事項 replaced.
 
 Only SQLite and PostgreSQL are supported: both have INSERT … ON CONFLICT.
 """
@@ -38,6 +39,7 @@ from server.bcl.csvformat import (
     FUHYO,
     HOUSEHOLD_HEAD,
     KOSEKI,
+    KOSEKI_EVENTS,
     RESIDENTS,
     SEAL_IMAGES,
     SEALS,
@@ -52,11 +54,13 @@ from server.bcl.csvformat import (
 from server.bcl.generations import Counts
 from server.bcl.models import (
     BclFuhyoEntry,
+    BclKosekiEvent,
     BclKosekiMember,
     BclSealImage,
     BclTaxRecord,
     table_of,
 )
+from server.bcl.registers import KosekiEventKind
 from server.db.models import CardSerial, Resident, SealRegistration, UtcDateTime
 
 REMOVED_BY_FULL_UPLOAD = "全件更新に無し"  # removal reason: absent from a full upload
@@ -68,6 +72,8 @@ IMG = table_of(BclSealImage)
 TAX = table_of(BclTaxRecord)
 KM = table_of(BclKosekiMember)
 FU = table_of(BclFuhyoEntry)
+KE = table_of(BclKosekiEvent)
+UNKNOWN_BIRTH = -1  # a member whose row was invalid: its events are not checked against it
 
 _RESIDENT_COLUMNS = [c.name for c in R.columns if c.name not in ("id",)]
 _TAX_FIELDS = [c.name for c in TAX.columns if c.name not in ("id", "resident_pk")]
@@ -86,6 +92,11 @@ def _same(value: Any) -> Any:
 def member_key(koseki_id: str, member_no: int) -> str:
     # One string, not a tuple: a third of the memory for a million keys.
     return f"{koseki_id}:{member_no}"
+
+
+def _ordinal(day: date | str) -> int:
+    # SQLite hands back what a raw select reads: a date, or its ISO text.
+    return (day if isinstance(day, date) else date.fromisoformat(day)).toordinal()
 
 
 def _batched(items: Iterable[T], n: int) -> Iterator[list[T]]:
@@ -127,7 +138,9 @@ class Applier:
         self._touched_households: set[str] = set()  # a difference re-checks only these
         self._images: set[str] = set()
         self._koseki: dict[str, tuple[str, str]] = {}  # koseki_id → (本籍, 筆頭者)
-        self._koseki_members: set[str] = set()  # member_key()
+        # member_key() → birth date ordinal, for the 身分事項 that refer to the member.
+        self._koseki_members: dict[str, int] = {}
+        self._invalid_koseki: set[str] = set()  # 戸籍 seen only in rows with errors
         self._counts: dict[str, int] = dict.fromkeys(Counts.__dataclass_fields__, 0)
 
     @property
@@ -146,6 +159,7 @@ class Applier:
             CARD_SERIALS.name: self._card_serials,
             TAXES.name: self._taxes,
             KOSEKI.name: self._koseki_rows,
+            KOSEKI_EVENTS.name: self._koseki_events,
             FUHYO.name: self._fuhyo,
         }
         for name, handler in handlers.items():
@@ -228,7 +242,9 @@ class Applier:
 
     def _note_member(self, values: dict[str, Any]) -> None:
         if values.get("koseki_id") and values.get("member_no"):
-            self._koseki_members.add(member_key(values["koseki_id"], values["member_no"]))
+            key = member_key(values["koseki_id"], values["member_no"])
+            self._koseki_members.setdefault(key, UNKNOWN_BIRTH)
+            self._invalid_koseki.add(values["koseki_id"])
 
     def _unique(
         self,
@@ -352,6 +368,7 @@ class Applier:
         self._conn.execute(sa.delete(TAX).where(TAX.c.resident_pk.in_(mine)))
         self._conn.execute(sa.delete(KM).where(KM.c.municipality_code == self._m))
         self._conn.execute(sa.delete(FU).where(FU.c.municipality_code == self._m))
+        self._conn.execute(sa.delete(KE).where(KE.c.municipality_code == self._m))
 
     def _pks_of(self, resident_ids: list[str]) -> sa.ScalarSelect[Any]:
         return (
@@ -639,17 +656,18 @@ class Applier:
                         f"戸籍 {kid} has member {v['member_no']} in an earlier row",
                     )
                     continue
-                self._koseki_members.add(key)
+                self._koseki_members[key] = v["birth_date"].toordinal()
                 rows.append(row)
             # No check of resident_id: a member who moved away keeps the 宛名番号 they had.
             if not self.writing:
                 continue
             if fresh and not self._full:
-                self._conn.execute(
-                    sa.delete(KM)
-                    .where(KM.c.municipality_code == self._m)
-                    .where(KM.c.koseki_id.in_(fresh))
-                )
+                for table in (KM, KE):  # the 戸籍 is replaced with its 事項
+                    self._conn.execute(
+                        sa.delete(table)
+                        .where(table.c.municipality_code == self._m)
+                        .where(table.c.koseki_id.in_(fresh))
+                    )
             if rows:
                 insert.execute(
                     [
@@ -658,6 +676,88 @@ class Applier:
                     ],
                 )
                 self._counts["koseki_members"] += len(rows)
+
+    def _koseki_events(self, path: Path) -> None:
+        """戸籍事項 and 身分事項: each of a member (or 戸籍) that exists, none before a birth."""
+        seen: set[str] = set()
+        cleared: set[str] = set()
+        keys = [c.name for c in KE.columns if c.name != "id"]
+        insert = BulkStatement(self._conn, sa.insert(KE), keys)
+        for batch in self._rows(path, KOSEKI_EVENTS):
+            rows = []
+            for row in batch:
+                v = row.values
+                key = f"{member_key(v['koseki_id'], v['member_no'])}:{v['event_no']}"
+                if key in seen:
+                    self._error(
+                        KOSEKI_EVENTS,
+                        row,
+                        "event_no",
+                        ErrorCode.DUPLICATE,
+                        "event in an earlier row",
+                    )
+                else:
+                    seen.add(key)
+                    rows.append(row)
+            rows = self._events_of_members(rows)
+            if not self.writing:
+                continue
+            fresh = {r.values["koseki_id"] for r in rows} - cleared
+            if fresh and not self._full:
+                self._conn.execute(
+                    sa.delete(KE)
+                    .where(KE.c.municipality_code == self._m)
+                    .where(KE.c.koseki_id.in_(fresh))
+                )
+            cleared |= fresh
+            if rows:
+                insert.execute(
+                    [
+                        {**r.values, "municipality_code": self._m, "kind": r.values["kind"].value}
+                        for r in rows
+                    ]
+                )
+                self._counts["koseki_events"] += len(rows)
+
+    def _events_of_members(self, rows: list[Row]) -> list[Row]:
+        """The rows whose 戸籍 (member_no 0) or member exists and whose date fits the birth."""
+        births: dict[str, int] = {}
+        elsewhere = {r.values["koseki_id"] for r in rows} - set(self._koseki)
+        if elsewhere and not self._full:  # a 戸籍 this difference does not replace
+            for koseki_id, member_no, born in self._conn.execute(
+                sa.select(KM.c.koseki_id, KM.c.member_no, KM.c.birth_date)
+                .where(KM.c.municipality_code == self._m)
+                .where(KM.c.koseki_id.in_(elsewhere))
+            ):
+                births[member_key(koseki_id, 0)] = UNKNOWN_BIRTH
+                births[member_key(koseki_id, member_no)] = _ordinal(born)
+        out = []
+        for row in rows:
+            v = row.values
+            kid, no = v["koseki_id"], v["member_no"]
+            key = member_key(kid, no)
+            if no == 0:
+                known = kid in self._koseki or kid in self._invalid_koseki
+                born: int | None = UNKNOWN_BIRTH if known else births.get(key)
+            else:
+                born = self._koseki_members.get(key, births.get(key))
+            if born is None:
+                what = f"no 戸籍 {kid}" if no == 0 else f"戸籍 {kid} has no member {no}"
+                self._error(KOSEKI_EVENTS, row, "member_no", ErrorCode.UNKNOWN_KOSEKI_MEMBER, what)
+                continue
+            day = v["event_date"].toordinal()
+            if born != UNKNOWN_BIRTH and no != 0:
+                is_birth = v["kind"] is KosekiEventKind.BIRTH
+                if (is_birth and day != born) or day < born:
+                    message = (
+                        "出生日 is not the member's birth date (koseki.csv)"
+                        if is_birth
+                        else "before the member's birth date (koseki.csv)"
+                    )
+                    self._error(KOSEKI_EVENTS, row, "event_date", ErrorCode.INCONSISTENT, message)
+                    continue
+            out.append(row)
+        return out
 
     def _fuhyo(self, path: Path) -> None:
         seen: set[str] = set()

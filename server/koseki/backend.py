@@ -2,9 +2,10 @@
 
 戸籍証明書 and 戸籍の附票の写し are produced only for a municipality that declares a 戸籍 server
 (`Municipality.koseki_server`). The center reads that server through `KosekiBackend`; the one
-implementation here, `BclKosekiTables`, reads the 戸籍 and 附票 a municipality uploaded to
-BCL (`bcl_koseki_members`, `bcl_fuhyo_entries`). A real separate server is plugged in by
-registering a backend under the name municipalities declare for it (`KosekiServers`).
+implementation here, `BclKosekiTables`, reads the 戸籍, their 事項 and 附票 a municipality
+uploaded to BCL (`bcl_koseki_members`, `bcl_koseki_events`, `bcl_fuhyo_entries`). A real
+separate server is plugged in by registering a backend under the name municipalities declare
+for it (`KosekiServers`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
-from server.bcl.models import BclFuhyoEntry, BclKosekiMember
+from server.bcl.models import BclFuhyoEntry, BclKosekiEvent, BclKosekiMember
 from server.bcl.records import Sex
-from server.bcl.registers import FuhyoEntryRecord, KosekiMemberRecord
+from server.bcl.registers import (
+    FuhyoEntryRecord,
+    KosekiEventKind,
+    KosekiEventRecord,
+    KosekiMemberRecord,
+)
 from server.koseki.records import Koseki, MemberRef
 
 
@@ -113,6 +119,12 @@ class BclKosekiTables:
                 .where(BclFuhyoEntry.koseki_id == koseki_id)
                 .order_by(col(BclFuhyoEntry.member_no), col(BclFuhyoEntry.entry_no))
             ).all()
+            events = db.exec(
+                select(BclKosekiEvent)
+                .where(BclKosekiEvent.municipality_code == municipality_code)
+                .where(BclKosekiEvent.koseki_id == koseki_id)
+                .order_by(col(BclKosekiEvent.member_no), col(BclKosekiEvent.event_no))
+            ).all()
         first = members[0]
         return Koseki(
             municipality_code=municipality_code,
@@ -124,6 +136,7 @@ class BclKosekiTables:
                 FuhyoEntryRecord(e.koseki_id, e.member_no, e.entry_no, e.address, e.address_set_on)
                 for e in entries
             ),
+            events=tuple(event_record(e) for e in events),
         )
 
     def candidates(
@@ -170,4 +183,23 @@ def member_record(row: BclKosekiMember) -> KosekiMemberRecord:
         mother_name=row.mother_name,
         events=row.events,
         removed_reason=row.removed_reason,
+    )
+
+
+def event_record(row: BclKosekiEvent) -> KosekiEventRecord:
+    return KosekiEventRecord(
+        koseki_id=row.koseki_id,
+        member_no=row.member_no,
+        event_no=row.event_no,
+        kind=KosekiEventKind(row.kind),
+        event_date=row.event_date,
+        notified_on=row.notified_on,
+        notifier=row.notifier,
+        place=row.place,
+        partner_name=row.partner_name,
+        adoptive_father=row.adoptive_father,
+        adoptive_mother=row.adoptive_mother,
+        detail=row.detail,
+        from_koseki=row.from_koseki,
+        to_koseki=row.to_koseki,
     )

@@ -1,4 +1,5 @@
-"""A 戸籍 as a certificate reads it: its 本籍, 筆頭者, members and their 附票 addresses.
+"""A 戸籍 as a certificate reads it: its 本籍, 筆頭者, 戸籍事項, members with their 身分事項,
+and their 附票 addresses.
 
 Built from the rows of the municipality's 戸籍 server (`server.koseki.backend`). A 戸籍 is
 never erased: a member who left it (婚姻, 死亡, 分籍, …) stays listed with the reason (除籍),
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.bcl.registers import FuhyoEntryRecord, KosekiMemberRecord
+from server.bcl.registers import FuhyoEntryRecord, KosekiEventRecord, KosekiMemberRecord
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Koseki:
     hittousha: str  # 筆頭者氏名
     members: tuple[KosekiMemberRecord, ...]  # in 順位 order
     fuhyo: tuple[FuhyoEntryRecord, ...] = ()  # 附票: addresses of the members, oldest first
+    # 戸籍事項 (member_no 0) and 身分事項, in (member_no, event_no) order.
+    events: tuple[KosekiEventRecord, ...] = ()
 
     def __post_init__(self) -> None:
         numbers = [m.member_no for m in self.members]
@@ -41,6 +44,11 @@ class Koseki:
             raise ValueError("a member of another 戸籍")
         if any(e.koseki_id != self.koseki_id or e.member_no not in numbers for e in self.fuhyo):
             raise ValueError("a 附票 entry of someone not in this 戸籍")
+        if any(
+            e.koseki_id != self.koseki_id or (e.member_no and e.member_no not in numbers)
+            for e in self.events
+        ):
+            raise ValueError("an event of someone not in this 戸籍")
 
     @property
     def closed(self) -> bool:
@@ -57,6 +65,17 @@ class Koseki:
     @property
     def current_members(self) -> tuple[KosekiMemberRecord, ...]:
         return tuple(m for m in self.members if not m.removed_reason)
+
+    @property
+    def matters(self) -> tuple[KosekiEventRecord, ...]:
+        """戸籍事項: what happened to the 戸籍 itself (編製, 改製, 転籍)."""
+        return self.events_of(0)
+
+    def events_of(self, member_no: int) -> tuple[KosekiEventRecord, ...]:
+        """身分事項 of one member (0: the 戸籍事項), in the order recorded."""
+        return tuple(
+            sorted((e for e in self.events if e.member_no == member_no), key=lambda e: e.event_no)
+        )
 
     def addresses_of(self, member_no: int) -> tuple[FuhyoEntryRecord, ...]:
         return tuple(

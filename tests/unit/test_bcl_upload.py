@@ -24,6 +24,7 @@ from server.bcl.csvformat import (
     DELETIONS,
     FUHYO,
     KOSEKI,
+    KOSEKI_EVENTS,
     RESIDENTS,
     SEAL_IMAGES,
     SEALS,
@@ -183,6 +184,9 @@ def state(engine: Engine, code: str = CODE) -> dict[str, list[tuple[Any, ...]]]:
         " FROM bcl_koseki_members WHERE municipality_code = :m",
         "fuhyo": "SELECT koseki_id, member_no, entry_no, address, address_set_on"
         " FROM bcl_fuhyo_entries WHERE municipality_code = :m",
+        "koseki_events": "SELECT koseki_id, member_no, event_no, kind, event_date, notified_on,"
+        " notifier, place, partner_name, detail, from_koseki, to_koseki"
+        " FROM bcl_koseki_events WHERE municipality_code = :m",
     }
     with engine.connect() as conn:
         return {
@@ -224,6 +228,7 @@ def test_a_full_upload_applies_every_register_and_restores_byte_for_byte(
     assert counts.tax_records == len(rows_of(dataset, TAXES)) > 0
     assert counts.koseki_members == len(rows_of(dataset, KOSEKI)) > 0
     assert counts.fuhyo_entries == len(rows_of(dataset, FUHYO)) > 0
+    assert counts.koseki_events == len(rows_of(dataset, KOSEKI_EVENTS)) > 0
     digests = {f.name: f.sha256 for f in gen.uploaded_files}
     assert digests == {n: hashlib.sha256(b).hexdigest() for n, b in dataset.items()}
     assert gen.checksum == gen.backup_checksum == manifest_checksum(gen.uploaded_files)
@@ -253,7 +258,8 @@ def test_a_full_export_writes_the_data_as_it_was_uploaded(
     }
     # The generator writes these in key order too, so the bytes are the same; serials and
     # images come out in key order (the generator's are in resident order).
-    for name in (RESIDENTS.name, SEALS.name, TAXES.name, KOSEKI.name, FUHYO.name):
+    for schema in (RESIDENTS, SEALS, TAXES, KOSEKI, KOSEKI_EVENTS, FUHYO):
+        name = schema.name
         assert exported[name] == dataset[name], name
     for schema in (CARD_SERIALS,):
         assert sorted(rows_of(exported, schema), key=lambda v: v["serial"]) == sorted(
@@ -295,8 +301,17 @@ def test_a_later_full_upload_keeps_primary_keys_and_removes_who_it_omits(
     for schema in (CARD_SERIALS, SEALS, TAXES):  # their rows of the leavers go too
         kept = [v for v in rows_of(dataset, schema) if v["resident_id"] not in leaving]
         second[schema.name] = csv_bytes(schema, kept)
-    second[KOSEKI.name] = csv_bytes(
-        KOSEKI, [v for v in rows_of(dataset, KOSEKI) if v["resident_id"] not in leaving]
+    members = [v for v in rows_of(dataset, KOSEKI) if v["resident_id"] not in leaving]
+    second[KOSEKI.name] = csv_bytes(KOSEKI, members)
+    kept_members = {(v["koseki_id"], v["member_no"]) for v in members}
+    kept_members |= {(koseki_id, 0) for koseki_id, _ in kept_members}
+    second[KOSEKI_EVENTS.name] = csv_bytes(  # and the 事項 of the members who left with them
+        KOSEKI_EVENTS,
+        [
+            v
+            for v in rows_of(dataset, KOSEKI_EVENTS)
+            if (v["koseki_id"], v["member_no"]) in kept_members
+        ],
     )
     second.pop(FUHYO.name)  # a full upload without a register empties it
 

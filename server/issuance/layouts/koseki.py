@@ -1,10 +1,18 @@
 """戸籍証明書 (全部事項 / 個人事項) and 戸籍の附票の写し, laid out as computerised 戸籍 copies.
 
-Every sheet starts with the 戸籍's 本籍 and 筆頭者; then one framed block per member: 「戸籍に
-記録されている者」 with 【名】, 【生年月日】, 【父】【母】, 【続柄】 (or 【配偶者区分】), and under
-「身分事項」 one line per event (出生, 婚姻, …) with its date in the era calendar. A member who
-has left the 戸籍 is marked 「除籍」 and keeps their block, as the register does. The 附票 shows
-each member's addresses (【住所】 and 【住所を定めた年月日】), oldest first.
+Every sheet starts with the 戸籍's 本籍 and 筆頭者; then a framed 「戸籍事項」 block (戸籍編製,
+戸籍改製 or 転籍 with their dates); then one framed block per member: 「戸籍に記録されている者」
+with 【名】, 【生年月日】, 【父】【母】, 【続柄】 (or 【配偶者区分】), and under 「身分事項」 each
+event (出生, 婚姻, 死亡, …) as the register prints it — its name, then one item per line:
+
+    出　　生　【出生日】昭和40年6月21日
+    【出生地】東京都千代田区
+    【届出日】昭和40年6月25日
+    【届出人】父
+
+with dates in the era calendar. A member who has left the 戸籍 is marked 「除籍」 and keeps
+their block, as the register does. The 附票 shows each member's addresses (【住所】 and
+【住所を定めた年月日】), oldest first.
 
 Blocks are as tall as their lines; a 戸籍 of many members, or a member with a long history,
 continues on further sheets (a block too tall for one sheet is split), each sheet numbered x/y
@@ -18,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from server.bcl.registers import KosekiMemberRecord
+from server.bcl.registers import KosekiEventRecord, KosekiMemberRecord
 from server.common.era import to_wareki
 from server.issuance.documents import CertificateKind, KosekiExtract
 from server.issuance.sheet import (
@@ -33,6 +41,7 @@ from server.issuance.sheet import (
     Sheet,
     paginate,
 )
+from server.koseki.records import Koseki
 
 HEADER_TOP = 34.0
 BLOCKS_TOP = 55.0  # under the 本籍 / 筆頭者 header
@@ -79,7 +88,10 @@ def zenbu_or_kojin(sheet: Sheet) -> None:
     koseki = extract.koseki
     family = koseki.hittousha.partition("　")[0]
     members = [koseki.member(no) for no in extract.subjects]  # KosekiExtract checks them
-    blocks = [_member_block(sheet, m, family) for m in members if m is not None]
+    blocks = [_member_block(sheet, koseki, m, family) for m in members if m is not None]
+    if koseki.matters:
+        matters = [line for e in koseki.matters for line in _event_lines(sheet, e)]
+        blocks.insert(0, Block((Band("戸籍事項", tuple(matters)),)))
     if sheet.doc.kind is CertificateKind.KOSEKI_ZENBU:
         sentence = "これは、戸籍に記録されている事項の全部を証明した書面である。"
     else:
@@ -205,7 +217,7 @@ def _removed_mark(sheet: Sheet, y: float) -> None:
     pdf.set_draw_color(0, 0, 0)
 
 
-def _member_block(sheet: Sheet, m: KosekiMemberRecord, family: str) -> Block:
+def _member_block(sheet: Sheet, koseki: Koseki, m: KosekiMemberRecord, family: str) -> Block:
     """「戸籍に記録されている者」 and 「身分事項」 of one member."""
     same_family = m.family_name == family
     person = [f"【名】{m.given_name}" if same_family else f"【氏名】{_name(m)}"]
@@ -222,14 +234,57 @@ def _member_block(sheet: Sheet, m: KosekiMemberRecord, family: str) -> Block:
         person.append(f"【母】{m.mother_name}")
     if m.relationship not in SPOUSE:
         person.append(f"【続柄】{m.relationship}")
-    width = RIGHT - VALUE_X - 3.0
+    recorded = koseki.events_of(m.member_no)
     events: list[str] = []
-    for line in _events(m):
-        events += sheet.wrap(line, VALUE_PT, width)
+    if recorded:
+        for e in recorded:
+            events += _event_lines(sheet, e)
+        if m.removed_reason and m.removed_reason not in {e.kind.value for e in recorded}:
+            events += _event_lines(sheet, None, removed=m.removed_reason)
+    else:  # a register that keeps 身分事項 as free text
+        for line in _events(m):
+            events += sheet.wrap(line, VALUE_PT, RIGHT - VALUE_X - 3.0)
     bands = [Band("戸籍に記録されている者", tuple(person))]
     if events:
         bands.append(Band("身分事項", tuple(events)))
     return Block(tuple(bands), removed=bool(m.removed_reason))
+
+
+TITLE_CHARS = 6  # the column of event names, in full-width characters
+_INDENT = "　" * (TITLE_CHARS + 1)
+_EM = VALUE_PT * 25.4 / 72  # a full-width character is one em wide (mm)
+
+
+def _title(name: str) -> str:
+    """An event name as the register sets it: short names spaced out to the column width."""
+    if len(name) == 2:
+        name = f"{name[0]}　　{name[1]}"
+    elif len(name) == 3:
+        name = "　".join(name)
+    return name.ljust(TITLE_CHARS + 1, "　")
+
+
+def _event_lines(sheet: Sheet, event: KosekiEventRecord | None, *, removed: str = "") -> list[str]:
+    """One event: its name and its date on the first line, each further item on its own;
+    without an event, the 除籍 of a member whose reason is not itemised."""
+    if event is None:
+        title, items = "除籍", [("除籍事由", removed)]
+    else:
+        spec = event.kind.spec
+        title = spec.title
+        items = [
+            (spec.date_label, to_wareki(event.event_date)),
+            *(
+                (label, to_wareki(value) if isinstance(value, date) else value)
+                for label, value in event.items()
+            ),
+        ]
+    width = RIGHT - VALUE_X - 3.0 - len(_INDENT) * _EM
+    lines: list[str] = []
+    for label, value in items:
+        for piece in sheet.wrap(f"【{label}】{value}", VALUE_PT, width):
+            lines.append((_title(title) if not lines else _INDENT) + piece)
+    return lines
 
 
 def _events(m: KosekiMemberRecord) -> list[str]:

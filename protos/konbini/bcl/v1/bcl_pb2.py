@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18konbini/bcl/v1/bcl.proto\x12\x0ekonbini.bcl.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x01\n\rUploadRequest\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.konbini.bcl.v1.UploadHeaderH\x00\x12*\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x19.konbini.bcl.v1.FileChunkH\x00\x12\x30\n\x07trailer\x18\x03 \x01(\x0b\x32\x1d.konbini.bcl.v1.UploadTrailerH\x00\x42\x06\n\x04part\"\x96\x01\n\x0cUploadHeader\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.konbini.bcl.v1.UploadKind\x12(\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x19.konbini.bcl.v1.FileEntry\x12\x17\n\x0f\x62\x61se_generation\x18\x04 \x01(\x03\"\'\n\tFileEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\"-\n\tFileChunk\x12\x12\n\nfile_index\x18\x01 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x1f\n\rUploadTrailer\x12\x0e\n\x06sha256\x18\x01 \x03(\x0c\"\x97\x01\n\x0eUploadResponse\x12/\n\tcommitted\x18\x01 \x01(\x0b\x32\x1a.konbini.bcl.v1.GenerationH\x00\x12-\n\x08rejected\x18\x02 \x01(\x0b\x32\x19.konbini.bcl.v1.RejectionH\x00\x12\x1a\n\x12pruned_generations\x18\x03 \x03(\x03\x42\t\n\x07outcome\"J\n\tRejection\x12\x13\n\x0b\x65rror_count\x18\x01 \x01(\x03\x12(\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x18.konbini.bcl.v1.RowError\"T\n\x08RowError\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0b\n\x03row\x18\x02 \x01(\x03\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"8\n\nFileDigest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\x0c\"\xaa\x01\n\x06\x43ounts\x12\x11\n\tresidents\x18\x01 \x01(\x03\x12\x0f\n\x07removed\x18\x02 \x01(\x03\x12\x14\n\x0c\x63\x61rd_serials\x18\x03 \x01(\x03\x12\r\n\x05seals\x18\x04 \x01(\x03\x12\x13\n\x0bseal_images\x18\x05 \x01(\x03\x12\x13\n\x0btax_records\x18\x06 \x01(\x03\x12\x16\n\x0ekoseki_members\x18\x07 \x01(\x03\x12\x15\n\rfuhyo_entries\x18\x08 \x01(\x03\"\x98\x03\n\nGeneration\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\x03\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.konbini.bcl.v1.UploadKind\x12\x17\n\x0f\x62\x61se_generation\x18\x04 \x01(\x03\x12\x10\n\x08\x63hecksum\x18\x05 \x01(\x0c\x12\x15\n\rkept_checksum\x18\x06 \x01(\x0c\x12\x30\n\x0c\x63ommitted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63urrent\x18\x08 \x01(\x08\x12\x0c\n\x04kept\x18\t \x01(\x08\x12\x16\n\x0euploaded_bytes\x18\n \x01(\x03\x12&\n\x06\x63ounts\x18\x0b \x01(\x0b\x32\x16.konbini.bcl.v1.Counts\x12\x32\n\x0euploaded_files\x18\x0c \x03(\x0b\x32\x1a.konbini.bcl.v1.FileDigest\x12.\n\nkept_files\x18\r \x03(\x0b\x32\x1a.konbini.bcl.v1.FileDigest\"3\n\x16ListGenerationsRequest\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\"J\n\x17ListGenerationsResponse\x12/\n\x0bgenerations\x18\x01 \x03(\x0b\x32\x1a.konbini.bcl.v1.Generation\";\n\x0eRestoreRequest\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\x03\"t\n\x0cRestoreChunk\x12\x30\n\ngeneration\x18\x01 \x01(\x0b\x32\x1a.konbini.bcl.v1.GenerationH\x00\x12*\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x19.konbini.bcl.v1.FileChunkH\x00\x42\x06\n\x04part*[\n\nUploadKind\x12\x1b\n\x17UPLOAD_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10UPLOAD_KIND_FULL\x10\x01\x12\x1a\n\x16UPLOAD_KIND_DIFFERENCE\x10\x02\x32\x86\x02\n\nBclService\x12I\n\x06Upload\x12\x1d.konbini.bcl.v1.UploadRequest\x1a\x1e.konbini.bcl.v1.UploadResponse(\x01\x12\x62\n\x0fListGenerations\x12&.konbini.bcl.v1.ListGenerationsRequest\x1a\'.konbini.bcl.v1.ListGenerationsResponse\x12I\n\x07Restore\x12\x1e.konbini.bcl.v1.RestoreRequest\x1a\x1c.konbini.bcl.v1.RestoreChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18konbini/bcl/v1/bcl.proto\x12\x0ekonbini.bcl.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x01\n\rUploadRequest\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.konbini.bcl.v1.UploadHeaderH\x00\x12*\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x19.konbini.bcl.v1.FileChunkH\x00\x12\x30\n\x07trailer\x18\x03 \x01(\x0b\x32\x1d.konbini.bcl.v1.UploadTrailerH\x00\x42\x06\n\x04part\"\x96\x01\n\x0cUploadHeader\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.konbini.bcl.v1.UploadKind\x12(\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x19.konbini.bcl.v1.FileEntry\x12\x17\n\x0f\x62\x61se_generation\x18\x04 \x01(\x03\"\'\n\tFileEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\"-\n\tFileChunk\x12\x12\n\nfile_index\x18\x01 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x1f\n\rUploadTrailer\x12\x0e\n\x06sha256\x18\x01 \x03(\x0c\"\x97\x01\n\x0eUploadResponse\x12/\n\tcommitted\x18\x01 \x01(\x0b\x32\x1a.konbini.bcl.v1.GenerationH\x00\x12-\n\x08rejected\x18\x02 \x01(\x0b\x32\x19.konbini.bcl.v1.RejectionH\x00\x12\x1a\n\x12pruned_generations\x18\x03 \x03(\x03\x42\t\n\x07outcome\"J\n\tRejection\x12\x13\n\x0b\x65rror_count\x18\x01 \x01(\x03\x12(\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x18.konbini.bcl.v1.RowError\"T\n\x08RowError\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0b\n\x03row\x18\x02 \x01(\x03\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"8\n\nFileDigest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\x0c\"\xc1\x01\n\x06\x43ounts\x12\x11\n\tresidents\x18\x01 \x01(\x03\x12\x0f\n\x07removed\x18\x02 \x01(\x03\x12\x14\n\x0c\x63\x61rd_serials\x18\x03 \x01(\x03\x12\r\n\x05seals\x18\x04 \x01(\x03\x12\x13\n\x0bseal_images\x18\x05 \x01(\x03\x12\x13\n\x0btax_records\x18\x06 \x01(\x03\x12\x16\n\x0ekoseki_members\x18\x07 \x01(\x03\x12\x15\n\rfuhyo_entries\x18\x08 \x01(\x03\x12\x15\n\rkoseki_events\x18\t \x01(\x03\"\x98\x03\n\nGeneration\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\x03\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.konbini.bcl.v1.UploadKind\x12\x17\n\x0f\x62\x61se_generation\x18\x04 \x01(\x03\x12\x10\n\x08\x63hecksum\x18\x05 \x01(\x0c\x12\x15\n\rkept_checksum\x18\x06 \x01(\x0c\x12\x30\n\x0c\x63ommitted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63urrent\x18\x08 \x01(\x08\x12\x0c\n\x04kept\x18\t \x01(\x08\x12\x16\n\x0euploaded_bytes\x18\n \x01(\x03\x12&\n\x06\x63ounts\x18\x0b \x01(\x0b\x32\x16.konbini.bcl.v1.Counts\x12\x32\n\x0euploaded_files\x18\x0c \x03(\x0b\x32\x1a.konbini.bcl.v1.FileDigest\x12.\n\nkept_files\x18\r \x03(\x0b\x32\x1a.konbini.bcl.v1.FileDigest\"3\n\x16ListGenerationsRequest\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\"J\n\x17ListGenerationsResponse\x12/\n\x0bgenerations\x18\x01 \x03(\x0b\x32\x1a.konbini.bcl.v1.Generation\";\n\x0eRestoreRequest\x12\x19\n\x11municipality_code\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\x03\"t\n\x0cRestoreChunk\x12\x30\n\ngeneration\x18\x01 \x01(\x0b\x32\x1a.konbini.bcl.v1.GenerationH\x00\x12*\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x19.konbini.bcl.v1.FileChunkH\x00\x42\x06\n\x04part*[\n\nUploadKind\x12\x1b\n\x17UPLOAD_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10UPLOAD_KIND_FULL\x10\x01\x12\x1a\n\x16UPLOAD_KIND_DIFFERENCE\x10\x02\x32\x86\x02\n\nBclService\x12I\n\x06Upload\x12\x1d.konbini.bcl.v1.UploadRequest\x1a\x1e.konbini.bcl.v1.UploadResponse(\x01\x12\x62\n\x0fListGenerations\x12&.konbini.bcl.v1.ListGenerationsRequest\x1a\'.konbini.bcl.v1.ListGenerationsResponse\x12I\n\x07Restore\x12\x1e.konbini.bcl.v1.RestoreRequest\x1a\x1c.konbini.bcl.v1.RestoreChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'konbini.bcl.v1.bcl_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_UPLOADKIND']._serialized_start=1785
-  _globals['_UPLOADKIND']._serialized_end=1876
+  _globals['_UPLOADKIND']._serialized_start=1808
+  _globals['_UPLOADKIND']._serialized_end=1899
   _globals['_UPLOADREQUEST']._serialized_start=78
   _globals['_UPLOADREQUEST']._serialized_end=243
   _globals['_UPLOADHEADER']._serialized_start=246
@@ -53,17 +53,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILEDIGEST']._serialized_start=835
   _globals['_FILEDIGEST']._serialized_end=891
   _globals['_COUNTS']._serialized_start=894
-  _globals['_COUNTS']._serialized_end=1064
-  _globals['_GENERATION']._serialized_start=1067
-  _globals['_GENERATION']._serialized_end=1475
-  _globals['_LISTGENERATIONSREQUEST']._serialized_start=1477
-  _globals['_LISTGENERATIONSREQUEST']._serialized_end=1528
-  _globals['_LISTGENERATIONSRESPONSE']._serialized_start=1530
-  _globals['_LISTGENERATIONSRESPONSE']._serialized_end=1604
-  _globals['_RESTOREREQUEST']._serialized_start=1606
-  _globals['_RESTOREREQUEST']._serialized_end=1665
-  _globals['_RESTORECHUNK']._serialized_start=1667
-  _globals['_RESTORECHUNK']._serialized_end=1783
-  _globals['_BCLSERVICE']._serialized_start=1879
-  _globals['_BCLSERVICE']._serialized_end=2141
+  _globals['_COUNTS']._serialized_end=1087
+  _globals['_GENERATION']._serialized_start=1090
+  _globals['_GENERATION']._serialized_end=1498
+  _globals['_LISTGENERATIONSREQUEST']._serialized_start=1500
+  _globals['_LISTGENERATIONSREQUEST']._serialized_end=1551
+  _globals['_LISTGENERATIONSRESPONSE']._serialized_start=1553
+  _globals['_LISTGENERATIONSRESPONSE']._serialized_end=1627
+  _globals['_RESTOREREQUEST']._serialized_start=1629
+  _globals['_RESTOREREQUEST']._serialized_end=1688
+  _globals['_RESTORECHUNK']._serialized_start=1690
+  _globals['_RESTORECHUNK']._serialized_end=1806
+  _globals['_BCLSERVICE']._serialized_start=1902
+  _globals['_BCLSERVICE']._serialized_end=2164
 # @@protoc_insertion_point(module_scope)

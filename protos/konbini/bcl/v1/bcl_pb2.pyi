@@ -106,7 +106,7 @@ class FileDigest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[bytes] = ...) -> None: ...
 
 class Counts(_message.Message):
-    __slots__ = ("residents", "removed", "card_serials", "seals", "seal_images", "tax_records", "koseki_members", "fuhyo_entries")
+    __slots__ = ("residents", "removed", "card_serials", "seals", "seal_images", "tax_records", "koseki_members", "fuhyo_entries", "koseki_events")
     RESIDENTS_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     CARD_SERIALS_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,7 @@ class Counts(_message.Message):
     TAX_RECORDS_FIELD_NUMBER: _ClassVar[int]
     KOSEKI_MEMBERS_FIELD_NUMBER: _ClassVar[int]
     FUHYO_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    KOSEKI_EVENTS_FIELD_NUMBER: _ClassVar[int]
     residents: int
     removed: int
     card_serials: int
@@ -123,7 +124,8 @@ class Counts(_message.Message):
     tax_records: int
     koseki_members: int
     fuhyo_entries: int
-    def __init__(self, residents: _Optional[int] = ..., removed: _Optional[int] = ..., card_serials: _Optional[int] = ..., seals: _Optional[int] = ..., seal_images: _Optional[int] = ..., tax_records: _Optional[int] = ..., koseki_members: _Optional[int] = ..., fuhyo_entries: _Optional[int] = ...) -> None: ...
+    koseki_events: int
+    def __init__(self, residents: _Optional[int] = ..., removed: _Optional[int] = ..., card_serials: _Optional[int] = ..., seals: _Optional[int] = ..., seal_images: _Optional[int] = ..., tax_records: _Optional[int] = ..., koseki_members: _Optional[int] = ..., fuhyo_entries: _Optional[int] = ..., koseki_events: _Optional[int] = ...) -> None: ...
 
 class Generation(_message.Message):
     __slots__ = ("municipality_code", "number", "kind", "base_generation", "checksum", "kept_checksum", "committed_at", "current", "kept", "uploaded_bytes", "counts", "uploaded_files", "kept_files")
