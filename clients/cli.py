@@ -14,6 +14,7 @@ from clients.bcl.cli import add_bcl_parser
 from clients.ereview.cli import register as register_ereview
 from clients.settlement.cli import register as register_settlement_commands
 from clients.staff.cli import add_parsers as add_staff_parsers
+from clients.verify import register as register_verify
 
 DEFAULT_STATE = Path("var")
 
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_ereview(sub)
     add_bcl_parser(sub)
     register_settlement_commands(sub)
+    register_verify(sub)
     register_audit(sub)
 
     b = sub.add_parser(

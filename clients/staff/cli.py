@@ -33,9 +33,11 @@ def cmd_onboard(args: argparse.Namespace) -> int:
     from server.bcl.records import IssuingBackend
     from server.db.engine import make_engine, upgrade
     from server.municipal.onboarding import OnboardingRequest, onboard
+    from server.verify.keys import SealKeyStore
 
     engine = make_engine(args.database_url)
     upgrade(engine)
+    seal_keys = SealKeyStore(Path(args.seal_key_dir), engine)
     row = onboard(
         engine,
         OnboardingRequest(
@@ -49,9 +51,11 @@ def cmd_onboard(args: argparse.Namespace) -> int:
             koseki_server=args.koseki_server,
             seal_png=Path(args.seal_png).read_bytes() if args.seal_png else b"",
         ),
+        seal_keys=seal_keys,
     )
     print(
         f"onboarded {row.code} {row.prefecture}{row.name} ({row.municipality_class}, {row.backend})"
+        f"; seal key {seal_keys.provision(row.code).key_id.hex()} in {args.seal_key_dir}"
     )
     return 0
 
@@ -174,6 +178,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser], defaul
     ob.add_argument("--designated-city", action="store_true")
     ob.add_argument("--koseki-server", default="", help="URL of the declared 戸籍 server")
     ob.add_argument("--seal-png", help="the mayor's seal impression")
+    ob.add_argument(
+        "--seal-key-dir",
+        default=os.environ.get("KONBINI_SEAL_KEY_DIR", "var/seal-keys"),
+        help="where municipal seal keys are kept (outside the repository; default var/seal-keys)",
+    )
     ob.set_defaults(func=cmd_onboard)
     ad = msub.add_parser("add-staff", help="create a staff account and print its token")
     ad.add_argument("--database-url", default=default_db)

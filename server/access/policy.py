@@ -135,6 +135,9 @@ POLICY: Mapping[str, Rule] = MappingProxyType(
                     "ListHonsekiRequests",
                     "ApproveHonsekiRequest",
                     "RejectHonsekiRequest",
+                    "HandOverCounterCopy",
+                    "ListCounterCopies",
+                    "SetTaxYears",
                 ),
                 _staff,
             ),
@@ -193,6 +196,12 @@ POLICY: Mapping[str, Rule] = MappingProxyType(
                 "ListGenerations": _MUNICIPAL_BOOKS,
                 "Restore": _MUNICIPAL_BOOKS,
             },
+        ),
+        # Anyone handed a printed copy may check it (a bank, a landlord, a phone app); the
+        # public seal keys are public. Each check is audited (server.verify).
+        **_service(
+            "konbini.verify.v1.VerifyService",
+            dict.fromkeys(("VerifyCopy", "ListSealKeys"), Rule(_PUBLIC)),
         ),
         # Health and reflection describe the service, not anybody's data.
         **_service("grpc.health.v1.Health", dict.fromkeys(("Check", "Watch"), Rule(_PUBLIC))),

@@ -12,7 +12,8 @@ import server.counter.models
 import server.issuance.models
 import server.koseki.models
 import server.municipal.models
-import server.settlement.models  # noqa: F401 (each import registers tables)
+import server.settlement.models
+import server.verify.models  # noqa: F401 (each import registers tables)
 from server.db.models import ALL_TABLES
 
 METADATA = ALL_TABLES

@@ -9,7 +9,9 @@ approximated:
   same average tone. The eye sees an even grey; a copier drops the fine dots and keeps the
   coarse ones, so the word appears on a photocopy;
 - micro text (マイクロ文字): the municipality and issue number at 1.5 pt along the frame;
-- electronic tally seal (電子契印) on the edge of every sheet, and the issue number with page x/y.
+- electronic tally seal (電子契印) on the edge of every sheet, and the issue number with page x/y;
+- with a `CopySealer`, a QR code on every sheet carrying the municipality's signature over the
+  issue number, kind, date and a digest of every string printed (`server.verify`).
 
 Rendering is deterministic (same document and `created_at` → same bytes) and cheap enough to sit
 in the issuance path (see docs/performance.md). Everything that does not depend on the document
@@ -35,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 
 from fontTools import ttLib  # type: ignore[import-untyped]
 from fontTools.ttLib.tables._c_m_a_p import CmapSubtable  # type: ignore[import-untyped]
@@ -50,11 +52,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from server.issuance.documents import CertificateDocument
 from server.issuance.layouts import LAYOUTS
-from server.issuance.sheet import TILE_PX, Artwork, Face, Sheet, Surface
+from server.issuance.sheet import PAGE_H, SEAL_QR, TILE_PX, Artwork, Face, Sheet, Surface
+from server.verify.qr import qr_pdf_ops
 
 __all__ = [
     "Artwork",
     "CertificateRenderer",
+    "CopySealer",
     "Drawn",
     "Face",
     "RendererConfig",
@@ -91,6 +95,12 @@ class RendererConfig:
         for path in (self.font_path, self.gothic_font_path):
             if path is not None and not Path(path).is_file():
                 raise FileNotFoundError(f"font not found: {path}")
+
+
+class CopySealer(Protocol):
+    """Signs a laid-out copy: the QR payload text for the strings printed on each sheet."""
+
+    def seal(self, doc: CertificateDocument, printed: Sequence[Sequence[str]]) -> str: ...
 
 
 class _Font:
@@ -301,7 +311,8 @@ class CertificateRenderer:
 
     _SEALS_KEPT = 256  # prepared municipality seals; one center serves many municipalities
 
-    def __init__(self, config: RendererConfig) -> None:
+    def __init__(self, config: RendererConfig, *, sealer: CopySealer | None = None) -> None:
+        self._sealer = sealer
         self._mincho = _Font(config.font_path, "mincho")
         self._gothic = _Font(config.gothic_font_path, "gothic") if config.gothic_font_path else None
         self._ground = Artwork(_ground_tile(config.gothic_font_path or config.font_path))
@@ -336,6 +347,17 @@ class CertificateRenderer:
         drawn = lay_out(pdf, doc, body=self._mincho, heading=self._gothic, ground=self._ground)
         if drawn.missing:
             raise UnprintableCharacters(drawn.missing)
+        if self._sealer is not None:
+            # The layout is done, so every printed string is known; the same symbol then goes
+            # on every sheet (fpdf2 appends to whichever page `page` names).
+            payload = self._sealer.seal(doc, drawn.printed)
+            x, y, size = SEAL_QR
+            ops = qr_pdf_ops(payload, x=x, y=y, size=size, k=pdf.k, page_h=PAGE_H)
+            last = pdf.page
+            for number in range(1, last + 1):
+                pdf.page = number
+                pdf._out(ops)
+            pdf.page = last
         for font in (self._mincho, self._gothic):
             if font is not None and font in drawn.used:
                 font.prepare_subset(pdf, drawn.used[font])
@@ -361,6 +383,7 @@ class Drawn:
 
     used: dict[Face, set[str]]
     missing: set[str]
+    printed: tuple[tuple[str, ...], ...] = ()  # every string drawn, per sheet, in order
 
 
 def lay_out(
@@ -374,4 +397,4 @@ def lay_out(
     """Draw every sheet of `doc` on `surface` (fonts already set up there)."""
     sheet = Sheet(surface, body, heading, ground, doc)
     LAYOUTS[doc.kind](sheet)
-    return Drawn(sheet.used, sheet.missing)
+    return Drawn(sheet.used, sheet.missing, tuple(tuple(p) for p in sheet.printed))

@@ -41,6 +41,9 @@ PT = 72 / 25.4  # points per millimetre
 _GROUND_ORIGIN_PT = 28.8  # 0.4 in: a whole pixel at every usual resolution
 CONTENT_BOTTOM = 266.0
 FOOTER_Y = 281.5
+# The seal QR code (`server.verify`): x, y of its white box and its side, in the footer band
+# between the issue number and page x/y, above the bottom micro text.
+SEAL_QR = (166.0, 266.3, 21.0)
 
 # Sizes in points.
 TITLE_PT, LABEL_PT, VALUE_PT, NAME_PT, KANA_PT, MICRO_PT = 20.0, 7.5, 9.5, 13.0, 6.5, 1.5
@@ -171,6 +174,8 @@ class Sheet:
         self._ground_art = ground
         self.missing: set[str] = set()
         self.used: dict[Face, set[str]] = {}
+        # Every string drawn, per sheet, in order: the printed text the seal's digest covers.
+        self.printed: list[list[str]] = []
         self._micro = self._micro_lines()
 
     # -- primitives --------------------------------------------------------------------------
@@ -205,6 +210,8 @@ class Sheet:
                 x -= w
         pdf.set_text_color(*color)
         pdf.text(x, y, s)
+        if self.printed:
+            self.printed[-1].append(s)
 
     def cell_text(self, x: float, y: float, w: float, h: float, s: str, size: float) -> None:
         """A value left-aligned and vertically centred in a cell, shrunk to fit."""
@@ -225,6 +232,7 @@ class Sheet:
     def new_page(self, page: int, pages: int) -> None:
         pdf = self.pdf
         pdf.add_page()
+        self.printed.append([])
         self._ground()
         pdf.set_draw_color(*INK)
         pdf.set_line_width(0.5)

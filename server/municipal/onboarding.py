@@ -2,7 +2,9 @@
 
 The code must be a real 全国地方公共団体コード (the national list in `data/`), and the
 name is taken from that list, not typed in. The yearly contribution class follows from the
-population and whether it is a designated city (政令指定都市), SPEC section 4.
+population and whether it is a designated city (政令指定都市), SPEC section 4. Given the seal
+key store, onboarding also creates the municipality's seal key and publishes its public half
+(`server.verify.keys`), so its copies are verifiable from the first one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from server.common.errors import Conflict, InvalidArgument
 from server.db.models import Municipality, Offering
 from server.issuance.documents import CertificateKind
 from server.municipal.staff import check_offering_allowed
+from server.verify.keys import SealKeyStore
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,9 @@ class OnboardingRequest:
             raise InvalidArgument("the mayor's name is printed on every copy", field="mayor_name")
 
 
-def onboard(engine: Engine, request: OnboardingRequest) -> Municipality:
+def onboard(
+    engine: Engine, request: OnboardingRequest, *, seal_keys: SealKeyStore | None = None
+) -> Municipality:
     entry = lookup(request.code)
     cls = contribution_class(entry, request.population, designated_city=request.designated_city)
     row = Municipality(
@@ -132,4 +137,6 @@ def onboard(engine: Engine, request: OnboardingRequest) -> Municipality:
             db.add(Offering(municipality_code=entry.code, kind=kind, fee_yen=fee))
         db.commit()
         db.refresh(row)
-        return row
+    if seal_keys is not None:
+        seal_keys.provision(entry.code)
+    return row

@@ -1,0 +1,196 @@
+"""The printed text of a copy: what the seal's digest covers, and reading it back from a PDF.
+
+"Printed fields" are defined by what the renderer draws, not by the data behind it: every string
+the sheet sets with `Sheet.text` (title, labels, values, the issue number, page x/y, the
+certification, the mayor, micro text and the seals' lettering), page by page, in drawing order.
+Empty strings are left out. The canonical form is that list of pages as compact JSON:
+
+    json.dumps([[s, ...], ...], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+and the digest is SHA-256 over it. Anyone can recompute it from a PDF with any PDF library that
+maps the drawn glyphs back to Unicode through the fonts' ToUnicode maps; here that is
+`extract_printed_text`, which reads each text-showing operator (Tj, TJ, ', ") of each page and of
+the form XObjects it paints, in content-stream order. Editing, adding or removing a character
+anywhere changes the digest. Images are not covered (the ground, the seal impression): an image
+pasted over the text is for the eye of the person comparing the copy with the fields the QR
+carries, which `konbini verify` prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+from pypdf.generic import (
+    ArrayObject,
+    ContentStream,
+    DictionaryObject,
+    NameObject,
+    StreamObject,
+)
+
+Pages = Sequence[Sequence[str]]
+MAX_PAGES = 64  # no kiosk copy comes near; bounds the work a hostile PDF can ask for
+_MAX_FORM_DEPTH = 4
+
+
+class PdfUnreadable(ValueError):
+    """The bytes are not a PDF this verifier can read."""
+
+
+def canonical_text(pages: Pages) -> bytes:
+    kept = [[s for s in page if s] for page in pages]
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def printed_digest(pages: Pages) -> bytes:
+    return hashlib.sha256(canonical_text(pages)).digest()
+
+
+_HEX = re.compile(rb"<([0-9A-Fa-f]+)>")
+_BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
+_BFRANGE = re.compile(rb"beginbfrange(.*?)endbfrange", re.S)
+_RANGE_LINE = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(<[0-9A-Fa-f]+>|\[[^\]]*\])")
+
+
+def _utf16(hex_digits: bytes) -> str:
+    return bytes.fromhex(hex_digits.decode("ascii")).decode("utf-16-be", errors="replace")
+
+
+def parse_to_unicode(cmap: bytes) -> dict[int, str]:
+    """A ToUnicode CMap's bfchar and bfrange entries as code → text."""
+    out: dict[int, str] = {}
+    for block in _BFCHAR.findall(cmap):
+        values = _HEX.findall(block)
+        for src, dst in zip(values[::2], values[1::2], strict=False):
+            out[int(src, 16)] = _utf16(dst)
+    for block in _BFRANGE.findall(cmap):
+        for lo_hex, hi_hex, dst in _RANGE_LINE.findall(block):
+            lo, hi = int(lo_hex, 16), int(hi_hex, 16)
+            if hi - lo > 0xFFFF:
+                continue
+            if dst.startswith(b"["):
+                for i, item in enumerate(_HEX.findall(dst)):
+                    out[lo + i] = _utf16(item)
+            else:
+                base = bytes.fromhex(dst[1:-1].decode("ascii"))
+                for i in range(hi - lo + 1):
+                    tail = int.from_bytes(base[-2:], "big") + i
+                    out[lo + i] = (base[:-2] + tail.to_bytes(2, "big")).decode(
+                        "utf-16-be", errors="replace"
+                    )
+    return out
+
+
+@dataclass
+class _FontMap:
+    width: int  # bytes per character code: 2 for Identity-H composite fonts, else 1
+    chars: dict[int, str] = field(default_factory=dict)
+
+    def decode(self, data: bytes) -> str:
+        step = self.width
+        out = []
+        for i in range(0, len(data) - step + 1, step):
+            code = int.from_bytes(data[i : i + step], "big")
+            ch = self.chars.get(code)
+            if ch is None:
+                ch = chr(code) if step == 1 else "\ufffd"
+            out.append(ch)
+        return "".join(out)
+
+
+def _font_map(font: DictionaryObject) -> _FontMap:
+    width = 2 if font.get("/Subtype") == "/Type0" else 1
+    fm = _FontMap(width)
+    to_unicode = font.get("/ToUnicode")
+    if to_unicode is not None:
+        stream = to_unicode.get_object()
+        if isinstance(stream, StreamObject):
+            fm.chars = parse_to_unicode(stream.get_data())
+    return fm
+
+
+def _text_of(operands: Sequence[object], op: bytes) -> bytes:
+    if op == b"TJ":
+        arr = operands[0] if operands and isinstance(operands[0], list) else ArrayObject()
+        return b"".join(string_bytes(x) for x in arr if not isinstance(x, (int, float)))
+    return string_bytes(operands[-1]) if operands else b""
+
+
+def string_bytes(value: object) -> bytes:
+    """The bytes of a string operand as written in the content stream."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        # pypdf decodes some literal strings to text; the original bytes are kept beside it.
+        original = getattr(value, "original_bytes", None)
+        return original if isinstance(original, bytes) else value.encode("latin-1", "replace")
+    return b""
+
+
+def _walk(
+    reader: PdfReader,
+    content: object,
+    resources: DictionaryObject,
+    out: list[str],
+    depth: int,
+) -> None:
+    fonts_dict = resources.get("/Font")
+    fonts = fonts_dict.get_object() if fonts_dict is not None else DictionaryObject()
+    xobjects_dict = resources.get("/XObject")
+    xobjects = xobjects_dict.get_object() if xobjects_dict is not None else DictionaryObject()
+    cache: dict[str, _FontMap] = {}
+    current: _FontMap | None = None
+    stack: list[_FontMap | None] = []
+    stream = ContentStream(content, reader)
+    for operands, op in stream.operations:
+        if op == b"q":
+            stack.append(current)
+        elif op == b"Q":
+            current = stack.pop() if stack else current
+        elif op == b"Tf" and operands:
+            name = str(operands[0])
+            if name not in cache:
+                font = fonts.get(name)
+                cache[name] = _font_map(font.get_object()) if font is not None else _FontMap(1)
+            current = cache[name]
+        elif op in (b"Tj", b"TJ", b"'", b'"'):
+            fm = current or _FontMap(1)
+            out.append(fm.decode(_text_of(operands, op)))
+        elif op == b"Do" and operands and depth < _MAX_FORM_DEPTH:
+            xobj = xobjects.get(NameObject(str(operands[0])))
+            if xobj is None:
+                continue
+            form = xobj.get_object()
+            if isinstance(form, StreamObject) and form.get("/Subtype") == "/Form":
+                inner = form.get("/Resources")
+                inner_res = inner.get_object() if inner is not None else resources
+                _walk(reader, form, inner_res, out, depth + 1)
+
+
+def extract_printed_text(pdf: bytes) -> list[list[str]]:
+    """Every page's drawn strings, in order, as the fonts' ToUnicode maps spell them."""
+    try:
+        reader = PdfReader(io.BytesIO(pdf), strict=False)
+        if len(reader.pages) > MAX_PAGES:
+            raise PdfUnreadable(f"more than {MAX_PAGES} pages")
+        pages: list[list[str]] = []
+        for page in reader.pages:
+            strings: list[str] = []
+            contents = page.get_contents()
+            if contents is not None:
+                res = page.get("/Resources")
+                resources = res.get_object() if res is not None else DictionaryObject()
+                _walk(reader, contents, resources, strings, 0)
+            pages.append(strings)
+        return pages
+    except PdfUnreadable:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise PdfUnreadable(f"cannot read the PDF: {exc}") from None
