@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
@@ -55,7 +57,8 @@ _FORBIDDEN_DETAIL_KEYS = frozenset(
 )
 
 _PENDING = "konbini.audit.pending"
-_HOOKED = "konbini.audit.hooked"
+_hooks_lock = threading.Lock()
+_hooks_installed = False
 
 
 @dataclass(frozen=True)
@@ -139,15 +142,24 @@ def append(
         municipality_code=municipality_code,
         details=canonical_details(details),
     )
-    if not db.info.get(_HOOKED):
-        sa_event.listen(db, "before_commit", _write_pending)
-        sa_event.listen(db, "after_soft_rollback", _drop_rolled_back)
-        sa_event.listen(db, "after_transaction_end", _drop_on_end)
-        db.info[_HOOKED] = True
+    _install_hooks()
     # Remember the innermost transaction, so that a savepoint rolled back drops its entries.
     # (None: no transaction begun yet; the one that autobegins is the outermost.)
     tx = db.get_nested_transaction() or db.get_transaction()
     db.info.setdefault(_PENDING, []).append((tx, fields))
+
+
+def _install_hooks() -> None:
+    # Once per process, on the Session class: a listener per session instance would cost more
+    # than the append itself. Sessions without pending entries pay a dict lookup per commit.
+    global _hooks_installed
+    with _hooks_lock:
+        if _hooks_installed:
+            return
+        sa_event.listen(OrmSession, "before_commit", _write_pending)
+        sa_event.listen(OrmSession, "after_soft_rollback", _drop_rolled_back)
+        sa_event.listen(OrmSession, "after_transaction_end", _drop_on_end)
+        _hooks_installed = True
 
 
 def _write_pending(db: Any) -> None:
@@ -155,20 +167,29 @@ def _write_pending(db: Any) -> None:
     if not pending:
         return
     db.flush()  # the action's own row locks first, the chain head last
-    write_entries(db, [fields for _tx, fields in pending])
+    write_entries(db.connection(), [fields for _tx, fields in pending])
 
 
-def write_entries(db: Any, entries: list[EntryFields]) -> None:
+_HEAD = AuditChainHead.__table__  # type: ignore[attr-defined]
+# UPDATE first: it takes the head's lock (SQLite: the write lock) before anything is read, so
+# two writers can never both read the same head.
+_ADVANCE = (
+    sa.update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ROW_ID)
+    .values(seq=_HEAD.c.seq + sa.bindparam("count", type_=sa.BigInteger))
+    .returning(_HEAD.c.seq, _HEAD.c.head_hash)
+)
+_SET_HASH = (
+    sa.update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ROW_ID)
+    .values(head_hash=sa.bindparam("new_head_hash"))
+)
+_INSERT = sa.insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+
+
+def write_entries(conn: sa.Connection, entries: list[EntryFields]) -> None:
     """Chain `entries` onto the head and write them; the caller's transaction commits them."""
-    head = AuditChainHead.__table__  # type: ignore[attr-defined]
-    # UPDATE first: it takes the head's lock (SQLite: the write lock) before anything is read,
-    # so two writers can never both read the same head.
-    row = db.execute(
-        sa.update(head)
-        .where(head.c.id == HEAD_ROW_ID)
-        .values(seq=head.c.seq + len(entries))
-        .returning(head.c.seq, head.c.head_hash)
-    ).one_or_none()
+    row = conn.execute(_ADVANCE, {"count": len(entries)}).one_or_none()
     if row is None:
         raise RuntimeError("audit_chain_head has no row: run the migrations (0007a)")
     seq = row.seq - len(entries)
@@ -191,8 +212,8 @@ def write_entries(db: Any, entries: list[EntryFields]) -> None:
             }
         )
         prev = digest
-    db.execute(sa.insert(AuditEntry.__table__), rows)  # type: ignore[attr-defined]
-    db.execute(sa.update(head).where(head.c.id == HEAD_ROW_ID).values(head_hash=prev))
+    conn.execute(_INSERT, rows)
+    conn.execute(_SET_HASH, {"new_head_hash": prev})
 
 
 def _drop_rolled_back(db: Any, previous_transaction: SessionTransaction) -> None:
