@@ -10,6 +10,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from clients.credentials import add_arguments as add_credentials
+from clients.credentials import channel_of
+
 DEFAULT_SERVER = "127.0.0.1:50051"
 DEFAULT_DATABASE = "sqlite:///var/konbini.db"
 
@@ -63,8 +66,8 @@ def _cmd_upload(args: argparse.Namespace) -> int:
 
     files = upload_files(Path(args.directory))
     total = sum(p.stat().st_size for p in files)
-    with grpc.insecure_channel(args.server) as channel:
-        client = BclClient(channel, args.municipality)
+    with channel_of(args) as channel:
+        client = BclClient(channel, args.municipality, token=args.token)
         try:
             with _bar(total, "B", "upload") as bar:
                 result = client.upload(
@@ -95,12 +98,10 @@ def _cmd_upload(args: argparse.Namespace) -> int:
 
 
 def _cmd_generations(args: argparse.Namespace) -> int:
-    import grpc
-
     from clients.bcl.client import BclClient
 
-    with grpc.insecure_channel(args.server) as channel:
-        gens = BclClient(channel, args.municipality).generations()
+    with channel_of(args) as channel:
+        gens = BclClient(channel, args.municipality, token=args.token).generations()
     if not gens:
         print(f"{args.municipality}: no generations yet")
         return 0
@@ -116,12 +117,10 @@ def _cmd_generations(args: argparse.Namespace) -> int:
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
-    import grpc
-
     from clients.bcl.client import BclClient
 
-    with grpc.insecure_channel(args.server) as channel:
-        client = BclClient(channel, args.municipality)
+    with channel_of(args) as channel:
+        client = BclClient(channel, args.municipality, token=args.token)
         with _bar(0, "B", "restore") as bar:
             g = client.restore(
                 Path(args.out), number=args.generation, progress=bar.update, overwrite=args.force
@@ -160,6 +159,7 @@ def add_bcl_parser(sub: Any) -> None:
     def server(p: argparse.ArgumentParser) -> None:
         p.add_argument("--server", default=DEFAULT_SERVER)
         p.add_argument("--municipality", required=True, help="the code acted for")
+        add_credentials(p)  # a staff token of that municipality (national operator: any)
 
     u = bsub.add_parser("upload", help="upload a directory of CSV files (full or difference)")
     u.add_argument("directory")

@@ -18,7 +18,8 @@ from pathlib import Path
 import grpc
 from konbini.bcl.v1 import bcl_pb2, bcl_pb2_grpc
 
-MUNICIPALITY_HEADER = "konbini-municipality"  # server.bcl.servicer reads it
+from clients.credentials import bearer
+
 CHUNK_BYTES = 256 * 1024
 
 Progress = Callable[[int], None]  # bytes just sent or received
@@ -114,10 +115,12 @@ def upload_files(directory: Path) -> list[Path]:
 
 
 class BclClient:
-    def __init__(self, channel: grpc.Channel, municipality_code: str) -> None:
+    """BCL calls for one municipality, as a staff member of it (its bearer token)."""
+
+    def __init__(self, channel: grpc.Channel, municipality_code: str, *, token: str) -> None:
         self._stub = bcl_pb2_grpc.BclServiceStub(channel)
         self.municipality_code = municipality_code
-        self._metadata = ((MUNICIPALITY_HEADER, municipality_code),)
+        self._metadata = bearer(token)
 
     def upload(
         self,

@@ -39,6 +39,7 @@ from server.bcl.upload import BclSettings, BclUploads
 from server.common.clock import JST, FrozenClock
 from server.config import ServerConfig
 from server.db.engine import make_engine, upgrade
+from tests.credentials import staff_token
 from tests.pki import test_authority as pooled_authority
 
 RESIDENTS = 100_000
@@ -110,7 +111,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         municipality, residents=RESIDENTS, seed=SEED, today=START.date(), extra_serials=serials
     )
     uploads = BclUploads(engine, BclSettings(data_dir=tmp / "bcl"), clock=clock)
-    bcl_server, bcl_port = create_bcl_server(uploads)
+    bcl_server, bcl_port = create_bcl_server(uploads, insecure=True)
     bcl_server.start()
     config = ServerConfig(
         trust_anchor_path=anchor,
@@ -119,6 +120,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         port=0,
         revocation_mode="ocsp",
         max_workers=4,
+        insecure=True,  # the demo mode: kiosks named by a header
     )
     center = create_server(config, clock=clock)
     center.server.start()
@@ -126,7 +128,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     kiosk_channel = grpc.insecure_channel(f"127.0.0.1:{center.port}")
     kiosk = KioskTerminal(kiosk_channel, kiosk_id=seeded.kiosk_ids[0], printer=KioskPrinter("P1"))
     try:
-        yield World(municipality, family, holders, BclClient(bcl_channel, CODE), kiosk, tmp)
+        bcl = BclClient(bcl_channel, CODE, token=staff_token(engine, CODE))
+        yield World(municipality, family, holders, bcl, kiosk, tmp)
     finally:
         bcl_channel.close()
         kiosk_channel.close()

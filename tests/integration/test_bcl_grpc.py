@@ -21,15 +21,15 @@ import sqlalchemy as sa
 from konbini.bcl.v1 import bcl_pb2, bcl_pb2_grpc
 from sqlalchemy.engine import Engine
 
-from clients.bcl.client import MUNICIPALITY_HEADER, BclClient, UploadResult, upload_files
+from clients.bcl.client import BclClient, UploadResult, upload_files
 from clients.bcl.generate import generate_dataset
 from clients.bcl.onboard import join_municipality
 from clients.errors import decode_error
-from server.bcl.servicer import MUNICIPALITY_HEADER as SERVER_HEADER
 from server.bcl.servicer import create_bcl_server
 from server.bcl.upload import BclSettings, BclUploads
 from server.common.clock import system_clock
 from server.db.engine import make_engine, upgrade
+from tests.credentials import bearer, national_token, staff_token
 
 CODE = "131016"
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +45,7 @@ class Desk:
     data: Path  # a generated municipality
     database_url: str
     settings: BclSettings
+    token: str  # a staff member of CODE
 
     def generations(self) -> list[tuple[int, str, bool]]:
         return [(g.number, g.kind, g.current) for g in self.client.generations()]
@@ -78,13 +79,13 @@ def desk(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     join_municipality(engine, code=CODE, prefecture="東京都", name="千代田区")
     settings = BclSettings(data_dir=tmp / "bcl", retention=3)
     uploads = BclUploads(engine, settings, clock=system_clock)
-    server, port = create_bcl_server(uploads)
+    server, port = create_bcl_server(uploads, insecure=True)
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    token = staff_token(engine, CODE)
+    client = BclClient(channel, CODE, token=token)
     try:
-        yield Desk(
-            engine, uploads, channel, BclClient(channel, CODE), port, data, database_url, settings
-        )
+        yield Desk(engine, uploads, channel, client, port, data, database_url, settings, token)
     finally:
         channel.close()
         server.stop(grace=None).wait()
@@ -98,8 +99,16 @@ def first(desk: Desk) -> UploadResult:
     return result
 
 
-def test_the_header_name_is_the_same_on_both_sides() -> None:
-    assert MUNICIPALITY_HEADER == SERVER_HEADER
+def test_a_national_operator_lists_any_municipality_and_staff_only_their_own(desk: Desk) -> None:
+    stub = bcl_pb2_grpc.BclServiceStub(desk.channel)
+    request = bcl_pb2.ListGenerationsRequest(municipality_code=CODE)
+    national = bearer(national_token(desk.engine))
+    assert stub.ListGenerations(request, metadata=national) is not None
+    join_municipality(desk.engine, code="131024", prefecture="東京都", name="中央区")
+    other_staff = bearer(staff_token(desk.engine, "131024"))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.ListGenerations(request, metadata=other_staff)
+    assert decode_error(info.value).reason == "OTHER_MUNICIPALITY"
 
 
 def test_a_full_upload_is_listed_and_restores_byte_for_byte(
@@ -171,18 +180,18 @@ def test_refusals_carry_a_status_and_a_reason(desk: Desk, first: UploadResult) -
 
     assert refused(lambda: stub.ListGenerations(request)) == (
         grpc.StatusCode.UNAUTHENTICATED,
-        "MUNICIPALITY_IDENTITY_MISSING",
+        "CREDENTIALS_MISSING",
     )
-    other = ((MUNICIPALITY_HEADER, "131024"),)
+    other = bearer("not-a-token")
     assert refused(lambda: stub.ListGenerations(request, metadata=other)) == (
-        grpc.StatusCode.PERMISSION_DENIED,
-        "MUNICIPALITY_MISMATCH",
+        grpc.StatusCode.UNAUTHENTICATED,
+        "CREDENTIALS_INVALID",
     )
     assert refused(lambda: desk.client.restore(Path("/nonexistent"), number=99)) == (
         grpc.StatusCode.NOT_FOUND,
         "GENERATION_NOT_FOUND",
     )
-    mine = ((MUNICIPALITY_HEADER, CODE),)
+    mine = bearer(desk.token)
     header = bcl_pb2.UploadRequest(
         header=bcl_pb2.UploadHeader(
             municipality_code=CODE,
@@ -225,7 +234,7 @@ _SLOW_CLIENT = textwrap.dedent(
     from pathlib import Path
     import grpc
     from clients.bcl.client import BclClient, upload_files
-    port, directory = sys.argv[1], Path(sys.argv[2])
+    port, directory, token = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     sent = 0
     def progress(n):
         global sent
@@ -233,8 +242,8 @@ _SLOW_CLIENT = textwrap.dedent(
         print(sent, flush=True)
         time.sleep(0.02)  # slow enough to be killed half-way
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        BclClient(channel, "131016").upload(upload_files(directory), progress=progress,
-                                           chunk_bytes=16 * 1024)
+        BclClient(channel, "131016", token=token).upload(
+            upload_files(directory), progress=progress, chunk_bytes=16 * 1024)
     print("done", flush=True)
     """
 )
@@ -244,7 +253,7 @@ def test_a_client_killed_mid_stream_changes_nothing(desk: Desk, first: UploadRes
     before = (desk.residents(), desk.generations())
     total = sum(p.stat().st_size for p in upload_files(desk.data))
     client = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_CLIENT, str(desk.port), str(desk.data)],
+        [sys.executable, "-c", _SLOW_CLIENT, str(desk.port), str(desk.data), desk.token],
         stdout=subprocess.PIPE,
         text=True,
         env=_env(),
@@ -280,7 +289,7 @@ _CRASHING_SERVER = textwrap.dedent(
             time.sleep(600)  # the test kills us here
     uploads = BclUploads(make_engine(url), BclSettings(data_dir=Path(data_dir)),
                          clock=system_clock, checkpoint=checkpoint)
-    server, port = create_bcl_server(uploads)
+    server, port = create_bcl_server(uploads, insecure=True)
     server.start()
     Path(port_file).write_text(str(port))
     server.wait_for_termination()
@@ -321,7 +330,8 @@ def test_a_server_killed_between_spool_and_commit_leaves_the_previous_generation
 
         def run() -> None:
             try:
-                outcome.append(BclClient(channel, CODE).upload(upload_files(smaller)))
+                client = BclClient(channel, CODE, token=desk.token)
+                outcome.append(client.upload(upload_files(smaller)))
             except grpc.RpcError as err:
                 outcome.append(err)
 
@@ -362,7 +372,7 @@ def test_the_konbini_bcl_commands(
         code: int = args.func(args)
         return code
 
-    server = ("--server", f"127.0.0.1:{desk.port}", "--municipality", CODE)
+    server = ("--server", f"127.0.0.1:{desk.port}", "--municipality", CODE, "--token", desk.token)
     out = tmp_path / "small"
     assert konbini("bcl", "generate", "--residents", "120", "--seed", "5", "--out", str(out)) == 0
     assert "120 residents" in capsys.readouterr().out
