@@ -14,6 +14,12 @@ Money: the printer is asked before anything is reserved and again before the til
 the card must still answer before the fee is taken, before the copy is requested and before it is
 printed. A copy that does not come out whole is reported failed (the center voids it, nothing is
 charged) and the fee goes back; leaving mid-way cancels the reservation or the copy.
+
+Counter mode (らくらく窓口, `counter_printer=` given): the same screens on a terminal in the town
+hall. No till: the certificate goes to the printer behind the counter, the terminal's own printer
+prints the 受付票 the center returns with the reception number, and the resident pays the clerk
+at the counter, who hands the copy over (`konbini staff hand-over`). The visit ends
+`AWAITING_HANDOVER`; nothing is charged until the clerk hands it over.
 """
 
 from __future__ import annotations
@@ -136,6 +142,7 @@ class VisitStatus(StrEnum):
     CLOSED = "closed"  # outside hours or suspended: the screen shows the center's words
     REGISTRATION_FILED = "registration_filed"  # 本籍地 利用登録 sent (or already approved)
     REGISTRATION_PENDING = "registration_pending"  # the 本籍地 has not linked it yet
+    AWAITING_HANDOVER = "awaiting_handover"  # counter mode: take the 受付票 to the counter
 
 
 class KioskStep(StrEnum):
@@ -174,7 +181,11 @@ SCREEN_TEXT: dict[VisitStatus, str] = {
     "済みしだい、戸籍証明書を取得できます。",
     VisitStatus.REGISTRATION_PENDING: "本籍地で利用登録を確認しています。"
     "確認が済んでからご利用ください。",
+    VisitStatus.AWAITING_HANDOVER: "受付票をお取りください。窓口で受付票と手数料と引き換えに"
+    "証明書をお渡しします。",
 }
+# Counter mode, when the 受付票 itself did not print: the number is on the screen instead.
+SLIP_NOT_PRINTED = "受付票を印刷できませんでした。受付番号 {number} を窓口でお伝えください。"
 
 
 @dataclass(frozen=True)
@@ -191,6 +202,11 @@ class VisitOutcome:
     token: TokenKind | None = None  # card, Android or iPhone, from EF 0006
     paid_yen: int = 0  # what the till took
     refunded_yen: int = 0  # what it handed back
+    # Counter mode: the 受付番号, the 受付票 as printed (empty if it did not print), and the fee
+    # the resident pays at the counter.
+    reception_number: str = ""
+    slip_pdf: bytes = field(default=b"", repr=False)
+    fee_due_yen: int = 0
 
     @property
     def kept_yen(self) -> int:
@@ -226,11 +242,15 @@ class KioskTerminal:
         timeout_s: float = 30.0,
         report_backoff_s: Sequence[float] = REPORT_BACKOFF_S,
         sleep: Callable[[float], None] = time.sleep,
+        counter_printer: Printer | None = None,
     ) -> None:
+        """`counter_printer` puts the terminal in counter mode (らくらく窓口): certificates go to
+        that printer behind the counter, and `printer` prints the 受付票."""
         self.kiosk_id = kiosk_id
         self._auth = auth_pb2_grpc.AuthServiceStub(channel)
         self._issuance = issuance_pb2_grpc.IssuanceServiceStub(channel)
-        self._printer = printer
+        self._printer = counter_printer or printer  # where certificates come out
+        self._slip_printer = printer if counter_printer is not None else None
         self.till: Till = till if till is not None else EmulatedTill()
         # Under mTLS the center takes the identity from the client certificate and checks this
         # header against it; without TLS (the demo) the header is the identity.
@@ -437,7 +457,7 @@ class KioskTerminal:
         fiscal_year = 0
         if order.kind in _TAX_CHOICES:  # the year asked for, else the newest offered
             fiscal_year = order.fiscal_year or next(iter(offer.fiscal_years), 0)
-        if not self.printer_can_print():
+        if not self.printer_can_print() or not self._slip_printer_ready():
             return _outcome(VisitStatus.PRINTER_NOT_READY)  # nothing reserved, nothing paid
         reservation = self._issuance.Reserve(
             issuance_pb2.ReserveRequest(
@@ -453,9 +473,20 @@ class KioskTerminal:
             timeout=self._timeout,
         )
         on_step(KioskStep.RESERVED)
-        return _Purchase(self, token, reservation.reservation_id, reservation.fee_yen).run(
-            card_present, on_step
-        )
+        purchase = _CounterPurchase if self.counter_mode else _Purchase
+        bought = purchase(self, token, reservation.reservation_id, reservation.fee_yen)
+        if (reservation.channel == "counter") != self.counter_mode:
+            # Set up as the other kind of terminal than the registry says: taking money here
+            # for a counter copy (or none for a kiosk copy) would be wrong either way.
+            return bought.abandon(_outcome(VisitStatus.KIOSK_OUT_OF_SERVICE))
+        return bought.run(card_present, on_step)
+
+    @property
+    def counter_mode(self) -> bool:
+        return self._slip_printer is not None
+
+    def _slip_printer_ready(self) -> bool:
+        return self._slip_printer is None or self._slip_printer.status().can_print(1)
 
     def _fetch_copy(
         self, token: str, reservation_id: str, key: str, attempts: int = 3
@@ -596,6 +627,9 @@ class _Purchase:
         self._settled = True
         return report
 
+    def abandon(self, outcome: VisitOutcome) -> VisitOutcome:
+        return self._abandon(outcome)
+
     def _abandon(self, outcome: VisitOutcome) -> VisitOutcome:
         """Cancel the reservation or the copy (the center voids it) and hand the fee back."""
         if not self._settled:
@@ -617,6 +651,50 @@ class _Purchase:
         if paid:
             self._t.till.refund(paid)
         return dataclasses.replace(outcome, paid_yen=paid, refunded_yen=paid)
+
+
+class _CounterPurchase(_Purchase):
+    """Counter mode: the copy comes out behind the counter, the resident takes the 受付票 and
+    pays the clerk; nothing is taken at the terminal, so nothing is ever refunded here."""
+
+    def _run(
+        self, card_present: Callable[[], bool], on_step: Callable[[KioskStep], None]
+    ) -> VisitOutcome:
+        t = self._t
+        slips = t._slip_printer
+        assert slips is not None  # counter mode
+        if not t.printer_can_print() or not t._slip_printer_ready():
+            return self._abandon(_outcome(VisitStatus.PRINTER_NOT_READY))
+        if not card_present():
+            return self._abandon(_outcome(VisitStatus.CARD_REMOVED))
+        pdf, header = t._fetch_copy(self._token, self._id, t._new_key())
+        on_step(KioskStep.COPY_RECEIVED)
+        if not t.printer_can_print(header.page_count):
+            self._report(header, printed=False, pages=0, reason="printer_not_ready")
+            return _outcome(VisitStatus.PRINT_FAILED)
+        printed = t._printer.print_pdf(pdf)
+        report = self._report(
+            header, printed=printed.ok, pages=printed.pages_printed, reason=printed.fault_name
+        )
+        if not printed.ok:  # void: the counter has nothing to hand over, nobody owes anything
+            return _outcome(VisitStatus.PRINT_FAILED, issue_number=header.issue_number)
+        on_step(KioskStep.PRINTED)
+        slip_ok = bool(report.reception_slip_pdf) and slips.print_pdf(report.reception_slip_pdf).ok
+        screen = SCREEN_TEXT[VisitStatus.AWAITING_HANDOVER]
+        if not slip_ok:
+            screen = SLIP_NOT_PRINTED.format(number=report.reception_number)
+        return VisitOutcome(
+            VisitStatus.AWAITING_HANDOVER,
+            screen,
+            issue_number=report.issue_number,
+            fee_yen=header.fee_yen,
+            charged_yen=report.charged_yen,
+            pages=header.page_count,
+            pdf=pdf,
+            reception_number=report.reception_number,
+            slip_pdf=report.reception_slip_pdf if slip_ok else b"",
+            fee_due_yen=report.fee_due_yen,
+        )
 
 
 def _transient(err: grpc.RpcError) -> bool:

@@ -59,6 +59,8 @@ class Municipality(SQLModel, table=True):
     seal_png: bytes = _blob(default=b"")
     # A separate 戸籍 server the municipality declares; 戸籍 and 附票 need one (SPEC 3).
     koseki_server: str = ""
+    # How many assessed fiscal years of tax certificates it issues; None: the center's default.
+    tax_fiscal_years: int | None = None
 
     def full_name(self) -> str:
         return f"{self.prefecture}{self.name}"
@@ -155,6 +157,9 @@ class Kiosk(SQLModel, table=True):
     store_name: str
     municipality_code: str  # where the kiosk stands (may differ from the resident's)
     active: bool = True
+    # "kiosk" (a store's multi-copy machine) or "counter" (らくらく窓口: a terminal in the town
+    # hall of `municipality_code`, whose operator of record is that municipality).
+    terminal_kind: str = Field(default="kiosk", sa_column_kwargs={"server_default": "kiosk"})
 
 
 class AuthChallenge(SQLModel, table=True):
@@ -199,6 +204,8 @@ class Issuance(SQLModel, table=True):
     kiosk_municipality_code: str
     session_token_sha256: str
     fee_yen: int
+    # "kiosk": paid at the kiosk; "counter": らくらく窓口, paid to the clerk at hand-over.
+    channel: str = Field(default="kiosk", sa_column_kwargs={"server_default": "kiosk"})
     reserved_at: datetime = _utc()
     expires_at: datetime = _utc()
     idempotency_key: str | None = Field(default=None, unique=True)

@@ -39,12 +39,23 @@ from server.bcl.store import municipality_profile, resident_record, seal_record
 from server.common.clock import JST, Clock
 from server.common.errors import (
     Conflict,
+    DomainError,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
     Unauthenticated,
 )
+from server.counter.models import CounterReception
+from server.counter.reception import (
+    RECEPTION_SEQUENCE,
+    CounterOtherMunicipality,
+    ReceptionSlip,
+    open_reception,
+    reception_of,
+    slip_for,
+)
+from server.db.engine import read_session, write_session
 from server.db.models import (
     Issuance,
     IssuanceTransition,
@@ -67,7 +78,13 @@ from server.issuance.documents import (
 )
 from server.issuance.koseki_access import KosekiAccess, KosekiLookup, plan_lookup, resolve
 from server.issuance.models import IssuanceDetail
-from server.issuance.states import IssuanceEvent, IssuanceState, next_state
+from server.issuance.states import (
+    Channel,
+    IssuanceEvent,
+    IssuanceState,
+    next_state,
+    printed_event,
+)
 from server.issuance.tax import KIOSK_TAX_YEARS, NoTaxRecord, TaxYears, fiscal_year_label
 from server.koseki.backend import KosekiServers
 from server.koseki.models import HonsekiRegistration
@@ -85,7 +102,11 @@ from server.municipal.rules import (
     DailyHours,
     ServiceNotAvailable,
 )
-from server.municipal.staff import check_offering_allowed, offering_refusal
+from server.municipal.staff import (
+    check_offering_allowed,
+    offering_refusal,
+    tax_years_setting,
+)
 from server.settlement.ledger import post_issued_copy, record_voided_copy
 
 # Kinds this desk can issue: every certificate of SPEC section 3.
@@ -219,6 +240,7 @@ class Reservation:
     reservation_id: str
     fee_yen: int
     expires_at: datetime
+    channel: Channel = Channel.KIOSK  # where the fee is paid
 
 
 @dataclass(frozen=True)
@@ -236,6 +258,7 @@ class PrintReport:
     state: IssuanceState
     issue_number: str
     charged_yen: int
+    reception: ReceptionSlip | None = None  # a counter copy: what its 受付票 says
 
 
 @dataclass(frozen=True)
@@ -245,6 +268,12 @@ class IssuanceSettings:
     printing_ttl: timedelta = timedelta(minutes=15)
     kiosk_hours: DailyHours = NATIONAL_KIOSK_HOURS
     tax_years: TaxYears = KIOSK_TAX_YEARS  # fiscal years of tax certificates issued at kiosks
+    # A counter copy (らくらく窓口) nobody collects is voided (no fee) this long after it printed.
+    handover_ttl: timedelta = timedelta(hours=4)
+
+    def tax_years_of(self, municipality: Municipality) -> TaxYears:
+        """The municipality's own range of tax years, else the center's."""
+        return tax_years_setting(municipality, self.tax_years)
 
 
 def subject_handle(key: bytes, resident_pk: int) -> str:
@@ -297,7 +326,7 @@ class IssuanceDesk:
     def menu(self, token: str, kiosk_id: str) -> Menu:
         """The offerings of this session's resident, and their 本籍地 registrations."""
         now = self._clock()
-        with Session(self._engine) as db:
+        with read_session(self._engine) as db:  # a menu only reads: no write lock
             sess = self._session(db, token, kiosk_id, now)
             me = _get_resident(db, sess.resident_pk)
             if is_suppressed(db, me):
@@ -308,7 +337,7 @@ class IssuanceDesk:
             if not lookup.needed:  # no 戸籍 server to ask: one transaction
                 return Menu(self._offerings(db, sess, me, None, now), views)
         access = resolve(lookup, self._koseki)  # the 戸籍 server, outside any transaction
-        with Session(self._engine) as db:
+        with read_session(self._engine) as db:
             sess = self._session(db, token, kiosk_id, now)
             me = _get_resident(db, sess.resident_pk)
             return Menu(self._offerings(db, sess, me, access, now), views)
@@ -323,6 +352,7 @@ class IssuanceDesk:
     ) -> tuple[OfferingView, ...]:
         home = db.get(Municipality, me.municipality_code)
         assert home is not None  # the resident's foreign key
+        counter_of = _counter_municipality(db, sess.kiosk_id)
         sources = [(home, o) for o in _enabled_offers(db, home.code)]
         if access is not None and access.municipality_code != home.code:
             keeper = db.get(Municipality, access.municipality_code)
@@ -345,6 +375,8 @@ class IssuanceDesk:
             kind = _kind(offer.kind)
             if kind is None or offering_refusal(muni, kind) is not None:
                 continue
+            if counter_of is not None and muni.code != counter_of:
+                continue  # a counter terminal issues only its own municipality's certificates
             if kind.needs_koseki_server and (
                 access is None or access.municipality_code != muni.code
             ):
@@ -438,7 +470,9 @@ class IssuanceDesk:
 
     def _tax_years_of(self, db: Session, me: Resident, now: datetime) -> tuple[int, ...]:
         """The fiscal years in the kiosk range that have a tax record of `me`, newest first."""
-        offered = self._settings.tax_years.offered(now.astimezone(JST).date())
+        home = db.get(Municipality, me.municipality_code)
+        assert home is not None  # the resident's foreign key
+        offered = self._settings.tax_years_of(home).offered(now.astimezone(JST).date())
         have = set(
             db.exec(
                 select(BclTaxRecord.fiscal_year)
@@ -470,18 +504,25 @@ class IssuanceDesk:
         lookup: KosekiLookup | None = None
         access: KosekiAccess | None = None
         if request.kind.needs_koseki_server:
-            with Session(self._engine) as db:
+            with read_session(self._engine) as db:
                 sess = self._session(db, token, kiosk_id, now)
                 me = _get_resident(db, sess.resident_pk)
                 lookup = plan_lookup(db, me, registrations_of(db, _pk(me)), self._koseki)
             access = resolve(lookup, self._koseki)  # the 戸籍 server, outside any transaction
-        with Session(self._engine) as db:
+        # Not expired on commit: the answer is read from the row just written, not reloaded.
+        with write_session(self._engine, expire_on_commit=False) as db:
             sess = self._session(db, token, kiosk_id, now)
             me = _get_resident(db, sess.resident_pk)
             kiosk = db.get(Kiosk, kiosk_id)
             if kiosk is None:
                 raise SessionInvalid("the kiosk of this session is no longer registered")
             issuer = _issuer(db, me, request, access, lookup)
+            counter = kiosk.terminal_kind == Channel.COUNTER.value
+            if counter and issuer.code != kiosk.municipality_code:
+                raise CounterOtherMunicipality(
+                    "this counter terminal issues only its own municipality's certificates;"
+                    " use a kiosk, or the counter of the municipality that issues it"
+                )
             offer = db.get(Offering, (issuer.code, request.kind.value))
             if offer is None or not offer.enabled or request.kind not in ISSUABLE:
                 raise NotEligible(f"{request.kind.printed_title} is not offered here")
@@ -525,6 +566,7 @@ class IssuanceDesk:
                 kiosk_municipality_code=kiosk.municipality_code,
                 session_token_sha256=sess.token_sha256,
                 fee_yen=offer.fee_yen,
+                channel=Channel(kiosk.terminal_kind).value,
                 reserved_at=now,
                 expires_at=now + self._settings.reservation_ttl,
             )
@@ -534,7 +576,7 @@ class IssuanceDesk:
                 detail.issuance_id = row.id
                 db.add(detail)
             db.commit()
-            return Reservation(row.id, row.fee_yen, row.expires_at)
+            return Reservation(row.id, row.fee_yen, row.expires_at, Channel(row.channel))
 
     def _detail(
         self,
@@ -549,7 +591,9 @@ class IssuanceDesk:
         if request.kind.is_tax:
             year = request.fiscal_year
             assert year is not None  # ReserveRequest checks it
-            self._settings.tax_years.check(year, now.astimezone(JST).date())
+            home = db.get(Municipality, me.municipality_code)
+            assert home is not None  # the resident's foreign key
+            self._settings.tax_years_of(home).check(year, now.astimezone(JST).date())
             if _tax_row(db, _pk(me), year) is None:
                 raise NoTaxRecord(
                     f"there is no tax record of {fiscal_year_label(year)} for you;"
@@ -617,11 +661,17 @@ class IssuanceDesk:
                 self._claim(db, row, idempotency_key, printer_id, now)
             elif IssuanceState(row.state) is not IssuanceState.PRINTING:
                 raise AlreadyFinal(f"this copy is already {row.state}")
-            issuance_id = row.id
-        return self._render_once(issuance_id)
+            # What the copy needs is read in the claim's own transaction: one per call.
+            try:
+                plan = self._copy_plan(db, row)
+            except DomainError:
+                db.commit()  # the claim stands, as when the copy was read after it
+                raise
+            db.commit()
+        return plan if isinstance(plan, IssuedCopy) else self._render(plan)
 
     def _claim(self, db: Session, row: Issuance, key: str, printer_id: str, now: datetime) -> None:
-        """RESERVED → PRINTING, with the issue number allocated; commits."""
+        """RESERVED → PRINTING, with the issue number allocated; the caller commits."""
         seq = _next_sequence(db, now, row.municipality_code, row.kiosk_id)
         number = IssueNumber(
             issue_date=now.astimezone(JST).date(),
@@ -651,46 +701,48 @@ class IssuanceDesk:
                 from_state=IssuanceState.RESERVED.value,
                 to_state=IssuanceState.PRINTING.value,
                 at=now,
-                reason="fee paid",
+                reason="fee due at the counter" if row.channel == Channel.COUNTER else "fee paid",
             )
         )
         try:
-            db.commit()
+            db.flush()
         except IntegrityError as exc:  # a concurrent request took the same idempotency key
             db.rollback()
             raise IdempotencyKeyReused("this idempotency key belongs to another copy") from exc
 
-    def _render_once(self, issuance_id: str) -> IssuedCopy:
-        """The PDF of a PRINTING copy: rendered on first request, then the same bytes."""
-        lookup: KosekiLookup | None = None
-        with Session(self._engine) as db:
-            row = db.get(Issuance, issuance_id)
-            assert row is not None and row.issue_number is not None
-            if row.pdf is not None and row.pdf_sha256 is not None and row.page_count is not None:
-                return IssuedCopy(
-                    row.id, row.issue_number, row.page_count, row.pdf, row.pdf_sha256, row.fee_yen
-                )
-            if CertificateKind(row.kind).needs_koseki_server:
-                requester = _get_resident(db, row.requester_pk)
-                registrations = registrations_of(db, row.requester_pk)
-                lookup = plan_lookup(db, requester, registrations, self._koseki)
-            else:
-                doc = self._document(db, row, None)
-            started = row.printing_started_at
-            fee = row.fee_yen
-            assert started is not None
-        if lookup is not None:
+    def _copy_plan(self, db: Session, row: Issuance) -> IssuedCopy | _CopyPlan:
+        """A PRINTING copy's stored PDF, or what rendering it needs, read in `db`."""
+        assert row.issue_number is not None and row.printing_started_at is not None
+        if row.pdf is not None and row.pdf_sha256 is not None and row.page_count is not None:
+            return IssuedCopy(
+                row.id, row.issue_number, row.page_count, row.pdf, row.pdf_sha256, row.fee_yen
+            )
+        if CertificateKind(row.kind).needs_koseki_server:
+            requester = _get_resident(db, row.requester_pk)
+            registrations = registrations_of(db, row.requester_pk)
+            lookup = plan_lookup(db, requester, registrations, self._koseki)
+            return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, None, lookup)
+        document = self._document(db, row, None)
+        return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, document, None)
+
+    def _render(self, plan: _CopyPlan) -> IssuedCopy:
+        """Render a copy (first request; a retry gets the stored bytes) and store it."""
+        issuance_id = plan.issuance_id
+        doc = plan.document
+        if doc is None:
+            assert plan.lookup is not None
             # The 戸籍 as its server has it now, asked outside any transaction.
-            access = resolve(lookup, self._koseki)
-            with Session(self._engine) as db:
+            access = resolve(plan.lookup, self._koseki)
+            with read_session(self._engine) as db:
                 row = db.get(Issuance, issuance_id)
                 assert row is not None
                 doc = self._document(db, row, access)
         # Render outside any transaction: it is the slow part and holds no lock.
-        pdf = self._renderer.render(doc, created_at=started)
+        pdf = self._renderer.render(doc, created_at=plan.printing_started_at)
         pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
         digest = hashlib.sha256(pdf).digest()
-        with Session(self._engine) as db:
+        fee = plan.fee_yen
+        with write_session(self._engine) as db:
             # Deterministic rendering makes a concurrent duplicate write harmless.
             db.exec(
                 update(Issuance)
@@ -770,8 +822,14 @@ class IssuanceDesk:
         with Session(self._engine) as db:
             row = self._reported_issuance(db, token, kiosk_id, issuance_id, now)
             state = IssuanceState(row.state)
-            wanted = IssuanceState.ISSUED if printed else IssuanceState.VOIDED
-            if state is wanted:  # a retried report: answer the same, change nothing
+            channel = Channel(row.channel)
+            if printed:  # a counter copy waits for the clerk, and may be handed over already
+                done = {IssuanceState.ISSUED}
+                if channel is Channel.COUNTER:
+                    done.add(IssuanceState.AWAITING_HANDOVER)
+            else:
+                done = {IssuanceState.VOIDED}
+            if state in done:  # a retried report: answer the same, change nothing
                 return self._report(db, row)
             if printed and row.page_count is None:
                 raise FailedPrecondition("this copy was never handed out for printing")
@@ -780,10 +838,16 @@ class IssuanceDesk:
                     f"a whole copy has {row.page_count} pages, {pages_printed} reported printed",
                     field="pages_printed",
                 )
-            event = IssuanceEvent.PRINTED if printed else IssuanceEvent.PRINT_FAILED
+            event = printed_event(channel) if printed else IssuanceEvent.PRINT_FAILED
             self._transition(db, row, event, now, failure_reason or ("printed" if printed else ""))
+            if IssuanceState(row.state) is IssuanceState.AWAITING_HANDOVER:
+                sequence = _next_sequence(db, now, row.municipality_code, RECEPTION_SEQUENCE)
+                open_reception(
+                    db, row, sequence=sequence, now=now, collect_within=self._settings.handover_ttl
+                )
+            report = self._report(db, row)  # in this transaction: no second one to read it
             db.commit()
-            return self._report(db, row)
+            return report
 
     def _reported_issuance(
         self, db: Session, token: str, kiosk_id: str, issuance_id: str, now: datetime
@@ -840,6 +904,15 @@ class IssuanceDesk:
             for row in stale:
                 self._transition(db, row, IssuanceEvent.EXPIRE, now, "timed out")
                 voided += 1
+            uncollected = db.exec(
+                select(Issuance)
+                .join(CounterReception, col(CounterReception.issuance_id) == col(Issuance.id))
+                .where(col(Issuance.state) == IssuanceState.AWAITING_HANDOVER.value)
+                .where(col(CounterReception.collect_by) <= now)
+            ).all()
+            for row in uncollected:  # never handed over at the counter: void, no fee
+                self._transition(db, row, IssuanceEvent.EXPIRE, now, "not collected at the counter")
+                voided += 1
             db.commit()
         return voided
 
@@ -857,24 +930,7 @@ class IssuanceDesk:
     def _transition(
         self, db: Session, row: Issuance, event: IssuanceEvent, now: datetime, reason: str
     ) -> None:
-        old = IssuanceState(row.state)
-        new = next_state(old, event)
-        row.state = new.value
-        row.finished_at = now if new in (IssuanceState.ISSUED, IssuanceState.VOIDED) else None
-        if new is IssuanceState.VOIDED:
-            row.void_reason = reason or event.value
-        if new in (IssuanceState.ISSUED, IssuanceState.VOIDED):
-            row.pdf = None  # no personal data kept once the copy is final
-        db.add(row)
-        db.add(
-            IssuanceTransition(
-                issuance_id=row.id, from_state=old.value, to_state=new.value, at=now, reason=reason
-            )
-        )
-        if new is IssuanceState.ISSUED:  # the register row and the journal entry
-            post_issued_copy(db, row, now)
-        elif new is IssuanceState.VOIDED:  # the void log only: a void costs nothing
-            record_voided_copy(db, row, now, from_state=old.value)
+        apply_event(db, row, event, now, reason)
 
     def _report(self, db: Session, row: Issuance) -> PrintReport:
         charged = 0
@@ -883,7 +939,49 @@ class IssuanceDesk:
                 select(SettlementEntry).where(SettlementEntry.issuance_id == row.id)
             ).one()
             charged = entry.fee_yen
-        return PrintReport(IssuanceState(row.state), row.issue_number or "", charged)
+        reception = reception_of(db, row.id) if row.channel == Channel.COUNTER.value else None
+        return PrintReport(
+            IssuanceState(row.state),
+            row.issue_number or "",
+            charged,
+            slip_for(db, reception, row) if reception is not None else None,
+        )
+
+
+def apply_event(
+    db: Session, row: Issuance, event: IssuanceEvent, now: datetime, reason: str
+) -> None:
+    """Move `row` by `event` through the state table, in the caller's transaction: the
+    transition log, and the money (settlement entry, or void log) that goes with the move."""
+    old = IssuanceState(row.state)
+    new = next_state(old, event)
+    row.state = new.value
+    row.finished_at = now if new in (IssuanceState.ISSUED, IssuanceState.VOIDED) else None
+    if new is IssuanceState.VOIDED:
+        row.void_reason = reason or event.value
+    if new is not IssuanceState.PRINTING:
+        row.pdf = None  # no personal data kept once the copy is printed or final
+    db.add(row)
+    db.add(
+        IssuanceTransition(
+            issuance_id=row.id, from_state=old.value, to_state=new.value, at=now, reason=reason
+        )
+    )
+    if new is IssuanceState.ISSUED:  # the register row and the journal entry
+        post_issued_copy(db, row, now)
+    elif new is IssuanceState.VOIDED:  # the void log only: a void costs nothing
+        record_voided_copy(db, row, now, from_state=old.value)
+
+
+@dataclass(frozen=True)
+class _CopyPlan:
+    """What rendering a claimed copy needs: its document, or the 戸籍 lookup to make it."""
+
+    issuance_id: str
+    printing_started_at: datetime
+    fee_yen: int
+    document: CertificateDocument | None
+    lookup: KosekiLookup | None
 
 
 @dataclass(frozen=True)
@@ -898,6 +996,15 @@ class _Choice:
 
 
 _KOSEKI_KINDS = frozenset(k for k in CertificateKind if k.needs_koseki_server)
+
+
+def _counter_municipality(db: Session, terminal_id: str) -> str | None:
+    """Where a counter terminal stands (it issues only that municipality's certificates), or
+    None for a kiosk."""
+    terminal = db.get(Kiosk, terminal_id)
+    if terminal is None or terminal.terminal_kind != Channel.COUNTER.value:
+        return None
+    return terminal.municipality_code
 
 
 def _is_uuid(value: str) -> bool:

@@ -10,6 +10,7 @@ from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 from server.common.errors import InvalidArgument
 from server.common.identity import kiosk_id_from_context
 from server.common.protoconv import required, timestamp
+from server.counter.slip import SlipRenderer
 from server.issuance.documents import CertificateKind
 from server.issuance.service import IssuanceDesk, RegistrationView, ReserveRequest
 from server.issuance.states import IssuanceState
@@ -34,6 +35,7 @@ _STATE_TO_PROTO = {
     IssuanceState.PRINTING: issuance_pb2.ISSUANCE_STATE_PRINTING,
     IssuanceState.ISSUED: issuance_pb2.ISSUANCE_STATE_ISSUED,
     IssuanceState.VOIDED: issuance_pb2.ISSUANCE_STATE_VOIDED,
+    IssuanceState.AWAITING_HANDOVER: issuance_pb2.ISSUANCE_STATE_AWAITING_HANDOVER,
 }
 _REGISTRATION_TO_PROTO = {
     RegistrationState.PENDING: issuance_pb2.HONSEKI_REGISTRATION_STATE_PENDING,
@@ -60,8 +62,9 @@ def _registration(view: RegistrationView) -> issuance_pb2.HonsekiRegistration:
 
 
 class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
-    def __init__(self, desk: IssuanceDesk) -> None:
+    def __init__(self, desk: IssuanceDesk, *, slips: SlipRenderer | None = None) -> None:
         self._desk = desk
+        self._slips = slips  # the 受付票 of counter copies; None: the number only
 
     def ListOfferings(
         self, request: issuance_pb2.ListOfferingsRequest, context: grpc.ServicerContext
@@ -117,6 +120,7 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
             reservation_id=res.reservation_id,
             fee_yen=res.fee_yen,
             expires_at=timestamp(res.expires_at),
+            channel=res.channel.value,
         )
 
     def Issue(
@@ -162,11 +166,19 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
             pages_printed=request.pages_printed,
             failure_reason=request.failure_reason[:64],
         )
-        return issuance_pb2.ReportPrintResultResponse(
+        response = issuance_pb2.ReportPrintResultResponse(
             state=_STATE_TO_PROTO[report.state],
             issue_number=report.issue_number,
             charged_yen=report.charged_yen,
         )
+        slip = report.reception
+        if slip is not None:
+            response.reception_number = slip.reception_number
+            response.fee_due_yen = 0 if report.state is IssuanceState.ISSUED else slip.fee_yen
+            response.collect_by.CopyFrom(timestamp(slip.collect_by))
+            if self._slips is not None:
+                response.reception_slip_pdf = self._slips.render(slip)
+        return response
 
     def CancelReservation(
         self, request: issuance_pb2.CancelReservationRequest, context: grpc.ServicerContext

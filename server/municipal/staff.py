@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from server.bcl.records import IssuingBackend
-from server.common.clock import Clock
+from server.common.clock import JST, Clock
 from server.common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -27,6 +27,7 @@ from server.common.errors import (
 )
 from server.db.models import Municipality, Offering, Resident
 from server.issuance.documents import CertificateKind
+from server.issuance.tax import KIOSK_TAX_YEARS, TaxYears
 from server.koseki.backend import KosekiServers
 from server.koseki.registration import HonsekiDesk, QueuedRequest, RegistrationState
 from server.municipal.models import (
@@ -52,6 +53,13 @@ class OtherMunicipality(PermissionDenied):
 
 class OfferingNotAllowed(FailedPrecondition):
     reason = "OFFERING_NOT_ALLOWED"
+
+
+@dataclass(frozen=True)
+class TaxYearsView:
+    fiscal_years: int  # how many assessed years are issued
+    municipality_setting: bool  # False: the center's default applies
+    offered: tuple[int, ...]  # today's fiscal years, newest first
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,27 @@ class StaffDesk:
             db.commit()
             db.refresh(row)
             return row
+
+    def set_tax_years(self, who: StaffIdentity, fiscal_years: int) -> TaxYearsView:
+        """How many assessed fiscal years of tax certificates the municipality issues (1-10);
+        0 returns to the center's default."""
+        if not 0 <= fiscal_years <= 10:
+            raise InvalidArgument(
+                "fiscal_years is 1-10, or 0 for the default", field="fiscal_years"
+            )
+        with Session(self._engine) as db:
+            muni = db.get(Municipality, who.municipality_code)
+            assert muni is not None  # the account's foreign key
+            muni.tax_fiscal_years = fiscal_years or None
+            db.add(muni)
+            db.commit()
+            db.refresh(muni)
+            years = tax_years_setting(muni)
+            return TaxYearsView(
+                fiscal_years=years.count,
+                municipality_setting=muni.tax_fiscal_years is not None,
+                offered=years.offered(self._clock().astimezone(JST).date()),
+            )
 
     # -- suppression (交付抑止) ---------------------------------------------------------------
 
@@ -327,6 +356,13 @@ def active_notices(engine: Engine, municipality_code: str, now: datetime) -> lis
                 | (col(Notice.municipality_code) == municipality_code)
             )
         return list(db.exec(query).all())
+
+
+def tax_years_setting(muni: Municipality, default: TaxYears = KIOSK_TAX_YEARS) -> TaxYears:
+    """The range of tax years `muni` issues: its own count, else the center's default."""
+    if muni.tax_fiscal_years is None:
+        return default
+    return TaxYears(count=muni.tax_fiscal_years, assessment_month=default.assessment_month)
 
 
 def offering_refusal(muni: Municipality, kind: CertificateKind) -> str | None:

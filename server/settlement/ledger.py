@@ -14,6 +14,16 @@ An issued copy with fee F (交付手数料), commission C = 117 (委託手数料
     Dr bcl_fee_expense       B       accrued monthly …
     Cr bcl_fee_accrued       B       … and billed once at fiscal-year end (bcl_billing)
 
+A counter copy (らくらく窓口, `Channel.COUNTER`) is paid to the clerk when it is handed over: no
+operator, no commission, the fee is in the municipality's own till (`server.settlement.fees`
+says why the BCL fee still applies):
+
+    Dr counter_cash          F       窓口収納: collected at the town hall's counter
+    Cr fee_income            F
+    Dr bcl_fee_expense       B / Cr bcl_fee_accrued B, as above
+
+Its entry carries channel "counter", so statistics count it as a counter copy.
+
 The yearly contribution (運営負担金) is posted by the close of the first month of the fiscal
 year in which the municipality takes part; the BCL fees accrued are moved to `bcl_fee_billed`
 by the close of March. A correction (a wrongly issued copy taken back) is a new entry that
@@ -41,7 +51,7 @@ from sqlmodel import Session, col, func, select
 
 from server.bcl.records import IssuingBackend, MunicipalityClass
 from server.db.models import Issuance, Municipality, SettlementEntry
-from server.issuance.states import IssuanceState
+from server.issuance.states import Channel, IssuanceState
 from server.settlement.contribution import contribution_for_year
 from server.settlement.counter_hours import DEFAULT_COUNTER_HOURS, CounterHours
 from server.settlement.errors import (
@@ -71,6 +81,7 @@ class Account(StrEnum):
     BCL_FEE_BILLED = "bcl_fee_billed"  # 請求済利用料, billed at fiscal-year end
     CONTRIBUTION_EXPENSE = "contribution_expense"  # 運営負担金
     CONTRIBUTION_PAYABLE = "contribution_payable"  # 未払運営負担金
+    COUNTER_CASH = "counter_cash"  # 窓口収納: counter copies, paid to the clerk
 
 
 class EntryKind(StrEnum):
@@ -93,10 +104,12 @@ def balanced(postings: Sequence[Posting]) -> tuple[Posting, ...]:
     return tuple(p for p in postings if p.amount_yen != 0)
 
 
-def copy_postings(charges: CopyCharges) -> tuple[Posting, ...]:
+def copy_postings(charges: CopyCharges, channel: Channel = Channel.KIOSK) -> tuple[Posting, ...]:
+    counter = channel is Channel.COUNTER
     return balanced(
         (
-            Posting(Account.OPERATOR_RECEIVABLE, charges.operator_remits_yen),
+            Posting(Account.COUNTER_CASH, charges.fee_yen if counter else 0),
+            Posting(Account.OPERATOR_RECEIVABLE, 0 if counter else charges.operator_remits_yen),
             Posting(Account.COMMISSION_EXPENSE, charges.commission_yen),
             Posting(Account.FEE_INCOME, -charges.fee_yen),
             Posting(Account.BCL_FEE_EXPENSE, charges.bcl_fee_yen),
@@ -157,6 +170,7 @@ class CopyFacts:
     issued_at: datetime
     fee_yen: int
     backend: IssuingBackend
+    channel: Channel = Channel.KIOSK  # a counter copy owes no commission
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,7 @@ class EntryDraft:
     after_hours: bool = False
     other_municipality: bool = False
     memo: str = ""
+    channel: str = Channel.KIOSK.value
 
     def __post_init__(self) -> None:
         balanced(self.postings)
@@ -201,6 +216,7 @@ class EntryDraft:
             "after_hours": self.after_hours,
             "other_municipality": self.other_municipality,
             "memo": self.memo,
+            "channel": self.channel,
         }
         if entry_id is not None:
             row["id"] = entry_id
@@ -222,14 +238,14 @@ class EntryDraft:
 
 
 def copy_issued_draft(facts: CopyFacts, *, month: Month, hours: CounterHours) -> EntryDraft:
-    charges = charges_for_copy(fee_yen=facts.fee_yen, backend=facts.backend)
+    charges = charges_for_copy(fee_yen=facts.fee_yen, backend=facts.backend, channel=facts.channel)
     return EntryDraft(
         entry_key=copy_key(facts.issuance_id),
         kind=EntryKind.COPY_ISSUED,
         month=month,
         occurred_at=facts.issued_at,
         municipality_code=facts.municipality_code,
-        postings=copy_postings(charges),
+        postings=copy_postings(charges, facts.channel),
         operator_id=facts.operator_id,
         kiosk_id=facts.kiosk_id,
         certificate_kind=facts.certificate_kind,
@@ -237,6 +253,7 @@ def copy_issued_draft(facts: CopyFacts, *, month: Month, hours: CounterHours) ->
         copies=1,
         after_hours=hours.is_after_hours(facts.issued_at),
         other_municipality=facts.kiosk_municipality_code != facts.municipality_code,
+        channel=facts.channel.value,
     )
 
 
@@ -331,8 +348,9 @@ def post_issued_copy(db: Session, issuance: Issuance, now: datetime) -> LedgerEn
         issued_at=now,
         fee_yen=issuance.fee_yen,
         backend=IssuingBackend(muni.backend),
+        channel=Channel(issuance.channel),
     )
-    charges = charges_for_copy(fee_yen=facts.fee_yen, backend=facts.backend)
+    charges = charges_for_copy(fee_yen=facts.fee_yen, backend=facts.backend, channel=facts.channel)
     db.add(
         SettlementEntry(
             issuance_id=issuance.id,
@@ -360,7 +378,10 @@ def post_issued_copy(db: Session, issuance: Issuance, now: datetime) -> LedgerEn
 
 def record_voided_copy(db: Session, issuance: Issuance, now: datetime, *, from_state: str) -> None:
     """Log a void (cancelled, expired or failed print): no money, no journal entry."""
-    paid = from_state == IssuanceState.PRINTING.value  # the fee is taken when printing starts
+    # A kiosk takes the fee when printing starts; a counter copy is paid only at hand-over.
+    paid = (
+        from_state == IssuanceState.PRINTING.value and issuance.channel == Channel.KIOSK.value
+    )
     db.add(
         VoidedCopy(
             issuance_id=issuance.id,
@@ -422,6 +443,7 @@ def correct_copy(db: Session, issuance_id: str, *, reason: str, now: datetime) -
         after_hours=original.after_hours,
         other_municipality=original.other_municipality,
         memo=reason,
+        channel=original.channel,
     )
     entry = write_entry(db, draft, posted_at=now)
     assert entry.id is not None

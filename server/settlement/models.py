@@ -72,6 +72,8 @@ class LedgerEntry(SQLModel, table=True):
     after_hours: bool = False  # 時間外
     other_municipality: bool = False  # 他市区町村: printed at a kiosk elsewhere
     memo: str = ""
+    # "kiosk", or "counter" for a らくらく窓口 copy (paid at the counter, no commission).
+    channel: str = Field(default="kiosk", sa_column_kwargs={"server_default": "kiosk"})
 
 
 class LedgerLine(SQLModel, table=True):

@@ -30,6 +30,7 @@ class IssuanceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ISSUANCE_STATE_PRINTING: _ClassVar[IssuanceState]
     ISSUANCE_STATE_ISSUED: _ClassVar[IssuanceState]
     ISSUANCE_STATE_VOIDED: _ClassVar[IssuanceState]
+    ISSUANCE_STATE_AWAITING_HANDOVER: _ClassVar[IssuanceState]
 
 class HonsekiRegistrationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -58,6 +59,7 @@ ISSUANCE_STATE_RESERVED: IssuanceState
 ISSUANCE_STATE_PRINTING: IssuanceState
 ISSUANCE_STATE_ISSUED: IssuanceState
 ISSUANCE_STATE_VOIDED: IssuanceState
+ISSUANCE_STATE_AWAITING_HANDOVER: IssuanceState
 HONSEKI_REGISTRATION_STATE_UNSPECIFIED: HonsekiRegistrationState
 HONSEKI_REGISTRATION_STATE_PENDING: HonsekiRegistrationState
 HONSEKI_REGISTRATION_STATE_APPROVED: HonsekiRegistrationState
@@ -163,14 +165,16 @@ class ReserveRequest(_message.Message):
     def __init__(self, session_token: _Optional[str] = ..., kind: _Optional[_Union[CertificateKind, str]] = ..., subject_ids: _Optional[_Iterable[str]] = ..., include_head_and_relationship: _Optional[bool] = ..., include_honseki: _Optional[bool] = ..., fiscal_year: _Optional[int] = ..., municipality_code: _Optional[str] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
-    __slots__ = ("reservation_id", "fee_yen", "expires_at")
+    __slots__ = ("reservation_id", "fee_yen", "expires_at", "channel")
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     FEE_YEN_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     reservation_id: str
     fee_yen: int
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, reservation_id: _Optional[str] = ..., fee_yen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    channel: str
+    def __init__(self, reservation_id: _Optional[str] = ..., fee_yen: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class IssueRequest(_message.Message):
     __slots__ = ("session_token", "reservation_id", "idempotency_key", "printer_id")
@@ -223,14 +227,22 @@ class ReportPrintResultRequest(_message.Message):
     def __init__(self, session_token: _Optional[str] = ..., issuance_id: _Optional[str] = ..., outcome: _Optional[_Union[PrintOutcome, str]] = ..., pages_printed: _Optional[int] = ..., failure_reason: _Optional[str] = ...) -> None: ...
 
 class ReportPrintResultResponse(_message.Message):
-    __slots__ = ("state", "issue_number", "charged_yen")
+    __slots__ = ("state", "issue_number", "charged_yen", "reception_number", "reception_slip_pdf", "fee_due_yen", "collect_by")
     STATE_FIELD_NUMBER: _ClassVar[int]
     ISSUE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CHARGED_YEN_FIELD_NUMBER: _ClassVar[int]
+    RECEPTION_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    RECEPTION_SLIP_PDF_FIELD_NUMBER: _ClassVar[int]
+    FEE_DUE_YEN_FIELD_NUMBER: _ClassVar[int]
+    COLLECT_BY_FIELD_NUMBER: _ClassVar[int]
     state: IssuanceState
     issue_number: str
     charged_yen: int
-    def __init__(self, state: _Optional[_Union[IssuanceState, str]] = ..., issue_number: _Optional[str] = ..., charged_yen: _Optional[int] = ...) -> None: ...
+    reception_number: str
+    reception_slip_pdf: bytes
+    fee_due_yen: int
+    collect_by: _timestamp_pb2.Timestamp
+    def __init__(self, state: _Optional[_Union[IssuanceState, str]] = ..., issue_number: _Optional[str] = ..., charged_yen: _Optional[int] = ..., reception_number: _Optional[str] = ..., reception_slip_pdf: _Optional[bytes] = ..., fee_due_yen: _Optional[int] = ..., collect_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CancelReservationRequest(_message.Message):
     __slots__ = ("session_token", "reservation_id")

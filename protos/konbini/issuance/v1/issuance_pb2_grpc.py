@@ -93,6 +93,9 @@ class IssuanceServiceServicer:
 
     def ReportPrintResult(self, request, context):
         """The kiosk reports whether the copy printed whole: ISSUED (charged) or VOIDED (refunded).
+        A counter terminal (らくらく窓口) reports the copy its counter printer put out: it becomes
+        AWAITING_HANDOVER, and the response carries the reception number and the 受付票 to print
+        on the terminal's own printer; the fee is taken by the clerk at hand-over.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,7 +43,11 @@ class IssuanceServiceStub:
     chunks. The idempotency key makes retries safe: the same key yields the same copy.
     """
     ReportPrintResult: _grpc.UnaryUnaryMultiCallable[_issuance_pb2.ReportPrintResultRequest, _issuance_pb2.ReportPrintResultResponse]
-    """The kiosk reports whether the copy printed whole: ISSUED (charged) or VOIDED (refunded)."""
+    """The kiosk reports whether the copy printed whole: ISSUED (charged) or VOIDED (refunded).
+    A counter terminal (らくらく窓口) reports the copy its counter printer put out: it becomes
+    AWAITING_HANDOVER, and the response carries the reception number and the 受付票 to print
+    on the terminal's own printer; the fee is taken by the clerk at hand-over.
+    """
     CancelReservation: _grpc.UnaryUnaryMultiCallable[_issuance_pb2.CancelReservationRequest, _issuance_pb2.CancelReservationResponse]
     """Cancels a reservation before printing (resident walked away, card removed)."""
     RequestHonsekiRegistration: _grpc.UnaryUnaryMultiCallable[_issuance_pb2.RequestHonsekiRegistrationRequest, _issuance_pb2.HonsekiRegistration]
@@ -64,7 +68,11 @@ class IssuanceServiceAsyncStub(IssuanceServiceStub):
     chunks. The idempotency key makes retries safe: the same key yields the same copy.
     """
     ReportPrintResult: _aio.UnaryUnaryMultiCallable[_issuance_pb2.ReportPrintResultRequest, _issuance_pb2.ReportPrintResultResponse]  # type: ignore[assignment]
-    """The kiosk reports whether the copy printed whole: ISSUED (charged) or VOIDED (refunded)."""
+    """The kiosk reports whether the copy printed whole: ISSUED (charged) or VOIDED (refunded).
+    A counter terminal (らくらく窓口) reports the copy its counter printer put out: it becomes
+    AWAITING_HANDOVER, and the response carries the reception number and the 受付票 to print
+    on the terminal's own printer; the fee is taken by the clerk at hand-over.
+    """
     CancelReservation: _aio.UnaryUnaryMultiCallable[_issuance_pb2.CancelReservationRequest, _issuance_pb2.CancelReservationResponse]  # type: ignore[assignment]
     """Cancels a reservation before printing (resident walked away, card removed)."""
     RequestHonsekiRegistration: _aio.UnaryUnaryMultiCallable[_issuance_pb2.RequestHonsekiRegistrationRequest, _issuance_pb2.HonsekiRegistration]  # type: ignore[assignment]
@@ -106,7 +114,11 @@ class IssuanceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _issuance_pb2.ReportPrintResultRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_issuance_pb2.ReportPrintResultResponse, _abc.Awaitable[_issuance_pb2.ReportPrintResultResponse]]:
-        """The kiosk reports whether the copy printed whole: ISSUED (charged) or VOIDED (refunded)."""
+        """The kiosk reports whether the copy printed whole: ISSUED (charged) or VOIDED (refunded).
+        A counter terminal (らくらく窓口) reports the copy its counter printer put out: it becomes
+        AWAITING_HANDOVER, and the response carries the reception number and the 受付票 to print
+        on the terminal's own printer; the fee is taken by the clerk at hand-over.
+        """
 
     @_abc_1.abstractmethod
     def CancelReservation(

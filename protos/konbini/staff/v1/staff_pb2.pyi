@@ -286,3 +286,63 @@ class RejectHonsekiRequestRequest(_message.Message):
     registration_id: str
     note: str
     def __init__(self, registration_id: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class HandOverCounterCopyRequest(_message.Message):
+    __slots__ = ("reception_number",)
+    RECEPTION_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    reception_number: str
+    def __init__(self, reception_number: _Optional[str] = ...) -> None: ...
+
+class CounterCopy(_message.Message):
+    __slots__ = ("reception_number", "state", "kind", "title", "fee_yen", "pages", "issue_number", "terminal_id", "printed_at", "collect_by", "handed_over_at", "handed_over_by")
+    RECEPTION_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    FEE_YEN_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COLLECT_BY_FIELD_NUMBER: _ClassVar[int]
+    HANDED_OVER_AT_FIELD_NUMBER: _ClassVar[int]
+    HANDED_OVER_BY_FIELD_NUMBER: _ClassVar[int]
+    reception_number: str
+    state: str
+    kind: str
+    title: str
+    fee_yen: int
+    pages: int
+    issue_number: str
+    terminal_id: str
+    printed_at: _timestamp_pb2.Timestamp
+    collect_by: _timestamp_pb2.Timestamp
+    handed_over_at: _timestamp_pb2.Timestamp
+    handed_over_by: str
+    def __init__(self, reception_number: _Optional[str] = ..., state: _Optional[str] = ..., kind: _Optional[str] = ..., title: _Optional[str] = ..., fee_yen: _Optional[int] = ..., pages: _Optional[int] = ..., issue_number: _Optional[str] = ..., terminal_id: _Optional[str] = ..., printed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., collect_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handed_over_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handed_over_by: _Optional[str] = ...) -> None: ...
+
+class ListCounterCopiesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListCounterCopiesResponse(_message.Message):
+    __slots__ = ("copies",)
+    COPIES_FIELD_NUMBER: _ClassVar[int]
+    copies: _containers.RepeatedCompositeFieldContainer[CounterCopy]
+    def __init__(self, copies: _Optional[_Iterable[_Union[CounterCopy, _Mapping]]] = ...) -> None: ...
+
+class SetTaxYearsRequest(_message.Message):
+    __slots__ = ("fiscal_years",)
+    FISCAL_YEARS_FIELD_NUMBER: _ClassVar[int]
+    fiscal_years: int
+    def __init__(self, fiscal_years: _Optional[int] = ...) -> None: ...
+
+class TaxYearsSetting(_message.Message):
+    __slots__ = ("fiscal_years", "municipality_setting", "offered")
+    FISCAL_YEARS_FIELD_NUMBER: _ClassVar[int]
+    MUNICIPALITY_SETTING_FIELD_NUMBER: _ClassVar[int]
+    OFFERED_FIELD_NUMBER: _ClassVar[int]
+    fiscal_years: int
+    municipality_setting: bool
+    offered: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, fiscal_years: _Optional[int] = ..., municipality_setting: _Optional[bool] = ..., offered: _Optional[_Iterable[int]] = ...) -> None: ...

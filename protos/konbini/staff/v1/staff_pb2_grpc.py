@@ -99,6 +99,21 @@ class MunicipalityStaffServiceStub:
                 request_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.RejectHonsekiRequestRequest.SerializeToString,
                 response_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.HonsekiRequest.FromString,
                 _registered_method=True)
+        self.HandOverCounterCopy = channel.unary_unary(
+                '/konbini.staff.v1.MunicipalityStaffService/HandOverCounterCopy',
+                request_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.HandOverCounterCopyRequest.SerializeToString,
+                response_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.CounterCopy.FromString,
+                _registered_method=True)
+        self.ListCounterCopies = channel.unary_unary(
+                '/konbini.staff.v1.MunicipalityStaffService/ListCounterCopies',
+                request_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ListCounterCopiesRequest.SerializeToString,
+                response_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ListCounterCopiesResponse.FromString,
+                _registered_method=True)
+        self.SetTaxYears = channel.unary_unary(
+                '/konbini.staff.v1.MunicipalityStaffService/SetTaxYears',
+                request_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.SetTaxYearsRequest.SerializeToString,
+                response_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.TaxYearsSetting.FromString,
+                _registered_method=True)
 
 
 class MunicipalityStaffServiceServicer:
@@ -190,6 +205,30 @@ class MunicipalityStaffServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HandOverCounterCopy(self, request, context):
+        """らくらく窓口: the clerk takes the 受付票 and the fee and hands the certificate over; the copy
+        is then ISSUED and its fee posted (no operator commission). Once only: a second call is
+        FAILED_PRECONDITION ALREADY_HANDED_OVER; an uncollected, voided one RECEPTION_VOIDED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCounterCopies(self, request, context):
+        """Counter copies printed and waiting for the clerk, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetTaxYears(self, request, context):
+        """How many assessed fiscal years of tax certificates this municipality issues (1-10);
+        0 returns to the center's default.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MunicipalityStaffServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -257,6 +296,21 @@ def add_MunicipalityStaffServiceServicer_to_server(servicer, server):
                     servicer.RejectHonsekiRequest,
                     request_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.RejectHonsekiRequestRequest.FromString,
                     response_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.HonsekiRequest.SerializeToString,
+            ),
+            'HandOverCounterCopy': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandOverCounterCopy,
+                    request_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.HandOverCounterCopyRequest.FromString,
+                    response_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.CounterCopy.SerializeToString,
+            ),
+            'ListCounterCopies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCounterCopies,
+                    request_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ListCounterCopiesRequest.FromString,
+                    response_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.ListCounterCopiesResponse.SerializeToString,
+            ),
+            'SetTaxYears': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTaxYears,
+                    request_deserializer=konbini_dot_staff_dot_v1_dot_staff__pb2.SetTaxYearsRequest.FromString,
+                    response_serializer=konbini_dot_staff_dot_v1_dot_staff__pb2.TaxYearsSetting.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -610,6 +664,87 @@ class MunicipalityStaffService:
             '/konbini.staff.v1.MunicipalityStaffService/RejectHonsekiRequest',
             konbini_dot_staff_dot_v1_dot_staff__pb2.RejectHonsekiRequestRequest.SerializeToString,
             konbini_dot_staff_dot_v1_dot_staff__pb2.HonsekiRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandOverCounterCopy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.staff.v1.MunicipalityStaffService/HandOverCounterCopy',
+            konbini_dot_staff_dot_v1_dot_staff__pb2.HandOverCounterCopyRequest.SerializeToString,
+            konbini_dot_staff_dot_v1_dot_staff__pb2.CounterCopy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCounterCopies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.staff.v1.MunicipalityStaffService/ListCounterCopies',
+            konbini_dot_staff_dot_v1_dot_staff__pb2.ListCounterCopiesRequest.SerializeToString,
+            konbini_dot_staff_dot_v1_dot_staff__pb2.ListCounterCopiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTaxYears(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/konbini.staff.v1.MunicipalityStaffService/SetTaxYears',
+            konbini_dot_staff_dot_v1_dot_staff__pb2.SetTaxYearsRequest.SerializeToString,
+            konbini_dot_staff_dot_v1_dot_staff__pb2.TaxYearsSetting.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,17 @@ class MunicipalityStaffServiceStub:
     ApproveHonsekiRequest: _grpc.UnaryUnaryMultiCallable[_staff_pb2.ApproveHonsekiRequestRequest, _staff_pb2.HonsekiRequest]
     """Links a pending request to one current member of one 戸籍 kept here."""
     RejectHonsekiRequest: _grpc.UnaryUnaryMultiCallable[_staff_pb2.RejectHonsekiRequestRequest, _staff_pb2.HonsekiRequest]
+    HandOverCounterCopy: _grpc.UnaryUnaryMultiCallable[_staff_pb2.HandOverCounterCopyRequest, _staff_pb2.CounterCopy]
+    """らくらく窓口: the clerk takes the 受付票 and the fee and hands the certificate over; the copy
+    is then ISSUED and its fee posted (no operator commission). Once only: a second call is
+    FAILED_PRECONDITION ALREADY_HANDED_OVER; an uncollected, voided one RECEPTION_VOIDED.
+    """
+    ListCounterCopies: _grpc.UnaryUnaryMultiCallable[_staff_pb2.ListCounterCopiesRequest, _staff_pb2.ListCounterCopiesResponse]
+    """Counter copies printed and waiting for the clerk, oldest first."""
+    SetTaxYears: _grpc.UnaryUnaryMultiCallable[_staff_pb2.SetTaxYearsRequest, _staff_pb2.TaxYearsSetting]
+    """How many assessed fiscal years of tax certificates this municipality issues (1-10);
+    0 returns to the center's default.
+    """
 
 @_typing.type_check_only
 class MunicipalityStaffServiceAsyncStub(MunicipalityStaffServiceStub):
@@ -83,6 +94,17 @@ class MunicipalityStaffServiceAsyncStub(MunicipalityStaffServiceStub):
     ApproveHonsekiRequest: _aio.UnaryUnaryMultiCallable[_staff_pb2.ApproveHonsekiRequestRequest, _staff_pb2.HonsekiRequest]  # type: ignore[assignment]
     """Links a pending request to one current member of one 戸籍 kept here."""
     RejectHonsekiRequest: _aio.UnaryUnaryMultiCallable[_staff_pb2.RejectHonsekiRequestRequest, _staff_pb2.HonsekiRequest]  # type: ignore[assignment]
+    HandOverCounterCopy: _aio.UnaryUnaryMultiCallable[_staff_pb2.HandOverCounterCopyRequest, _staff_pb2.CounterCopy]  # type: ignore[assignment]
+    """らくらく窓口: the clerk takes the 受付票 and the fee and hands the certificate over; the copy
+    is then ISSUED and its fee posted (no operator commission). Once only: a second call is
+    FAILED_PRECONDITION ALREADY_HANDED_OVER; an uncollected, voided one RECEPTION_VOIDED.
+    """
+    ListCounterCopies: _aio.UnaryUnaryMultiCallable[_staff_pb2.ListCounterCopiesRequest, _staff_pb2.ListCounterCopiesResponse]  # type: ignore[assignment]
+    """Counter copies printed and waiting for the clerk, oldest first."""
+    SetTaxYears: _aio.UnaryUnaryMultiCallable[_staff_pb2.SetTaxYearsRequest, _staff_pb2.TaxYearsSetting]  # type: ignore[assignment]
+    """How many assessed fiscal years of tax certificates this municipality issues (1-10);
+    0 returns to the center's default.
+    """
 
 class MunicipalityStaffServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -184,5 +206,34 @@ class MunicipalityStaffServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _staff_pb2.RejectHonsekiRequestRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_staff_pb2.HonsekiRequest, _abc.Awaitable[_staff_pb2.HonsekiRequest]]: ...
+
+    @_abc_1.abstractmethod
+    def HandOverCounterCopy(
+        self,
+        request: _staff_pb2.HandOverCounterCopyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staff_pb2.CounterCopy, _abc.Awaitable[_staff_pb2.CounterCopy]]:
+        """らくらく窓口: the clerk takes the 受付票 and the fee and hands the certificate over; the copy
+        is then ISSUED and its fee posted (no operator commission). Once only: a second call is
+        FAILED_PRECONDITION ALREADY_HANDED_OVER; an uncollected, voided one RECEPTION_VOIDED.
+        """
+
+    @_abc_1.abstractmethod
+    def ListCounterCopies(
+        self,
+        request: _staff_pb2.ListCounterCopiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staff_pb2.ListCounterCopiesResponse, _abc.Awaitable[_staff_pb2.ListCounterCopiesResponse]]:
+        """Counter copies printed and waiting for the clerk, oldest first."""
+
+    @_abc_1.abstractmethod
+    def SetTaxYears(
+        self,
+        request: _staff_pb2.SetTaxYearsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staff_pb2.TaxYearsSetting, _abc.Awaitable[_staff_pb2.TaxYearsSetting]]:
+        """How many assessed fiscal years of tax certificates this municipality issues (1-10);
+        0 returns to the center's default.
+        """
 
 def add_MunicipalityStaffServiceServicer_to_server(servicer: MunicipalityStaffServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,130 @@
+"""The clerk's side of a counter copy (らくらく窓口): hand it over and take the fee, or list what
+is waiting. Staff act only on their own municipality's counter.
+
+Hand-over is where a counter copy is charged: AWAITING_HANDOVER → ISSUED, with the settlement
+entry in the same transaction (channel "counter": fee to the municipality, no commission). It
+happens once: a second hand-over of the same reception is refused with ALREADY_HANDED_OVER and
+charges nothing, also when two clerks try at the same moment (the ledger's unique keys decide).
+A reception past its collection deadline is voided, not handed over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from server.common.clock import Clock
+from server.counter.models import CounterReception
+from server.counter.reception import (
+    AlreadyHandedOver,
+    ReceptionVoided,
+    check_reception_number,
+    find_reception,
+)
+from server.db.models import Issuance
+from server.issuance.documents import CertificateKind
+from server.issuance.service import apply_event
+from server.issuance.states import IssuanceEvent, IssuanceState
+
+
+@dataclass(frozen=True)
+class CounterCopy:
+    """A counter copy as the clerk sees it."""
+
+    reception_number: str
+    state: IssuanceState
+    kind: CertificateKind
+    fee_yen: int  # to collect while waiting; collected once handed over
+    pages: int
+    issue_number: str
+    terminal_id: str
+    printed_at: datetime
+    collect_by: datetime
+    handed_over_at: datetime | None
+    handed_over_by: str | None
+
+
+def _view(reception: CounterReception, row: Issuance) -> CounterCopy:
+    return CounterCopy(
+        reception_number=reception.reception_number,
+        state=IssuanceState(row.state),
+        kind=CertificateKind(row.kind),
+        fee_yen=row.fee_yen,
+        pages=row.page_count or 1,
+        issue_number=row.issue_number or "",
+        terminal_id=reception.terminal_id,
+        printed_at=reception.printed_at,
+        collect_by=reception.collect_by,
+        handed_over_at=reception.handed_over_at,
+        handed_over_by=reception.handed_over_by,
+    )
+
+
+class CounterDesk:
+    def __init__(self, engine: Engine, *, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def hand_over(self, municipality_code: str, staff_id: str, number: str) -> CounterCopy:
+        """The clerk took the 受付票 `number` and the fee: the copy is issued and charged."""
+        number = check_reception_number(number)
+        now = self._clock()
+        with Session(self._engine) as db:
+            reception = find_reception(db, municipality_code, number)
+            row = db.get(Issuance, reception.issuance_id)
+            assert row is not None  # foreign key
+            state = IssuanceState(row.state)
+            if state is IssuanceState.ISSUED:
+                raise _already(reception)
+            if state is IssuanceState.VOIDED:
+                raise _voided(number)
+            if now >= reception.collect_by:  # the sweeper has not come by yet: void it now
+                apply_event(db, row, IssuanceEvent.EXPIRE, now, "not collected at the counter")
+                db.commit()
+                raise _voided(number)
+            apply_event(db, row, IssuanceEvent.HAND_OVER, now, f"handed over by {staff_id}")
+            reception.handed_over_at = now
+            reception.handed_over_by = staff_id
+            db.add(reception)
+            try:
+                db.commit()
+            except IntegrityError:  # another clerk handed it over at the same moment
+                db.rollback()
+                raced = db.get(CounterReception, reception.issuance_id)
+                raise _already(raced or reception) from None
+            db.refresh(row)
+            db.refresh(reception)
+            return _view(reception, row)
+
+    def waiting(self, municipality_code: str) -> list[CounterCopy]:
+        """Copies printed at this municipality's counter and not yet handed over, oldest first."""
+        with Session(self._engine) as db:
+            found: Sequence[tuple[CounterReception, Issuance]] = db.exec(
+                select(CounterReception, Issuance)
+                .join(Issuance, col(Issuance.id) == col(CounterReception.issuance_id))
+                .where(CounterReception.municipality_code == municipality_code)
+                .where(col(Issuance.state) == IssuanceState.AWAITING_HANDOVER.value)
+                .order_by(col(CounterReception.printed_at))
+            ).all()
+            return [_view(r, i) for r, i in found]
+
+
+def _already(reception: CounterReception) -> AlreadyHandedOver:
+    when = reception.handed_over_at.isoformat() if reception.handed_over_at else ""
+    return AlreadyHandedOver(
+        f"reception {reception.reception_number} was already handed over; nothing is charged again",
+        metadata={"reception_number": reception.reception_number, "handed_over_at": when},
+    )
+
+
+def _voided(number: str) -> ReceptionVoided:
+    return ReceptionVoided(
+        f"reception {number} was not collected in time and is void (no fee);"
+        " the printed copy is to be shredded and the resident may request it again",
+        metadata={"reception_number": number},
+    )
