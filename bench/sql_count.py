@@ -46,6 +46,8 @@ def measure(
     )
     if "kiosk_hours" in ServerConfig.__dataclass_fields__:
         config = replace(config, kiosk_hours="00:00-24:00")
+    if "insecure" in ServerConfig.__dataclass_fields__:  # plaintext, kiosks named by a header
+        config = replace(config, insecure=True)
     center = create_server(config)
     counts: Counter[str] = Counter()
     pending: Counter[str] = Counter()  # since the last RPC ended

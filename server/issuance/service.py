@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
+from server.audit import log as audit
 from server.auth.service import token_digest
 from server.bcl.models import BclTaxRecord
 from server.bcl.records import ResidentRecord
@@ -575,6 +576,7 @@ class IssuanceDesk:
                 db.flush()  # the issuance row before the detail that refers to it
                 detail.issuance_id = row.id
                 db.add(detail)
+            _audit_issuance(db, row, "reserved", row.kiosk_id, now, {"fee_yen": str(row.fee_yen)})
             db.commit()
             return Reservation(row.id, row.fee_yen, row.expires_at, Channel(row.channel))
 
@@ -971,6 +973,23 @@ def apply_event(
         post_issued_copy(db, row, now)
     elif new is IssuanceState.VOIDED:  # the void log only: a void costs nothing
         record_voided_copy(db, row, now, from_state=old.value)
+    actor = "center" if event is IssuanceEvent.EXPIRE else row.kiosk_id
+    _audit_issuance(db, row, new.value, actor, now, {"from": old.value, "reason": reason[:200]})
+
+
+def _audit_issuance(
+    db: Session, row: Issuance, state: str, actor: str, now: datetime, details: dict[str, str]
+) -> None:
+    """Every move of a copy in the audit log: the copy's id, never whose it is."""
+    audit.append(
+        db,
+        event=f"issuance.{state}",
+        actor=actor,
+        subject=row.id,
+        municipality_code=row.municipality_code,
+        details={"kind": row.kind, "channel": row.channel, **details},
+        at=now,
+    )
 
 
 @dataclass(frozen=True)
