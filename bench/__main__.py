@@ -60,7 +60,10 @@ def _load_section(
     name: str, database_url: str, args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
     state = work / name
-    prepared = prepare(state, database_url, households=args.households, kiosks=args.concurrency)
+    # Kiosk sessions only: no BCL export to generate (the Locust scenarios upload one).
+    prepared = prepare(
+        state, database_url, households=args.households, kiosks=args.concurrency, bcl_residents=0
+    )
     settings = LoadSettings(
         concurrency=args.concurrency,
         duration_s=args.duration,

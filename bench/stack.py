@@ -1,8 +1,9 @@
 """A whole issuance center for load: JPKI authority, database, residents with cards, processes.
 
 `prepare` makes the state (an authority, a database seeded with several municipalities and a
-card for every resident old enough, extra kiosk terminals, and `cards/manifest.json` that the
-load reads); `Stack.start` runs the authority's OCSP/CRL responder and the center (N worker
+card for every resident old enough, a phone for some of them, extra kiosk terminals, an e-review
+portal client, a generated BCL export of a fourth municipality, and `cards/manifest.json` that
+the load reads); `Stack.start` runs the authority's OCSP/CRL responder and the center (N worker
 processes on one port, `server.multiproc`) as separate processes, as in production.
 
     python -m bench.stack up --state var/load --database-url sqlite:///var/load/center.db
@@ -31,15 +32,22 @@ import psycopg
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from clients.seeding import DEMO_OPERATORS, seed_municipality
+from clients.bcl.generate import generate_dataset
+from clients.bcl.onboard import join_municipality
+from clients.seeding import DEMO_OPERATORS, card_serial, seed_municipality
 from hardware_sim.authority.ca import AUTH_CA_CERT_FILE, JpkiAuthority
-from load.scenario import Manifest, Resident
+from hardware_sim.card.credentials import CardCredentials, TokenKind
+from load.scenario import MANIFEST, Manifest, Resident
+from server.bcl.records import ResidentRecord
+from server.bcl.store import link_card_serials
 from server.common.clock import JST
 from server.db.engine import make_engine, upgrade
 from server.db.models import Kiosk
+from server.ereview.access import add_client
 from tests.pki import pooled_key_source
 
 REPO = Path(__file__).resolve().parent.parent
+EREVIEW_CLIENTS_FILE = "ereview-clients.json"
 
 # (code, prefecture, name): a ward, a designated city, a town — different fees and seals.
 MUNICIPALITIES = (
@@ -47,6 +55,12 @@ MUNICIPALITIES = (
     ("141003", "神奈川県", "横浜市"),
     ("013676", "北海道", "奥尻町"),
 )
+# A fourth municipality that only uploads its BCL export during the load (a full upload replaces
+# a municipality's residents, so it must not be one whose cards the kiosks use).
+BCL_MUNICIPALITY = ("232017", "愛知県", "豊橋市")
+PHONE_EVERY = 5  # every fifth card holder also has a phone, alternately Android and iPhone
+EREVIEW_CLIENT = "load-portal"
+EREVIEW_APPLICANTS_PER_MUNICIPALITY = 40
 
 
 @dataclass(frozen=True)
@@ -89,8 +103,10 @@ def prepare(
     households: int = 120,
     kiosks: int = 64,
     seed: int = 2026,
+    bcl_residents: int = 20_000,
 ) -> Prepared:
-    """Authority, schema, municipalities with cards, kiosks, manifest; returns where they are."""
+    """Authority, schema, municipalities with cards and phones, kiosks, an e-review client, a
+    BCL export (`bcl_residents`, 0: none), manifest; returns where they are."""
     state.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     authority = JpkiAuthority.create(
@@ -100,6 +116,7 @@ def prepare(
     try:
         upgrade(engine)
         residents: list[Resident] = []
+        applicants: list[dict[str, str]] = []
         cards_dir = state / "cards"
         for i, (code, prefecture, name) in enumerate(MUNICIPALITIES):
             seeded = seed_municipality(
@@ -117,24 +134,102 @@ def prepare(
             sizes = Counter(r.household_id for r in seeded.residents)
             sealed = {s.resident_id for s in seeded.seals if s.active}
             suppressed = {r.household_id for r in seeded.residents if r.suppressed}
-            for r in seeded.residents:
+            holders = [
+                r
+                for r in seeded.residents
                 # 交付抑止 households are left out: their visits end "ask at the counter".
-                if r.resident_id in seeded.cards and r.household_id not in suppressed:
-                    residents.append(
-                        Resident(
-                            card_file=f"{code}/{r.resident_id}.json",
-                            municipality_code=code,
-                            household_size=sizes[r.household_id],
-                            has_seal=r.resident_id in sealed,
-                        )
+                if r.resident_id in seeded.cards and r.household_id not in suppressed
+            ]
+            phones = _issue_phones(engine, authority, code, holders, seeded.cards, now, cards_dir)
+            for r in holders:
+                residents.append(
+                    Resident(
+                        card_file=f"{code}/{r.resident_id}.json",
+                        municipality_code=code,
+                        household_size=sizes[r.household_id],
+                        has_seal=r.resident_id in sealed,
+                        phone_file=phones.get(r.resident_id, ""),
                     )
+                )
+            for r in holders[:EREVIEW_APPLICANTS_PER_MUNICIPALITY]:
+                applicants.append(
+                    {
+                        "municipality_code": code,
+                        "name": r.full_name,
+                        "name_kana": r.full_name_kana,
+                        "birth_date": r.birth_date.isoformat(),
+                        "address": r.address,
+                    }
+                )
         kiosk_ids = _add_kiosks(engine, kiosks)
+        bcl: dict[str, str] = {}
+        if bcl_residents:
+            code, prefecture, name = BCL_MUNICIPALITY
+            join_municipality(engine, code=code, prefecture=prefecture, name=name, seed=seed)
+            directory = state / "bcl-upload" / code
+            generate_dataset(
+                directory,
+                residents=bcl_residents,
+                seed=seed,
+                code=code,
+                prefecture=prefecture,
+                name=name,
+                today=now.astimezone(JST).date(),
+            )
+            bcl = {"municipality_code": code, "directory": str(directory)}
     finally:
         engine.dispose()
     authority.save(state / "authority")
-    manifest = Manifest(cards_dir, tuple(residents), tuple(kiosk_ids))
+    secret = add_client(
+        state / EREVIEW_CLIENTS_FILE,
+        EREVIEW_CLIENT,
+        "負荷試験 電子申請",
+        [code for code, _, _ in MUNICIPALITIES],
+    )
+    ereview = {"client_id": EREVIEW_CLIENT, "secret": secret, "applicants": applicants}
+    manifest = Manifest(cards_dir, tuple(residents), tuple(kiosk_ids), ereview, bcl)
     manifest.write()
+    (cards_dir / MANIFEST).chmod(0o600)  # it holds the portal's secret
     return Prepared(state, database_url, manifest)
+
+
+def _issue_phones(
+    engine: sa.engine.Engine,
+    authority: JpkiAuthority,
+    code: str,
+    holders: list[ResidentRecord],
+    cards: dict[str, CardCredentials],
+    now: datetime,
+    cards_dir: Path,
+) -> dict[str, str]:
+    """A phone (スマホ用電子証明書) for every PHONE_EVERY-th card holder, linked in 利用者管理 to
+    the same resident as the card; returns resident id → its credentials file."""
+    files: dict[str, str] = {}
+    links: dict[int, tuple[int, str]] = {}
+    with Session(engine) as db:
+        for n, r in enumerate(holders[::PHONE_EVERY]):
+            token = TokenKind.ANDROID if n % 2 == 0 else TokenKind.IPHONE
+            phone = authority.issue_card(
+                r.resident_id,
+                token=token,
+                pin=cards[r.resident_id].auth_pin,
+                sign_password=cards[r.resident_id].sign_password,
+            )
+            resident_pk = db.execute(
+                sa.text(
+                    "SELECT id FROM residents WHERE resident_id = :r AND municipality_code = :m"
+                ),
+                {"r": r.resident_id, "m": code},
+            ).scalar_one()
+            links[card_serial(phone)] = (resident_pk, token.value)
+            name = f"{code}/{r.resident_id}.phone.json"
+            path = cards_dir / name
+            path.write_text(phone.to_json(), encoding="utf-8")
+            path.chmod(0o600)
+            files[r.resident_id] = name
+        link_card_serials(db, links, at=now)
+        db.commit()
+    return files
 
 
 def _add_kiosks(engine: sa.engine.Engine, count: int) -> list[str]:
@@ -211,6 +306,9 @@ class Stack:
             "KONBINI_WORKERS": str(self.workers_per_process),
             # Benchmarks run at any hour; the national kiosk hours would refuse them at night.
             "KONBINI_KIOSK_HOURS": "00:00-24:00",
+            "KONBINI_EREVIEW_CLIENTS": str(state / EREVIEW_CLIENTS_FILE),
+            "KONBINI_INSECURE": "1",  # plaintext gRPC on loopback: the load measures the center
+            "KONBINI_BCL_DIR": str(state / "bcl-data"),
         }
         self.center = subprocess.Popen(
             [
@@ -274,10 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--processes", type=int, default=2)
     up.add_argument("--revocation", choices=["ocsp", "crl"], default="ocsp")
     up.add_argument("--households", type=int, default=120)
+    up.add_argument("--bcl-residents", type=int, default=20_000, help="0: no BCL upload")
     args = parser.parse_args(argv)
     state = Path(args.state).resolve()
     url = args.database_url or f"sqlite:///{state / 'center.db'}"
-    prepared = prepare(state, url, households=args.households)
+    prepared = prepare(state, url, households=args.households, bcl_residents=args.bcl_residents)
     with Stack(prepared, processes=args.processes, revocation=args.revocation) as stack:
         print(f"center {stack.target}  authority {stack.authority_url}")
         print(f"cards  {prepared.manifest.directory}  ({len(prepared.manifest.residents)} cards)")

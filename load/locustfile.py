@@ -13,10 +13,18 @@ or headless, writing Locust's CSV files and a summary (`<prefix>_summary.json`):
     .venv/bin/locust -f load/locustfile.py --host 127.0.0.1:<port> --cards var/load/cards \
         --headless -u 16 -r 4 -t 60s --csv var/load/run
 
-Each Locust user is one kiosk terminal (its own kiosk id, connection, printer and cards). Every
-RPC is reported as a request ("grpc", method name) and every whole visit as one too ("kiosk",
-"session juminhyo" / "session inkan"): a visit that did not end as the scenario meant (issued,
-or voided after an injected printer jam) is a failure with the reason.
+Users: `KioskUser`, one kiosk terminal each (its own kiosk id, connection, printer, cards and
+phones), is everyone but two: one `PortalUser` submitting e-review applications (a trickle, one
+every 0.5–2 s) and one `BclUploadUser` uploading a municipality's whole BCL export again and
+again (a pause of `--bcl-pause` seconds between uploads; 0 turns it off). Every RPC is reported
+as a request ("grpc", method name); every whole visit as one too ("kiosk", "session juminhyo" /
+"session inkan", with " android" / " iphone" for a phone): a visit that did not end as the
+scenario meant (issued, or voided after an injected printer jam) is a failure with the reason;
+so are e-review submissions ("portal", "ereview submit") that do not match, and BCL uploads
+("bcl", "full upload") that are not committed.
+
+TODO(counter terminals): add a `CounterUser` once the center has the counter terminal flow
+(らくらく窓口, `RegisteredKiosk.terminal_kind == "counter"`, hand-over by staff).
 """
 
 from __future__ import annotations
@@ -29,16 +37,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import gevent
 import grpc.experimental.gevent as grpc_gevent  # type: ignore[import-not-found]
-from locust import User, events, task
+from locust import User, between, constant, events, task
 from locust.env import Environment
 
-from load.scenario import Kiosk, Manifest, Mix, kiosk_channel, split
+from load.scenario import Kiosk, Manifest, Mix, Portal, kiosk_channel, split, upload_bcl
 
 grpc_gevent.init_gevent()  # before any gRPC object exists (Locust has patched the stdlib)
 
 _kiosk_numbers = itertools.count()
 _outcomes: Counter[str] = Counter()
+_carriers: Counter[str] = Counter()
 _lock = threading.Lock()
 
 
@@ -46,6 +56,7 @@ _lock = threading.Lock()
 def _arguments(parser: Any) -> None:
     parser.add_argument("--cards", default="var/load/cards", help="cards dir with manifest.json")
     parser.add_argument("--think-time", type=float, default=0.0, help="max seconds between visits")
+    parser.add_argument("--bcl-pause", type=float, default=30.0, help="s between BCL uploads")
 
 
 @events.test_stop.add_listener  # type: ignore[untyped-decorator]
@@ -55,12 +66,22 @@ def _summary(environment: Environment, **_kw: Any) -> None:
     session_stats = [s for (name, kind), s in stats.entries.items() if kind == "kiosk"]
     issued = _outcomes.get("issued", 0)
     elapsed = max(1e-9, stats.last_request_timestamp - stats.start_time) if stats.entries else 0
+    by_kind = {
+        kind: {
+            "requests": sum(s.num_requests for (_, k), s in stats.entries.items() if k == kind),
+            "failures": sum(s.num_failures for (_, k), s in stats.entries.items() if k == kind),
+        }
+        for kind in ("portal", "bcl")
+    }
     summary = {
         "outcomes": dict(_outcomes),
         "issued": issued,
         "issuances_per_s": round(issued / elapsed, 2) if elapsed else 0,
         "sessions": sum(s.num_requests for s in session_stats),
         "session_failures": sum(s.num_failures for s in session_stats),
+        "sessions_by_carrier": dict(_carriers),
+        "ereview_submissions": by_kind["portal"],
+        "bcl_uploads": by_kind["bcl"],
         "session_p50_ms": stats.get("session juminhyo", "kiosk").get_response_time_percentile(0.5),
         "session_p99_ms": stats.get("session juminhyo", "kiosk").get_response_time_percentile(0.99),
     }
@@ -113,11 +134,75 @@ class KioskUser(User):
         result = self.kiosk.session(self.rng)
         with _lock:
             _outcomes[result.outcome.value] += 1
+            _carriers[result.carrier] += 1
+        carrier = "" if result.carrier == "card" else f" {result.carrier}"
         self.environment.events.request.fire(
             request_type="kiosk",
-            name=f"session {result.kind}",
+            name=f"session {result.kind}{carrier}",
             response_time=result.elapsed_ms,
             response_length=0,
             exception=None if result.expected else RuntimeError(result.error or "unexpected"),
             context={"injected": result.injected},
+        )
+
+
+class PortalUser(User):
+    """An application portal submitting e-review applications of known residents."""
+
+    fixed_count = 1
+    wait_time = between(0.5, 2.0)
+
+    def on_start(self) -> None:
+        manifest = Manifest.load(Path(self.environment.parsed_options.cards))
+        self.channel = kiosk_channel(self.host or "127.0.0.1:50051")
+        self.portal = Portal(self.channel, manifest)
+        self.rng = random.Random(10_000)
+
+    def on_stop(self) -> None:
+        self.channel.close()
+
+    @task
+    def submit(self) -> None:
+        result = self.portal.submit(self.rng)
+        self.environment.events.request.fire(
+            request_type="portal",
+            name="ereview submit",
+            response_time=result.elapsed_ms,
+            response_length=0,
+            exception=None if result.ok else RuntimeError(result.detail),
+            context={},
+        )
+
+
+class BclUploadUser(User):
+    """A municipality uploading its whole BCL export while the kiosks run."""
+
+    fixed_count = 1
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.manifest = Manifest.load(Path(self.environment.parsed_options.cards))
+        self.pause_s = float(self.environment.parsed_options.bcl_pause)
+        self.channel = kiosk_channel(self.host or "127.0.0.1:50051")
+        self.uploads = 0
+
+    def on_stop(self) -> None:
+        self.channel.close()
+
+    @task
+    def upload(self) -> None:
+        if not self.pause_s or not self.manifest.bcl:  # turned off, or no export prepared
+            self.stop()
+            return
+        if self.uploads:
+            gevent.sleep(self.pause_s)
+        self.uploads += 1
+        result = upload_bcl(self.channel, self.manifest)
+        self.environment.events.request.fire(
+            request_type="bcl",
+            name="full upload",
+            response_time=result.elapsed_ms,
+            response_length=0,
+            exception=None if result.ok else RuntimeError(result.detail),
+            context={},
         )

@@ -7,8 +7,16 @@ with its RSA-2048 key, the center really checks the chain, OCSP or the CRL and t
 renders the PDF and records the outcome, and the emulated printer really parses the PDF.
 
 The mix (`Mix`): mostly 住民票の写し (of oneself or of the household, sometimes with 世帯主・続柄),
-some 印鑑登録証明書 for residents with a seal; a trickle of wrong PINs (the resident retries
-with the right one, as at a real kiosk) and of printer jams (the copy is voided, no fee).
+some 印鑑登録証明書 for residents with a seal; residents spread over three municipalities (a
+ward, a designated city, a town: different fees and seals); some residents with a phone
+(スマホ用電子証明書, Android or iPhone, unlocked by biometrics on the phone: no PIN at the kiosk)
+use it instead of their card; a trickle of wrong PINs (the resident retries with the right one,
+as at a real kiosk) and of printer jams (the copy is voided, no fee).
+
+Besides kiosks, `Portal` is an application portal submitting e-review applications of known
+residents, and `upload_bcl` a municipality's BCL upload (`load/locustfile.py` runs both beside
+the kiosks). TODO(counter terminals): when the counter terminal flow (らくらく窓口,
+`RegisteredKiosk.terminal_kind == "counter"`) is in the center, add counter sessions here.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from typing import Any
 
 import grpc
 
+from clients.bcl.client import BclClient, upload_files
+from clients.ereview.client import EReviewClient, EReviewError, Person
 from clients.kiosk.terminal import (
     CertificateChoice,
     KioskTerminal,
@@ -31,11 +41,13 @@ from clients.kiosk.terminal import (
     VisitStatus,
 )
 from hardware_sim.card.applet import JpkiApplet
-from hardware_sim.card.credentials import CardCredentials
+from hardware_sim.card.credentials import CardCredentials, TokenKind
+from hardware_sim.card.phone import Phone
 from hardware_sim.card.reader import InProcessReader
 from hardware_sim.printer import KioskPrinter, PrinterFault
 
 MANIFEST = "manifest.json"
+_CARRIERS = {TokenKind.ANDROID: "android", TokenKind.IPHONE: "iphone"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class Resident:
     municipality_code: str
     household_size: int
     has_seal: bool
+    phone_file: str = ""  # the resident's phone credentials (Android or iPhone), if any
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,11 @@ class Manifest:
     directory: Path
     residents: tuple[Resident, ...]
     kiosk_ids: tuple[str, ...]
+    # {"client_id", "secret", "applicants": [{"municipality_code", "name", "name_kana",
+    # "birth_date", "address"}]}: a registered portal and residents it applies for.
+    ereview: dict[str, Any] = field(default_factory=dict, compare=False)
+    # {"municipality_code", "directory"}: a generated BCL export of a fourth municipality.
+    bcl: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def load(cls, directory: Path) -> Manifest:
@@ -63,18 +81,27 @@ class Manifest:
             directory,
             tuple(Resident(**r) for r in raw["residents"]),
             tuple(raw["kiosk_ids"]),
+            raw.get("ereview", {}),
+            raw.get("bcl", {}),
         )
 
     def write(self) -> None:
         body = {
             "residents": [r.__dict__ for r in self.residents],
             "kiosk_ids": list(self.kiosk_ids),
+            "ereview": self.ereview,
+            "bcl": self.bcl,
         }
         (self.directory / MANIFEST).write_text(json.dumps(body, indent=1), encoding="utf-8")
 
     def card(self, resident: Resident) -> CardCredentials:
         return CardCredentials.from_json(
             (self.directory / resident.card_file).read_text(encoding="utf-8")
+        )
+
+    def phone(self, resident: Resident) -> CardCredentials:
+        return CardCredentials.from_json(
+            (self.directory / resident.phone_file).read_text(encoding="utf-8")
         )
 
 
@@ -85,6 +112,7 @@ class Mix:
     inkan: float = 0.2  # of residents with an active seal registration
     household: float = 0.35  # 住民票 of the whole household (when it has several members)
     head_and_relationship: float = 0.25
+    phone: float = 0.5  # of residents with a phone: they tap it instead of the card
     wrong_pin: float = 0.02  # a wrong PIN first, then the right one
     print_failure: float = 0.01  # the printer jams on this copy
 
@@ -103,6 +131,7 @@ class SessionResult:
     elapsed_ms: float
     injected: str = ""  # "wrong_pin", "print_failure" or ""
     error: str = ""  # reason or message when the outcome was not the expected one
+    carrier: str = "card"  # "card", "android" or "iphone"
 
     @property
     def expected(self) -> bool:
@@ -196,6 +225,7 @@ class Kiosk:
     printer: KioskPrinter = field(init=False)
     terminal: KioskTerminal = field(init=False)
     _cards: dict[str, tuple[JpkiApplet, str]] = field(init=False, default_factory=dict)
+    _phones: dict[str, Phone] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.residents:
@@ -211,6 +241,8 @@ class Kiosk:
         """
         for resident in self.residents:
             self._card(resident)
+            if resident.phone_file:
+                self._phone(resident)
 
     def _card(self, resident: Resident) -> tuple[JpkiApplet, str]:
         """The resident's card (its PIN counters persist between visits) and their PIN."""
@@ -223,9 +255,23 @@ class Kiosk:
             )
         return known
 
-    def _reader(self, resident: Resident) -> InProcessReader:
+    def _phone(self, resident: Resident) -> Phone:
+        """The resident's phone, in biometric mode (unlocked on the phone before each tap)."""
+        known = self._phones.get(resident.phone_file)
+        if known is None:
+            credentials = self.manifest.phone(resident)
+            if credentials.token is TokenKind.IPHONE:
+                known = Phone.iphone(credentials)
+            else:
+                known = Phone.android(credentials, biometrics=True)
+            self._phones[resident.phone_file] = known
+        return known
+
+    def _reader(
+        self, resident: Resident, chip: JpkiApplet | Phone | None = None
+    ) -> InProcessReader:
         reader = InProcessReader()
-        reader.insert(self._card(resident)[0])
+        reader.insert(chip if chip is not None else self._card(resident)[0])
         reader.connect()
         return reader
 
@@ -242,14 +288,22 @@ class Kiosk:
                 "household" if whole else "self",
                 include_head_and_relationship=rng.random() < mix.head_and_relationship,
             )
+        phone = None
+        if resident.phone_file and rng.random() < mix.phone:
+            phone = self._phone(resident)
         injected = ""
-        if rng.random() < mix.wrong_pin:
+        if phone is None and rng.random() < mix.wrong_pin:
             injected = "wrong_pin"
         elif rng.random() < mix.print_failure:
             injected = "print_failure"
         _, pin = self._card(resident)
         started = time.perf_counter()
-        reader = self._reader(resident)
+        if phone is not None:
+            phone.authenticate_user()  # Face ID / fingerprint on the phone, then the tap
+            pin = ""  # nothing entered at the kiosk
+            reader = self._reader(resident, phone)
+        else:
+            reader = self._reader(resident)
         if injected == "wrong_pin":
             wrong = f"{(int(pin) + 1) % 10_000:04d}"
             first = self.terminal.visit(reader, wrong, order)
@@ -264,14 +318,17 @@ class Kiosk:
             else:  # printers without mid-job faults jam before the job: also a voided copy
                 self.printer.inject(PrinterFault.JAM)
         try:
-            outcome = self.terminal.visit(reader, pin, order)
+            outcome = self.terminal.visit(reader, pin or None, order)
         finally:
             self.printer.clear()
-        return self._result(order, outcome, started, injected)
+            if phone is not None:
+                phone.lock()  # an unlock the visit did not use must not carry over
+        carrier = "card" if phone is None else _CARRIERS[phone.kind]
+        return self._result(order, outcome, started, injected, carrier)
 
     @staticmethod
     def _result(
-        order: Order, outcome: VisitOutcome, started: float, injected: str
+        order: Order, outcome: VisitOutcome, started: float, injected: str, carrier: str = "card"
     ) -> SessionResult:
         elapsed = (time.perf_counter() - started) * 1e3
         error = ""
@@ -279,7 +336,76 @@ class Kiosk:
             error = f"{outcome.error.code.name} {outcome.error.reason}: {outcome.error.message}"
         elif outcome.status is not VisitStatus.ISSUED:
             error = outcome.status.value
-        return SessionResult(order.kind.value, outcome.status, elapsed, injected, error)
+        return SessionResult(order.kind.value, outcome.status, elapsed, injected, error, carrier)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One e-review submission or BCL upload: did it end as meant, how long (ms), detail."""
+
+    ok: bool
+    elapsed_ms: float
+    detail: str
+
+
+@dataclass
+class Portal:
+    """An application portal (電子申請システム) submitting e-review applications of residents.
+
+    The applicants are real residents of the load's municipalities, declared as on their
+    residence record, so each review is expected to end "match".
+    """
+
+    channel: grpc.Channel
+    manifest: Manifest
+    client: EReviewClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        info = self.manifest.ereview
+        if not info.get("applicants"):
+            raise ValueError("the manifest has no e-review client and applicants")
+        self.client = EReviewClient(
+            self.channel, client_id=info["client_id"], secret=info["secret"]
+        )
+
+    def submit(self, rng: random.Random) -> CallResult:
+        a = rng.choice(self.manifest.ereview["applicants"])
+        started = time.perf_counter()
+        try:
+            review = self.client.submit(
+                a["municipality_code"],
+                Person(a["name"], a["name_kana"], a["birth_date"]),
+                address=a["address"],
+                procedure=rng.choice(("jido_teate", "kokuho", "other")),
+            )
+        except EReviewError as exc:
+            return CallResult(False, (time.perf_counter() - started) * 1e3, str(exc))
+        elapsed = (time.perf_counter() - started) * 1e3
+        return CallResult(review.outcome == "match", elapsed, review.outcome)
+
+
+def upload_bcl(channel: grpc.Channel, manifest: Manifest) -> CallResult:
+    """One full BCL upload of the manifest's fourth municipality (its whole export).
+
+    TODO(staff credentials): the BCL service is moving from a municipality header to staff
+    credentials; then `bench.stack.prepare` must provision the municipality's credentials into
+    the manifest (`bcl["token"]`), which is passed on here when present.
+    """
+    info = manifest.bcl
+    files = upload_files(Path(info["directory"]))
+    credentials = {"token": info["token"]} if info.get("token") else {}
+    started = time.perf_counter()
+    try:
+        client = BclClient(channel, info["municipality_code"], **credentials)
+        result = client.upload(files, timeout=900)
+    except grpc.RpcError as exc:
+        return CallResult(False, (time.perf_counter() - started) * 1e3, f"{exc.code().name}")
+    except TypeError as exc:  # the client's credentials changed shape (see the TODO above)
+        return CallResult(False, (time.perf_counter() - started) * 1e3, str(exc))
+    elapsed = (time.perf_counter() - started) * 1e3
+    if result.generation is None:
+        return CallResult(False, elapsed, f"rejected: {result.error_count} row errors")
+    return CallResult(True, elapsed, f"generation {result.generation.number}")
 
 
 def split(residents: Sequence[Resident], parts: int) -> list[list[Resident]]:

@@ -142,8 +142,12 @@ def serve_processes(
     slots: list[_Slot] = []
     failed = False
     try:
-        with reserved_port(config.host, config.port) as port:
+        with contextlib.ExitStack() as held:
+            port = held.enter_context(reserved_port(config.host, config.port))
             shared = dataclasses.replace(config, port=port)
+            if config.tls and config.api_port == 0:  # every worker must pick the same one
+                api_port = held.enter_context(reserved_port(config.host, 0))
+                shared = dataclasses.replace(shared, api_port=api_port)
 
             def start(index: int) -> _Slot:
                 ready_file = Path(tmp.name) / f"worker-{index}.port"

@@ -131,3 +131,13 @@ def test_konbini_bench_hands_its_options_to_the_harness(capsys: pytest.CaptureFi
     assert "unknown sections ['nonsense']" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # other commands still refuse options they do not know
         main(["db", "upgrade", "--only", "pdf"])
+
+
+def test_the_manifest_keeps_phones_the_portal_and_the_bcl_export(tmp_path: Path) -> None:
+    people = (*residents(2), Resident("131016/R9.json", "131016", 2, False, "131016/R9.phone.json"))
+    ereview = {"client_id": "load-portal", "secret": "s", "applicants": [{"name": "佐藤　一郎"}]}
+    bcl = {"municipality_code": "232017", "directory": str(tmp_path / "bcl")}
+    Manifest(tmp_path, people, ("LK1310160000",), ereview, bcl).write()
+    loaded = Manifest.load(tmp_path)
+    assert loaded.residents == people and loaded.residents[0].phone_file == ""
+    assert (loaded.ereview, loaded.bcl) == (ereview, bcl)

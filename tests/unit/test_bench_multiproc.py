@@ -54,6 +54,7 @@ def test_two_workers_serve_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
         "KONBINI_AUTHORITY_URL": "http://127.0.0.1:9",
         "KONBINI_PORT": "0",
         "KONBINI_WORKERS": "2",
+        "KONBINI_INSECURE": "1",  # plaintext on loopback (the demo mode)
     }
     proc = subprocess.Popen(
         [
@@ -100,6 +101,7 @@ def _center_env(tmp_path: Path) -> dict[str, str]:
         "KONBINI_TRUST_ANCHOR": str(anchor),
         "KONBINI_AUTHORITY_URL": "http://127.0.0.1:9",
         "KONBINI_WORKERS": "2",
+        "KONBINI_INSECURE": "1",  # plaintext on loopback (the demo mode)
     }
 
 
