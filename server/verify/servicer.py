@@ -9,13 +9,16 @@ from konbini.verify.v1 import verify_pb2, verify_pb2_grpc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from server.access.caller import CallerKind
+from server.access.interceptor import bound_caller
 from server.common.errors import InvalidArgument
 from server.common.protoconv import timestamp
 from server.verify.models import SealKey
 from server.verify.verifier import Outcome, Submission, Verdict, Verifier
 
-# Who is asking, for the audit log: verifiers may name themselves (a bank's branch, a staff
-# id); otherwise the call is anonymous. Never free text: it goes into the audit log verbatim.
+# Who is asking, for the audit log: a caller with credentials is named by them; an anonymous
+# verifier may name itself (a bank's branch) in this header, else it is "anonymous". Never free
+# text: it goes into the audit log verbatim.
 VERIFIER_HEADER = "konbini-verifier-id"
 _VERIFIER_ID = re.compile(r"[0-9A-Za-z_.@-]{1,64}")
 
@@ -28,6 +31,10 @@ _RESULTS = {
 
 
 def caller_of(context: grpc.ServicerContext) -> str:
+    """The audit log's actor: the resolved caller if it has credentials, else the header."""
+    caller = bound_caller(context)
+    if caller is not None and caller.kind is not CallerKind.ANONYMOUS:
+        return f"{caller.kind.value}:{caller.id}"
     for key, value in context.invocation_metadata() or ():
         if key == VERIFIER_HEADER and isinstance(value, str):
             if not _VERIFIER_ID.fullmatch(value):
