@@ -44,6 +44,7 @@ from server.common.clock import JST
 from server.db.engine import make_engine, upgrade
 from server.db.models import Kiosk
 from server.ereview.access import add_client
+from server.municipal.staff import StaffDesk
 from tests.pki import pooled_key_source
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,7 +177,11 @@ def prepare(
                 name=name,
                 today=now.astimezone(JST).date(),
             )
-            bcl = {"municipality_code": code, "directory": str(directory)}
+            # BCL calls act as a staff member of the municipality (a bearer token).
+            _staff_id, token = StaffDesk(engine, clock=lambda: datetime.now(UTC)).create_account(
+                code, "負荷試験 BCL"
+            )
+            bcl = {"municipality_code": code, "directory": str(directory), "token": token}
     finally:
         engine.dispose()
     authority.save(state / "authority")

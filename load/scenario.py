@@ -387,9 +387,8 @@ class Portal:
 def upload_bcl(channel: grpc.Channel, manifest: Manifest) -> CallResult:
     """One full BCL upload of the manifest's fourth municipality (its whole export).
 
-    TODO(staff credentials): the BCL service is moving from a municipality header to staff
-    credentials; then `bench.stack.prepare` must provision the municipality's credentials into
-    the manifest (`bcl["token"]`), which is passed on here when present.
+    It calls as a staff member of that municipality: `bench.stack.prepare` creates the account
+    and puts its bearer token in the manifest (`bcl["token"]`).
     """
     info = manifest.bcl
     files = upload_files(Path(info["directory"]))
@@ -400,7 +399,7 @@ def upload_bcl(channel: grpc.Channel, manifest: Manifest) -> CallResult:
         result = client.upload(files, timeout=900)
     except grpc.RpcError as exc:
         return CallResult(False, (time.perf_counter() - started) * 1e3, f"{exc.code().name}")
-    except TypeError as exc:  # the client's credentials changed shape (see the TODO above)
+    except TypeError as exc:  # a client without bearer credentials (before staff accounts)
         return CallResult(False, (time.perf_counter() - started) * 1e3, str(exc))
     elapsed = (time.perf_counter() - started) * 1e3
     if result.generation is None:
