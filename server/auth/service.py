@@ -18,10 +18,12 @@ from cryptography import x509
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select, update
 
+from server.audit import log as audit
 from server.auth.certs import CertificateOutcome, verify_certificate, verify_challenge_signature
 from server.auth.revocation import RevocationChecker, RevocationOutcome
 from server.common.clock import Clock
 from server.common.errors import Unauthenticated, Unavailable
+from server.db.engine import read_session, write_session
 from server.db.models import AuthChallenge, CardSerial, Kiosk, KioskSession, Municipality, Resident
 from server.municipal.rules import (
     NATIONAL_KIOSK_HOURS,
@@ -101,7 +103,7 @@ class Authenticator:
         hours = kiosk_open(now, self._settings.kiosk_hours)
         if not hours.available:
             raise ServiceNotAvailable(hours)
-        with Session(self._engine) as db:
+        with write_session(self._engine, expire_on_commit=False) as db:
             kiosk = db.get(Kiosk, kiosk_id)
             if kiosk is None or not kiosk.active:
                 raise KioskNotRegistered(f"kiosk {kiosk_id!r} is not registered or is suspended")
@@ -123,9 +125,63 @@ class Authenticator:
     def complete(
         self, *, kiosk_id: str, challenge_id: str, certificate_der: bytes, signature: bytes
     ) -> AuthenticatedSession:
-        now = self._clock()
-        tbs = self._consume_challenge(kiosk_id, challenge_id, now)
+        try:
+            return self._complete(kiosk_id, challenge_id, certificate_der, signature)
+        except (AuthFailed, RevocationUnavailable) as refused:
+            # A refusal has no transaction of its own to ride in; it gets one.
+            with Session(self._engine) as db:
+                audit.append(
+                    db,
+                    event="auth.refused",
+                    actor=kiosk_id,
+                    subject=_card_subject(certificate_der),
+                    details={"reason": refused.error_reason},
+                    at=self._clock(),
+                )
+                db.commit()
+            raise
 
+    def _complete(
+        self, kiosk_id: str, challenge_id: str, certificate_der: bytes, signature: bytes
+    ) -> AuthenticatedSession:
+        now = self._clock()
+        with read_session(self._engine) as db:
+            challenge = db.get(AuthChallenge, challenge_id)
+        if challenge is None or challenge.kiosk_id != kiosk_id:
+            raise AuthFailed("CHALLENGE_UNKNOWN", "no such challenge for this kiosk")
+        # The checks run outside any transaction (the OCSP round trip above all); the challenge
+        # is consumed afterwards whatever they found, in the transaction that opens the session.
+        refusal: Exception | None = None
+        serial = ""
+        if challenge.used_at is None and now < challenge.expires_at:
+            try:
+                serial = self._check_card(challenge.to_be_signed, certificate_der, signature, now)
+            except Exception as exc:  # raised below, once the challenge is spent
+                refusal = exc
+        with write_session(self._engine, expire_on_commit=False) as db:
+            if not _spend(db, challenge_id, now):
+                raise AuthFailed("CHALLENGE_REPLAYED", "this challenge has already been used")
+            if now >= challenge.expires_at:
+                refusal = AuthFailed("CHALLENGE_EXPIRED", "the challenge has expired; start again")
+            if refusal is not None:
+                db.commit()  # the challenge stays spent: a replay never succeeds
+                raise refusal
+            try:
+                return self._open_session(db, kiosk_id, serial, now)
+            except AuthFailed:  # refused before anything of a session was added
+                db.commit()
+                raise
+            except Exception:
+                db.rollback()
+                with write_session(self._engine) as spent:
+                    _spend(spent, challenge_id, now)
+                    spent.commit()
+                raise
+
+    def _check_card(
+        self, tbs: bytes, certificate_der: bytes, signature: bytes, now: datetime
+    ) -> str:
+        """The serial of a valid, unrevoked certificate whose key signed `tbs`; else raises."""
         check = verify_certificate(certificate_der, trust_anchor=self._anchor, at=now)
         if check.outcome is not CertificateOutcome.OK or check.certificate is None:
             raise AuthFailed(f"CERTIFICATE_{check.outcome.name}", _CERT_MESSAGES[check.outcome])
@@ -143,56 +199,45 @@ class Authenticator:
                 "revocation status cannot be checked now; try again later",
                 metadata={"revocation": status.outcome.name, "detail": status.detail},
             )
-        return self._open_session(kiosk_id, str(cert.serial_number), now)
+        return str(cert.serial_number)
 
-    def _consume_challenge(self, kiosk_id: str, challenge_id: str, now: datetime) -> bytes:
-        with Session(self._engine) as db:
-            row = db.get(AuthChallenge, challenge_id)
-            if row is None or row.kiosk_id != kiosk_id:
-                raise AuthFailed("CHALLENGE_UNKNOWN", "no such challenge for this kiosk")
-            # Atomic consume: of two concurrent completions only one sees rowcount 1.
-            result = db.exec(
-                update(AuthChallenge)
-                .where(col(AuthChallenge.challenge_id) == challenge_id)
-                .where(col(AuthChallenge.used_at).is_(None))
-                .values(used_at=now)
+    def _open_session(
+        self, db: Session, kiosk_id: str, serial: str, now: datetime
+    ) -> AuthenticatedSession:
+        """The session row, in the caller's transaction (the one that spent the challenge)."""
+        link = db.get(CardSerial, serial)
+        if link is None or not link.active:
+            raise AuthFailed("CERTIFICATE_NOT_REGISTERED", "this card is not linked to a resident")
+        resident = db.get(Resident, link.resident_pk)
+        assert resident is not None and resident.id is not None  # foreign key
+        if resident.removed_on is not None:  # moved out (転出) or deceased
+            raise AuthFailed(
+                "CERTIFICATE_NOT_REGISTERED", "this card's holder is no longer on the register"
             )
-            db.commit()
-            if result.rowcount != 1:
-                raise AuthFailed("CHALLENGE_REPLAYED", "this challenge has already been used")
-            if now >= row.expires_at:
-                raise AuthFailed("CHALLENGE_EXPIRED", "the challenge has expired; start again")
-            return row.to_be_signed
-
-    def _open_session(self, kiosk_id: str, serial: str, now: datetime) -> AuthenticatedSession:
-        with Session(self._engine) as db:
-            link = db.get(CardSerial, serial)
-            if link is None or not link.active:
-                raise AuthFailed(
-                    "CERTIFICATE_NOT_REGISTERED", "this card is not linked to a resident"
-                )
-            resident = db.get(Resident, link.resident_pk)
-            assert resident is not None and resident.id is not None  # foreign key
-            if resident.removed_on is not None:  # moved out (転出) or deceased
-                raise AuthFailed(
-                    "CERTIFICATE_NOT_REGISTERED", "this card's holder is no longer on the register"
-                )
-            muni = db.exec(
-                select(Municipality).where(Municipality.code == resident.municipality_code)
-            ).one()
-            token = secrets.token_urlsafe(32)
-            row = KioskSession(
-                token_sha256=token_digest(token),
-                kiosk_id=kiosk_id,
-                resident_pk=resident.id,
-                card_serial=serial,
-                subject_key=secrets.token_bytes(32),
-                created_at=now,
-                expires_at=now + self._settings.session_ttl,
-            )
-            db.add(row)
-            db.commit()
-            return AuthenticatedSession(token, row.expires_at, muni.code, muni.full_name())
+        muni = db.exec(
+            select(Municipality).where(Municipality.code == resident.municipality_code)
+        ).one()
+        token = secrets.token_urlsafe(32)
+        row = KioskSession(
+            token_sha256=token_digest(token),
+            kiosk_id=kiosk_id,
+            resident_pk=resident.id,
+            card_serial=serial,
+            subject_key=secrets.token_bytes(32),
+            created_at=now,
+            expires_at=now + self._settings.session_ttl,
+        )
+        db.add(row)
+        audit.append(
+            db,
+            event="auth.success",
+            actor=kiosk_id,
+            subject=audit.opaque_id(serial),
+            municipality_code=muni.code,
+            at=now,
+        )
+        db.commit()
+        return AuthenticatedSession(token, row.expires_at, muni.code, muni.full_name())
 
     def purge_expired(self, *, keep: timedelta = timedelta(days=1)) -> int:
         """Delete challenges and ended or expired sessions older than `keep`.
@@ -220,6 +265,25 @@ class Authenticator:
                 .values(ended_at=self._clock())
             )
             db.commit()
+
+
+def _spend(db: Session, challenge_id: str, now: datetime) -> bool:
+    """Mark the challenge used; of two concurrent completions only one gets True."""
+    result = db.exec(
+        update(AuthChallenge)
+        .where(col(AuthChallenge.challenge_id) == challenge_id)
+        .where(col(AuthChallenge.used_at).is_(None))
+        .values(used_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+def _card_subject(certificate_der: bytes) -> str:
+    """The audit subject of a card: its serial's digest, or the certificate's if unreadable."""
+    try:
+        return audit.opaque_id(str(x509.load_der_x509_certificate(certificate_der).serial_number))
+    except ValueError:
+        return audit.opaque_id(certificate_der.hex())
 
 
 _CERT_MESSAGES: dict[CertificateOutcome, str] = {

@@ -711,6 +711,7 @@ class IssuanceDesk:
         except IntegrityError as exc:  # a concurrent request took the same idempotency key
             db.rollback()
             raise IdempotencyKeyReused("this idempotency key belongs to another copy") from exc
+        _audit_issuance(db, row, "printing", row.kiosk_id, now, {"issue_number": number.format()})
 
     def _copy_plan(self, db: Session, row: Issuance) -> IssuedCopy | _CopyPlan:
         """A PRINTING copy's stored PDF, or what rendering it needs, read in `db`."""

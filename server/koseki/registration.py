@@ -21,6 +21,7 @@ from enum import StrEnum
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from server.audit import log as audit
 from server.common.clock import Clock
 from server.common.errors import (
     Conflict,
@@ -308,6 +309,8 @@ def _decided(
 ) -> HonsekiRegistration:
     row.decided_by, row.decided_at, row.decision_note = staff_id, now, note[:500]
     db.add(row)
+    event, muni = f"honseki.{row.state}", row.honseki_municipality_code
+    audit.append(db, event=event, actor=staff_id, subject=row.id, municipality_code=muni, at=now)
     db.commit()
     db.refresh(row)
     return row

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from server.audit import log as audit
 from server.bcl.records import IssuingBackend
 from server.common.clock import JST, Clock
 from server.common.errors import (
@@ -150,6 +151,8 @@ class StaffDesk:
             row.fee_yen = fee_yen
             row.enabled = enabled
             db.add(row)
+            details = {"fee_yen": str(fee_yen), "enabled": str(enabled).lower()}
+            _audit(db, who, "staff.offering_set", kind_value, self._clock(), details)
             db.commit()
             db.refresh(row)
             return row
@@ -204,6 +207,8 @@ class StaffDesk:
                 created_at=self._clock(),
             )
             db.add(row)
+            db.flush()  # its id is the audit subject (the resident is not named in the log)
+            _audit(db, who, "staff.suppression_set", f"suppression:{row.id}", row.created_at)
             db.commit()
             db.refresh(row)
             return row
@@ -216,6 +221,7 @@ class StaffDesk:
             if row.lifted_at is None:
                 row.lifted_at = self._clock()
                 db.add(row)
+                _audit(db, who, "staff.suppression_lifted", f"suppression:{row.id}", row.lifted_at)
                 db.commit()
                 db.refresh(row)
             return row
@@ -339,6 +345,25 @@ class StaffDesk:
     def reject_honseki(self, who: StaffIdentity, registration_id: str, note: str) -> QueuedRequest:
         row = self._honseki.reject(who.municipality_code, who.staff_id, registration_id, note=note)
         return QueuedRequest(row, ())
+
+
+def _audit(
+    db: Session,
+    who: StaffIdentity,
+    event: str,
+    subject: str,
+    at: datetime,
+    details: dict[str, str] | None = None,
+) -> None:
+    audit.append(
+        db,
+        event=event,
+        actor=who.staff_id,
+        subject=subject,
+        municipality_code=who.municipality_code,
+        details=details,
+        at=at,
+    )
 
 
 def active_notices(engine: Engine, municipality_code: str, now: datetime) -> list[Notice]:
