@@ -41,7 +41,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             print("--anchors needs --anchor-public-key")
             return 2
         try:
-            anchors = read_anchors(Path(args.anchors), load_public_key(Path(args.anchor_public_key)))
+            anchors = read_anchors(
+                Path(args.anchors), load_public_key(Path(args.anchor_public_key))
+            )
         except AnchorFileError as exc:
             print(f"ANCHORS INVALID: {exc}")
             return 1

@@ -219,9 +219,7 @@ def write_entries(conn: sa.Connection, entries: list[EntryFields]) -> None:
 def _drop_rolled_back(db: Any, previous_transaction: SessionTransaction) -> None:
     pending: list[tuple[SessionTransaction | None, EntryFields]] = db.info.get(_PENDING, [])
     if pending:
-        db.info[_PENDING] = [
-            (tx, f) for tx, f in pending if not _within(tx, previous_transaction)
-        ]
+        db.info[_PENDING] = [(tx, f) for tx, f in pending if not _within(tx, previous_transaction)]
 
 
 def _drop_on_end(db: Any, transaction: SessionTransaction) -> None:

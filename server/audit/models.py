@@ -31,7 +31,9 @@ class AuditEntry(SQLModel, table=True):
         sa.Index("ix_audit_entries_municipality_at", "municipality_code", "at"),
     )
 
-    seq: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(
+        primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
     at: datetime = Field(sa_type=UtcDateTime)
     event: str = Field(max_length=64)
     actor: str = Field(max_length=128)

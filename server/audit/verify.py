@@ -83,7 +83,9 @@ def verify_chain(engine: Engine, anchors: Sequence[Anchor] = ()) -> Report:
         for row in rows:
             seq = int(row.seq)
             if seq > expected_seq:
-                span = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
+                span = (
+                    f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
+                )
                 for gone in range(expected_seq, seq):
                     report.problems.append(Problem(gone, "missing", f"entry {span} removed"))
             fields = EntryFields(
@@ -156,7 +158,9 @@ def _check_head(engine: Engine, report: Report, last_hash: str) -> None:
     if row.seq > last:
         span = f"{last + 1}" if row.seq == last + 1 else f"{last + 1}..{row.seq}"
         report.problems.append(
-            Problem(last + 1, "truncated", f"the head records entry {row.seq}: entry {span} removed")
+            Problem(
+                last + 1, "truncated", f"the head records entry {row.seq}: entry {span} removed"
+            )
         )
     elif row.seq < last:
         report.problems.append(

@@ -101,7 +101,10 @@ def test_an_updated_field_is_named_by_its_seq(engine: Engine) -> None:
 
 
 def test_an_updated_detail_is_named_by_its_seq(engine: Engine) -> None:
-    sql(engine, """UPDATE audit_entries SET details = '{"fee_yen":"0","kind":"juminhyo"}' WHERE seq = 7""")
+    sql(
+        engine,
+        """UPDATE audit_entries SET details = '{"fee_yen":"0","kind":"juminhyo"}' WHERE seq = 7""",
+    )
     assert verify_chain(engine).bad_seqs() == [7]
 
 
@@ -155,7 +158,9 @@ def test_a_cut_tail_with_a_rewound_head_is_caught_only_by_an_anchor(
     anchors_file = tmp_path / "anchors.jsonl"
     write_anchor(engine, load_private_key(tmp_path / "anchor.pem"), anchors_file, now=AT)
     with engine.connect() as conn:
-        hash_8 = conn.execute(sa.text("SELECT entry_hash FROM audit_entries WHERE seq = 8")).scalar()
+        hash_8 = conn.execute(
+            sa.text("SELECT entry_hash FROM audit_entries WHERE seq = 8")
+        ).scalar()
     sql(engine, "DELETE FROM audit_entries WHERE seq > 8")
     sql(engine, "UPDATE audit_chain_head SET seq = 8, head_hash = :h", h=hash_8)
     assert verify_chain(engine).ok  # the chain alone cannot tell
@@ -191,7 +196,9 @@ def test_the_cli_lists_by_event_prefix_actor_and_time(
         db.commit()
     base = ["audit", "list", "--database-url", database_url, "--json"]
     assert main([*base, "--event", "auth"]) == 0
-    assert [line.count('"event": "auth.success"') for line in capsys.readouterr().out.splitlines()] == [1]
+    assert [
+        line.count('"event": "auth.success"') for line in capsys.readouterr().out.splitlines()
+    ] == [1]
     assert main([*base, "--event", "issuance", "--actor", "K1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len([i for i in range(1, ENTRIES + 1) if i % 3 == 1])
