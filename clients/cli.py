@@ -9,9 +9,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clients.access.cli import add_access_parser
 from clients.audit.cli import register as register_audit
 from clients.bcl.cli import add_bcl_parser
+from clients.credentials import add_arguments as add_credentials
 from clients.ereview.cli import register as register_ereview
+from clients.kiosk.terminal import CertificateChoice
 from clients.settlement.cli import register as register_settlement_commands
 from clients.staff.cli import add_parsers as add_staff_parsers
 from clients.verify import register as register_verify
@@ -32,6 +35,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         authority_url=args.authority_url,
         revocation_mode=args.revocation,
         kiosk_hours=args.kiosk_hours,
+        api_port=args.api_port,
+        insecure=True if args.insecure_demo else None,
     )
     processes = args.processes if args.processes is not None else available_cores()
     if processes == 1:
@@ -78,6 +83,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     from hardware_sim.authority.ca import JpkiAuthority
     from server.common.clock import JST
     from server.db.engine import make_engine, upgrade
+    from server.verify.keys import SealKeyStore
 
     now = datetime.now(UTC)
     authority = JpkiAuthority.load(Path(args.authority_state), clock=lambda: datetime.now(UTC))
@@ -93,9 +99,12 @@ def _cmd_seed(args: argparse.Namespace) -> int:
         cards_dir=Path(args.cards_dir),
     )
     authority.save(Path(args.authority_state))  # it now knows the issued serials
+    # The municipality's seal key, made at set-up and kept outside the repository.
+    seal_key = SealKeyStore(Path(args.seal_key_dir), engine).provision(seeded.profile.code)
     print(
         f"{seeded.profile.full_name}: {len(seeded.residents)} residents, "
-        f"{len(seeded.cards)} cards in {args.cards_dir}, kiosks {', '.join(seeded.kiosk_ids)}"
+        f"{len(seeded.cards)} cards in {args.cards_dir}, kiosks {', '.join(seeded.kiosk_ids)}, "
+        f"seal key {seal_key.key_id.hex()} in {args.seal_key_dir}"
     )
     return 0
 
@@ -103,7 +112,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 def _cmd_kiosk(args: argparse.Namespace) -> int:
     from clients.kiosk.channel import KioskTls, open_channel
     from clients.kiosk.readers import ReaderKind, chip_for, open_reader
-    from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order
+    from clients.kiosk.terminal import KioskTerminal, Order
     from hardware_sim.card.credentials import CardCredentials
     from hardware_sim.printer import KioskPrinter
 
@@ -124,13 +133,20 @@ def _cmd_kiosk(args: argparse.Namespace) -> int:
         subjects,
         include_head_and_relationship=args.head_and_relationship,
         include_honseki=args.honseki,
+        fiscal_year=args.fiscal_year,
     )
+    # Counter mode (らくらく窓口): the certificate goes to the printer behind the counter and
+    # the terminal's own printer prints the 受付票.
+    counter_printer = KioskPrinter(args.counter_printer_id) if args.counter else None
     with (
         open_channel(args.server, tls) as channel,
         open_reader(ReaderKind(args.reader), chip=chip, reader_name=args.reader_name) as reader,
     ):
         terminal = KioskTerminal(
-            channel, kiosk_id=args.kiosk_id, printer=KioskPrinter(args.printer_id)
+            channel,
+            kiosk_id=args.kiosk_id,
+            printer=KioskPrinter(args.printer_id),
+            counter_printer=counter_printer,
         )
         outcome = terminal.visit(reader, args.pin, order)
     print(f"{outcome.status.value}: {outcome.screen}")
@@ -145,20 +161,35 @@ def _cmd_kiosk(args: argparse.Namespace) -> int:
             f"  交付番号 {outcome.issue_number}, {outcome.pages} page(s), {outcome.charged_yen}円"
         )
         print(f"  → {path}")
-    return 0 if outcome.status.value == "issued" else 1
+    if outcome.reception_number:
+        print(f"  受付番号 {outcome.reception_number}: {outcome.fee_due_yen}円 at the counter")
+        if outcome.slip_pdf:
+            slip = Path(args.out) / f"uketsukehyo-{outcome.reception_number}.pdf"
+            slip.write_bytes(outcome.slip_pdf)
+            print(f"  受付票 → {slip}")
+    return 0 if outcome.status.value in ("issued", "awaiting_handover") else 1
 
 
 def _cmd_settlement(args: argparse.Namespace) -> int:
     import grpc
     from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
-    with grpc.insecure_channel(args.server) as channel:
-        s = settlement_pb2_grpc.SettlementServiceStub(channel).MonthlySummary(
-            settlement_pb2.MonthlySummaryRequest(
-                municipality_code=args.municipality, month=args.month
-            ),
-            timeout=10,
-        )
+    from clients.credentials import bearer, channel_of
+    from clients.errors import decode_error
+
+    with channel_of(args) as channel:
+        try:
+            s = settlement_pb2_grpc.SettlementServiceStub(channel).MonthlySummary(
+                settlement_pb2.MonthlySummaryRequest(
+                    municipality_code=args.municipality, month=args.month
+                ),
+                metadata=bearer(args.token),
+                timeout=10,
+            )
+        except grpc.RpcError as err:
+            e = decode_error(err)
+            print(f"refused: {e.code.name} {e.reason}: {e.message}")
+            return 2
     print(f"{s.municipality_code} {s.month}")
     for k in s.kinds:
         print(f"  {k.certificate_kind:10} {k.copies:6} copies  fees {k.fees_yen:>10,}円")
@@ -205,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--authority-url", help="base URL of the OCSP responder / CRL")
     s.add_argument("--revocation", choices=["ocsp", "crl"])
     s.add_argument("--kiosk-hours", help="national kiosk hours, Asia/Tokyo (default 06:30-23:00)")
+    s.add_argument("--api-port", type=int, help="port for bearer callers (default: --port + 1)")
+    s.add_argument(
+        "--insecure-demo",
+        action="store_true",
+        help="plaintext, kiosks named by a header: the demo only (KONBINI_INSECURE=1); "
+        "otherwise TLS is required (KONBINI_TLS_CERT, KONBINI_TLS_KEY, KONBINI_KIOSK_CA)",
+    )
     s.add_argument(
         "--processes",
         type=int,
@@ -231,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--cards-dir", default=str(DEFAULT_STATE / "cards"))
     sd.add_argument("--households", type=int, default=20)
     sd.add_argument("--seed", type=int, default=2026)
+    sd.add_argument(
+        "--seal-key-dir",
+        default=os.environ.get("KONBINI_SEAL_KEY_DIR", str(DEFAULT_STATE / "seal-keys")),
+        help="where municipal seal keys are kept (outside the repository)",
+    )
     sd.set_defaults(func=_cmd_seed)
 
     k = sub.add_parser("kiosk", help="one visit at an emulated kiosk")
@@ -243,7 +286,19 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--client-cert", help="the kiosk's mTLS certificate (PEM)")
     k.add_argument("--client-key")
     k.add_argument("--server-ca", help="the kiosk CA, which signed the center's certificate")
-    k.add_argument("--certificate", choices=["juminhyo", "inkan"], default="juminhyo")
+    k.add_argument(
+        "--certificate",
+        choices=[c.value for c in CertificateChoice],
+        default="juminhyo",
+    )
+    k.add_argument("--fiscal-year", type=int, help="tax certificates: 年度 (default: the newest)")
+    k.add_argument(
+        "--counter",
+        action="store_true",
+        help="counter terminal mode (らくらく窓口): the copy goes to the counter printer and"
+        " the terminal prints a 受付票; pay the clerk (`konbini staff hand-over`)",
+    )
+    k.add_argument("--counter-printer-id", default="CP1", help="the printer behind the counter")
     k.add_argument("--subjects", default="self", help="self, household, or names joined by ','")
     k.add_argument("--head-and-relationship", action="store_true", help="print 世帯主・続柄")
     k.add_argument("--honseki", action="store_true", help="print 本籍・筆頭者")
@@ -255,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--server", default="127.0.0.1:50051")
     st.add_argument("--municipality", required=True)
     st.add_argument("--month", required=True, help="YYYY-MM")
+    add_credentials(st)  # staff of that municipality, or the national operator
     st.set_defaults(func=_cmd_settlement)
 
     d = sub.add_parser("demo", help="the whole path once on SQLite; PDFs to demo-output/")
@@ -270,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_settlement_commands(sub)
     register_verify(sub)
     register_audit(sub)
+    add_access_parser(sub, default_db=f"sqlite:///{DEFAULT_STATE / 'konbini.db'}")
 
     b = sub.add_parser(
         "bench",

@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
 
+from clients.credentials import add_server_ca, api_channel
 from clients.errors import decode_error
 from server.common.clock import JST
 from server.common.protoconv import timestamp
@@ -50,6 +51,7 @@ def cmd_onboard(args: argparse.Namespace) -> int:
             designated_city=args.designated_city,
             koseki_server=args.koseki_server,
             seal_png=Path(args.seal_png).read_bytes() if args.seal_png else b"",
+            tax_fiscal_years=args.tax_years,
         ),
         seal_keys=seal_keys,
     )
@@ -75,10 +77,52 @@ def cmd_add_staff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_counter(args: argparse.Namespace) -> int:
+    from server.db.engine import make_engine, upgrade
+    from server.kiosks.registry import KioskRegistry
+
+    engine = make_engine(args.database_url)
+    upgrade(engine)
+    terminal = KioskRegistry(engine).register_counter_terminal(
+        args.terminal_id, municipality_code=args.municipality, location=args.location
+    )
+    print(
+        f"counter terminal {terminal.kiosk_id} at {terminal.store_name}"
+        f" ({terminal.municipality_code}; operator of record {terminal.operator_id})"
+    )
+    return 0
+
+
+def _print_counter_copy(c: staff_pb2.CounterCopy) -> None:
+    when = c.handed_over_at.ToDatetime(tzinfo=UTC).astimezone(JST) if c.handed_over_by else None
+    status = f"handed over {when:%H:%M} by {c.handed_over_by}" if when else c.state
+    until = c.collect_by.ToDatetime(tzinfo=UTC).astimezone(JST)
+    print(
+        f"{c.reception_number}\t{c.title}\t{c.pages}枚\t{c.fee_yen}円\t{status}"
+        f"\t(受取期限 {until:%m/%d %H:%M}, 交付番号 {c.issue_number})"
+    )
+
+
+def _print_honseki(r: staff_pb2.HonsekiRequest) -> None:
+    print(
+        f"{r.registration_id}\t{r.state}\t{r.family_name}　{r.given_name}"
+        f"（{r.family_name_kana}　{r.given_name_kana}）\t{r.birth_date}\t{r.address}"
+        f"\t本籍 {r.honseki} 筆頭者 {r.hittousha}"
+    )
+    if r.koseki_id:
+        print(f"    linked to 戸籍 {r.koseki_id} member {r.member_no} by {r.decided_by}")
+    for c in r.candidates:
+        why = ", ".join(f"{m.label} {m.points}" for m in c.reasons)
+        print(
+            f"    candidate 戸籍 {c.koseki_id} member {c.member_no}: {c.family_name}　"
+            f"{c.given_name} {c.birth_date} score {c.score} ({why})"
+        )
+
+
 def _stub(
     args: argparse.Namespace,
 ) -> tuple[staff_pb2_grpc.MunicipalityStaffServiceStub, grpc.Channel]:
-    channel = grpc.insecure_channel(args.server)
+    channel = api_channel(args.server, args.server_ca)
     return staff_pb2_grpc.MunicipalityStaffServiceStub(channel), channel
 
 
@@ -157,11 +201,73 @@ def cmd_staff(args: argparse.Namespace) -> int:
                     timeout=10,
                 )
                 print(f"notice {n.notice_id} published")
+            elif args.staff_command == "hand-over":
+                c = stub.HandOverCounterCopy(
+                    staff_pb2.HandOverCounterCopyRequest(reception_number=args.reception_number),
+                    metadata=md,
+                    timeout=10,
+                )
+                print(f"collect {c.fee_yen}円 and hand over {c.title} ({c.pages}枚)")
+                _print_counter_copy(c)
+            elif args.staff_command == "counter-copies":
+                copies = stub.ListCounterCopies(
+                    staff_pb2.ListCounterCopiesRequest(), metadata=md, timeout=10
+                ).copies
+                for c in copies:
+                    _print_counter_copy(c)
+                print(f"{len(copies)} waiting at the counter")
+            elif args.staff_command == "tax-years":
+                t = stub.SetTaxYears(
+                    staff_pb2.SetTaxYearsRequest(fiscal_years=args.years), metadata=md, timeout=10
+                )
+                source = "this municipality's setting" if t.municipality_setting else "default"
+                years = ", ".join(str(y) for y in t.offered)
+                print(f"tax certificates: {t.fiscal_years} fiscal years ({source}): {years}")
+            elif args.staff_command == "honseki":
+                _honseki(stub, md, args)
     except grpc.RpcError as err:
         e = decode_error(err)
         print(f"{e.code.name} {e.reason}: {e.message}")
         return 1
     return 0
+
+
+def _honseki(
+    stub: staff_pb2_grpc.MunicipalityStaffServiceStub,
+    md: tuple[tuple[str, str], ...],
+    args: argparse.Namespace,
+) -> None:
+    """本籍地 利用登録: list the requests (with candidates), approve one, or reject one."""
+    if args.honseki_command == "list":
+        requests = stub.ListHonsekiRequests(
+            staff_pb2.ListHonsekiRequestsRequest(include_decided=args.all),
+            metadata=md,
+            timeout=10,
+        ).requests
+        for r in requests:
+            _print_honseki(r)
+        print(f"{len(requests)} request(s)")
+    elif args.honseki_command == "approve":
+        r = stub.ApproveHonsekiRequest(
+            staff_pb2.ApproveHonsekiRequestRequest(
+                registration_id=args.registration_id,
+                koseki_id=args.koseki,
+                member_no=args.member,
+                note=args.note,
+            ),
+            metadata=md,
+            timeout=10,
+        )
+        print(f"{r.registration_id} approved: 戸籍 {r.koseki_id} member {r.member_no}")
+    elif args.honseki_command == "reject":
+        r = stub.RejectHonsekiRequest(
+            staff_pb2.RejectHonsekiRequestRequest(
+                registration_id=args.registration_id, note=args.note
+            ),
+            metadata=md,
+            timeout=10,
+        )
+        print(f"{r.registration_id} rejected")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser], default_db: str) -> None:
@@ -183,16 +289,26 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser], defaul
         default=os.environ.get("KONBINI_SEAL_KEY_DIR", "var/seal-keys"),
         help="where municipal seal keys are kept (outside the repository; default var/seal-keys)",
     )
+    ob.add_argument(
+        "--tax-years", type=int, help="fiscal years of tax certificates issued (default 3)"
+    )
     ob.set_defaults(func=cmd_onboard)
     ad = msub.add_parser("add-staff", help="create a staff account and print its token")
     ad.add_argument("--database-url", default=default_db)
     ad.add_argument("--municipality", required=True)
     ad.add_argument("--name", required=True)
     ad.set_defaults(func=cmd_add_staff)
+    ac = msub.add_parser("add-counter", help="register a らくらく窓口 terminal in the town hall")
+    ac.add_argument("--database-url", default=default_db)
+    ac.add_argument("--municipality", required=True)
+    ac.add_argument("--terminal-id", required=True, help="e.g. C13101601")
+    ac.add_argument("--location", default="市民課 窓口")
+    ac.set_defaults(func=cmd_add_counter)
 
     s = sub.add_parser("staff", help="municipality staff operations over gRPC")
     s.add_argument("--server", default="127.0.0.1:50051")
     s.add_argument("--token", help="staff token (default: KONBINI_STAFF_TOKEN)")
+    add_server_ca(s)
     ssub = s.add_subparsers(dest="staff_command", required=True)
     sp = ssub.add_parser("suppress", help="交付抑止 for a person or a household")
     who = sp.add_mutually_exclusive_group(required=True)
@@ -217,4 +333,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser], defaul
     no.add_argument("--body", default="")
     no.add_argument("--start")
     no.add_argument("--end", required=True)
+    ho = ssub.add_parser("hand-over", help="らくらく窓口: fee taken, certificate handed over")
+    ho.add_argument("reception_number", help="受付番号 on the 受付票, e.g. 20261126-0007")
+    ssub.add_parser("counter-copies", help="counter copies waiting to be handed over")
+    ty = ssub.add_parser("tax-years", help="fiscal years of tax certificates issued (0: default)")
+    ty.add_argument("years", type=int)
+    hs = ssub.add_parser("honseki", help="本籍地 利用登録 requests filed with this municipality")
+    hsub = hs.add_subparsers(dest="honseki_command", required=True)
+    hl = hsub.add_parser("list", help="pending requests with their best candidate 戸籍 members")
+    hl.add_argument("--all", action="store_true", help="include decided requests")
+    ha = hsub.add_parser("approve", help="link a request to one member of one 戸籍")
+    ha.add_argument("registration_id")
+    ha.add_argument("--koseki", required=True, help="戸籍 id (from the candidates)")
+    ha.add_argument("--member", type=int, required=True, help="the member's 順位")
+    ha.add_argument("--note", default="")
+    hr = hsub.add_parser("reject", help="reject a request (the resident is told to ask)")
+    hr.add_argument("registration_id")
+    hr.add_argument("--note", default="")
     s.set_defaults(func=cmd_staff)

@@ -94,10 +94,14 @@ class OnboardingRequest:
     designated_city: bool = False
     koseki_server: str = ""
     seal_png: bytes = b""
+    # Assessed fiscal years of tax certificates it issues (1-10); None: the center's default.
+    tax_fiscal_years: int | None = None
 
     def __post_init__(self) -> None:
         if self.population <= 0:
             raise InvalidArgument("population must be positive", field="population")
+        if self.tax_fiscal_years is not None and not 1 <= self.tax_fiscal_years <= 10:
+            raise InvalidArgument("tax_fiscal_years is 1-10", field="tax_fiscal_years")
         if not self.mayor_name.strip():
             raise InvalidArgument("the mayor's name is printed on every copy", field="mayor_name")
 
@@ -119,6 +123,7 @@ def onboard(
         joined_on=request.joined_on,
         seal_png=request.seal_png,
         koseki_server=request.koseki_server,
+        tax_fiscal_years=request.tax_fiscal_years,
     )
     with Session(engine) as db:
         if db.get(Municipality, entry.code) is not None:
