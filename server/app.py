@@ -51,6 +51,7 @@ from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.issuance.service import IssuanceDesk, IssuanceSettings
 from server.issuance.servicer import IssuanceServicer
 from server.kiosks.tls import add_ports, require_tls_or_demo
+from server.leader import SweepLeadership
 from server.municipal.rules import DailyHours
 from server.municipal.servicer import PortalServicer, StaffServicer
 from server.municipal.staff import StaffDesk
@@ -208,8 +209,9 @@ def serve(
     """Run the center until SIGTERM/SIGINT, then drain and stop.
 
     `sweep=False` leaves out the expiry sweeper (voiding expired reservations, purging old
-    challenges): several processes of one center elect one sweeper, as `server/multiproc.py`
-    does. `reuse_port` and `migrate` as for `create_server`.
+    challenges): the processes of one machine give it to one of them (`server/multiproc.py`);
+    across machines on one PostgreSQL, an advisory lock picks one of those (`server/leader.py`).
+    `reuse_port` and `migrate` as for `create_server`.
     """
     center = create_server(config, reuse_port=reuse_port, migrate=migrate)
     center.server.start()
@@ -230,16 +232,19 @@ def serve(
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    leader = SweepLeadership(center.engine) if sweep else None
     while not stop.wait(config.sweep_interval_s):
-        if not sweep:
-            continue
         try:
+            if leader is None or not leader.held():
+                continue
             n = center.desk.void_expired()
             if n:
                 log.info("voided %d expired reservations", n)
             center.authenticator.purge_expired()
         except Exception:  # the sweeper must outlive a database hiccup
             log.exception("expiry sweep failed")
+    if leader is not None:
+        leader.release()
     for name in (*SERVICE_NAMES, ""):
         center.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     center.server.stop(grace=5).wait()
