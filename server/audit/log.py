@@ -120,7 +120,7 @@ def _bounded(value: str, what: str) -> str:
 
 
 def append(
-    db: Session,
+    db: Session | sa.Connection,
     *,
     event: str,
     actor: str,
@@ -129,7 +129,12 @@ def append(
     details: Mapping[str, str] | None = None,
     at: datetime,
 ) -> None:
-    """Record `event` in the audit log when (and only if) `db`'s transaction commits."""
+    """Record `event` in the audit log when (and only if) `db`'s transaction commits.
+
+    On a `Session` the entry is staged and written at commit. On a Core `Connection` (the bulk
+    paths that have no session) it is written at once: call it last before the commit, since
+    from then on the transaction holds the chain head.
+    """
     if len(event) > _MAX_EVENT or not _EVENT.match(event):
         raise ValueError(f"audit event must be a dotted lower-case name, not {event!r}")
     if len(municipality_code) > 6:
@@ -142,6 +147,9 @@ def append(
         municipality_code=municipality_code,
         details=canonical_details(details),
     )
+    if isinstance(db, sa.Connection):
+        write_entries(db, [fields])
+        return
     _install_hooks()
     # Remember the innermost transaction, so that a savepoint rolled back drops its entries.
     # (None: no transaction begun yet; the one that autobegins is the outermost.)

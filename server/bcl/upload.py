@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, ClassVar
@@ -42,6 +43,7 @@ import grpc
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from server.audit import log as audit
 from server.bcl.csvformat import FILES, ErrorSink, RowError, check_file_set
 from server.bcl.export import export_generation
 from server.bcl.generations import (
@@ -394,6 +396,7 @@ class BclUploads:
                     counts=counts,
                     committed_at=self._clock(),
                 )
+                _audit_generation(conn, header, number, counts, upload.id, self._clock())
                 self._checkpoint(Phase.APPLIED, upload.id)
             committed = True
         finally:
@@ -435,6 +438,26 @@ class BclUploads:
 
     def _keep_upload(self, key: str, paths: dict[str, Path]) -> list[FileDigest]:
         return [self.store.put(key, name, path) for name, path in paths.items()]
+
+
+def _audit_generation(
+    conn: sa.Connection,
+    header: UploadHeader,
+    number: int,
+    counts: Counts,
+    upload: str,
+    at: datetime,
+) -> None:
+    """The committed generation in the audit log, in its transaction (last: it locks the head)."""
+    audit.append(
+        conn,
+        event="bcl.generation_committed",
+        actor=f"bcl:{header.municipality_code}",  # the uploader acts only for its municipality
+        subject=f"generation:{header.municipality_code}:{number}",
+        municipality_code=header.municipality_code,
+        details={"kind": header.kind.value, "rows": str(counts.total_rows), "upload_id": upload},
+        at=at,
+    )
 
 
 def _rejected(sink: ErrorSink) -> Rejected:

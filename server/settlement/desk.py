@@ -5,10 +5,12 @@ clock. The gRPC servicer and the benchmark call this; it knows nothing of protob
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from server.audit import log as audit
 from server.common.clock import Clock
 from server.common.errors import InvalidArgument
 from server.db.models import Municipality
@@ -33,14 +35,20 @@ class SettlementDesk:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def close_month(self, month: str) -> ledger.MonthClose:
+    def close_month(self, month: str, *, actor: str = "settlement") -> ledger.MonthClose:
         m = Month.parse(month)
         with Session(self._engine) as db:
             result = ledger.close_month(db, m, now=self._clock())
+            if result.newly_closed:
+                details = {"digest": result.digest, "debit_total_yen": str(result.debit_total_yen)}
+                subject, at = f"month:{m}", result.closed_at
+                _audit(db, "settlement.month_closed", actor, subject, at, details)
             db.commit()
         return result
 
-    def correct_copy(self, issuance_id: str, reason: str) -> ledger.Correction:
+    def correct_copy(
+        self, issuance_id: str, reason: str, *, actor: str = "settlement"
+    ) -> ledger.Correction:
         if not issuance_id or len(issuance_id) > 64:
             raise InvalidArgument("issuance_id is required", field="issuance_id")
         if not reason.strip() or len(reason) > MAX_REASON_CHARS:
@@ -48,7 +56,11 @@ class SettlementDesk:
                 f"a correction needs a reason of 1-{MAX_REASON_CHARS} characters", field="reason"
             )
         with Session(self._engine) as db:
-            result = ledger.correct_copy(db, issuance_id, reason=reason.strip(), now=self._clock())
+            now = self._clock()
+            result = ledger.correct_copy(db, issuance_id, reason=reason.strip(), now=now)
+            if result.newly_posted:  # the reason is free text: kept in the ledger, not here
+                details = {"month": result.month, "refunded_yen": str(result.refunded_yen)}
+                _audit(db, "settlement.copy_corrected", actor, issuance_id, now, details)
             db.commit()
         return result
 
@@ -123,3 +135,9 @@ class SettlementDesk:
     def closed_month_intact(self, month: str) -> bool:
         with Session(self._engine) as db:
             return ledger.closed_month_intact(db, Month.parse(month))
+
+
+def _audit(
+    db: Session, event: str, actor: str, subject: str, at: datetime, details: dict[str, str]
+) -> None:
+    audit.append(db, event=event, actor=actor, subject=subject, details=details, at=at)

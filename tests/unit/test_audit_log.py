@@ -122,3 +122,12 @@ def test_an_overlong_actor_is_kept_as_its_digest(engine: Engine) -> None:
         db.commit()
     [entry] = entries(engine)
     assert entry.actor.startswith("sha256:") and len(entry.actor) <= 128
+
+
+def test_on_a_core_connection_the_entry_is_written_in_its_transaction(engine: Engine) -> None:
+    with engine.connect() as conn, conn.begin() as tx:
+        append(conn, event="bcl.generation_committed", actor="bcl:131016", subject="g:1", at=AT)
+        tx.rollback()
+    with engine.begin() as conn:
+        append(conn, event="bcl.generation_committed", actor="bcl:131016", subject="g:2", at=AT)
+    assert [(e.seq, e.subject) for e in entries(engine)] == [(1, "g:2")]
