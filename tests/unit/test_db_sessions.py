@@ -60,9 +60,8 @@ def test_a_read_session_reads_while_a_writer_holds_the_lock(engine: Engine) -> N
 
 
 def test_a_read_session_refuses_to_write_and_nothing_is_written(engine: Engine) -> None:
-    with read_session(engine) as db:
-        with pytest.raises(ReadOnlyTransaction):
-            db.execute(sa.update(_TABLE).values(text="changed"))
+    with read_session(engine) as db, pytest.raises(ReadOnlyTransaction):
+        db.execute(sa.update(_TABLE).values(text="changed"))
     with read_session(engine) as db:
         assert db.execute(sa.select(_TABLE.c.text)).scalar_one() == "kept"
 
