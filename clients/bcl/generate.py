@@ -414,7 +414,9 @@ class _Book:
     def build(self, people: Sequence[ResidentRecord]) -> None:
         head_rec = next((p for p in people if p.full_name == self.hittousha), None)
         others = [p for p in people if p is not head_rec]
-        spouse_rec = next((p for p in others if p.relationship in SPOUSES), None)
+        # The 筆頭者's spouse: 妻 / 夫 on the 住民票, or 母 beside a 父 who heads it.
+        wed = SPOUSES if head_rec is None or head_rec.relationship != "父" else ("母",)
+        spouse_rec = next((p for p in others if p.relationship in wed), None)
         if head_rec is None:
             head, spouse, kids = self._absent_head(others)
         else:
@@ -547,13 +549,14 @@ class _Book:
         rng = self.rng
         if age_on(max(head.birth, spouse.birth), self.today) < 50 or rng.random() >= 0.6:
             return []
-        kids = []
+        kids: list[_Person] = []
+        first = max(wedding, max(head.birth, spouse.birth) + _years(20)) + timedelta(days=1)
+        last = min(self.today - _years(22), min(head.birth, spouse.birth) + _years(42))
         for _ in range(rng.choice((1, 1, 2))):
-            first = max(wedding, max(head.birth, spouse.birth) + _years(20)) + timedelta(days=1)
-            last = min(self.today - _years(22), min(head.birth, spouse.birth) + _years(42))
             if last <= first:
                 break
-            birth = self.d.day_between(first, last)
+            birth = self.d.day_between(first, min(last, first + _years(6)))
+            first = birth + _years(1.5)  # the next one a while after
             sex = Sex.MALE if rng.random() < 0.51 else Sex.FEMALE
             given = rng.choice(_MEN if sex is Sex.MALE else _WOMEN)
             kid = _Person(None, head.family, given, birth, sex, child=True)
@@ -653,8 +656,8 @@ class _Book:
     def _matters(self, made: date) -> None:
         """戸籍事項: made on `made` — or moved here, or transcribed when computerised."""
         d = self.d
-        if self.rng.random() < TENSEKI_RATE:
-            day = d.day_between(made, self.today)
+        if self.rng.random() < TENSEKI_RATE:  # since the 改製, or it would show that instead
+            day = d.day_between(max(made, d.kaisei_on), self.today)
             self.events.append(
                 KosekiEventRecord(
                     self.koseki_id,
