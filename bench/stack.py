@@ -314,6 +314,7 @@ class Stack:
             "KONBINI_EREVIEW_CLIENTS": str(state / EREVIEW_CLIENTS_FILE),
             "KONBINI_INSECURE": "1",  # plaintext gRPC on loopback: the load measures the center
             "KONBINI_BCL_DIR": str(state / "bcl-data"),
+            "KONBINI_SEAL_KEY_DIR": str(state / "seal-keys"),
         }
         self.center = subprocess.Popen(
             [
