@@ -53,6 +53,7 @@ from server.bcl.servicer import create_bcl_server
 from server.bcl.upload import BclSettings, BclUploads
 from server.common.clock import system_clock
 from server.db.engine import make_engine, upgrade
+from server.municipal.staff import StaffDesk
 
 RESULTS = Path(__file__).with_name("bcl-results.json")
 CODE = "131016"
@@ -170,10 +171,11 @@ def run_backend(database: str, url: str, data: Path, diff: Path, work: Path, res
     upgrade(engine)
     join_municipality(engine, code=CODE, prefecture="東京都", name="千代田区")
     uploads = BclUploads(engine, BclSettings(data_dir=work / f"bcl-{database}"), clock=system_clock)
-    server, port = create_bcl_server(uploads)
+    server, port = create_bcl_server(uploads, insecure=True)
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    client = BclClient(channel, CODE)
+    _, token = StaffDesk(engine, clock=system_clock).create_account(CODE, "bench")
+    client = BclClient(channel, CODE, token=token)
     rows, size = data_rows(data), size_of(data)
     diff_rows, diff_size = make_difference(data, diff), size_of(diff)
     try:

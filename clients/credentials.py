@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import grpc
 
@@ -22,15 +23,59 @@ def bearer(token: str) -> Metadata:
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
-def api_channel(target: str, server_ca: Path | None) -> grpc.Channel:
+class _Bearer(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[type-arg]
+):
+    """Adds the bearer header to every call (also over plaintext, where gRPC's own call
+    credentials refuse to go)."""
+
+    def __init__(self, token: str) -> None:
+        self._metadata = bearer(token)
+
+    def _details(self, details: Any) -> Any:
+        metadata = (*(details.metadata or ()), *self._metadata)
+        return _Details(
+            details.method, details.timeout, metadata, details.credentials,
+            details.wait_for_ready, details.compression,
+        )  # fmt: skip
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+
+class _Details(NamedTuple):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: bool | None
+    compression: Any
+
+
+def api_channel(target: str, server_ca: Path | None, token: str = "") -> grpc.Channel:
+    """A channel to the center's API port; with `token`, every call carries it."""
     if server_ca is None:
-        return grpc.insecure_channel(target)
-    credentials = grpc.ssl_channel_credentials(root_certificates=server_ca.read_bytes())
-    return grpc.secure_channel(target, credentials)
+        channel = grpc.insecure_channel(target)
+    else:
+        credentials = grpc.ssl_channel_credentials(root_certificates=server_ca.read_bytes())
+        channel = grpc.secure_channel(target, credentials)
+    return grpc.intercept_channel(channel, _Bearer(token)) if token else channel
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """--server-ca and --token, defaulting to KONBINI_SERVER_CA and KONBINI_TOKEN."""
+def add_server_ca(parser: argparse.ArgumentParser) -> None:
+    """--server-ca, defaulting to KONBINI_SERVER_CA."""
     ca = os.environ.get("KONBINI_SERVER_CA")
     parser.add_argument(
         "--server-ca",
@@ -39,6 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CA certificate (PEM) of the center's TLS certificate (default KONBINI_SERVER_CA;"
         " none: plaintext, the demo mode)",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--server-ca and --token, defaulting to KONBINI_SERVER_CA and KONBINI_TOKEN."""
+    add_server_ca(parser)
     parser.add_argument(
         "--token",
         default=os.environ.get("KONBINI_TOKEN", ""),
@@ -46,5 +96,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def channel_of(args: argparse.Namespace) -> grpc.Channel:
-    return api_channel(args.server, args.server_ca)
+def channel_of(args: argparse.Namespace, *, with_token: bool = False) -> grpc.Channel:
+    return api_channel(args.server, args.server_ca, args.token if with_token else "")

@@ -21,14 +21,16 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
+from clients.credentials import bearer
 from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitOutcome
 from clients.seeding import SeededMunicipality, seed_municipality
 from hardware_sim.authority.ca import AUTH_CA_CERT_FILE, JpkiAuthority
 from hardware_sim.card.applet import JpkiApplet
 from hardware_sim.card.reader import InProcessReader
 from hardware_sim.printer import KioskPrinter
-from server.common.clock import JST
+from server.common.clock import JST, system_clock
 from server.db.engine import make_engine, upgrade
+from server.municipal.staff import StaffDesk
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,10 @@ def run_demo(output: Path, state: Path, *, seed: int = 2026, households: int = 1
         now=now,
         cards_dir=state / "cards",
     )
+    # The settlement summary at the end is read as the municipality's staff would read it.
+    _, staff_token = StaffDesk(engine, clock=system_clock).create_account(
+        seeded.profile.code, "demo"
+    )
     engine.dispose()
     authority.save(state / "authority")  # after seeding: it now knows every issued serial
 
@@ -134,6 +140,8 @@ def run_demo(output: Path, state: Path, *, seed: int = 2026, households: int = 1
                     # The demo runs at any hour; real kiosks serve 06:30-23:00 (the default).
                     "--kiosk-hours",
                     "00:00-24:00",
+                    # Plaintext on loopback, kiosks named by a header: only the demo may.
+                    "--insecure-demo",
                 ],
                 env=env,
             )
@@ -141,7 +149,7 @@ def run_demo(output: Path, state: Path, *, seed: int = 2026, households: int = 1
         target = f"127.0.0.1:{_wait_for_file(server_port_file, procs[1])}"
         with grpc.insecure_channel(target) as channel:
             _wait_serving(channel)
-            return _visits(channel, seeded, output, now)
+            return _visits(channel, seeded, output, now, staff_token)
     finally:
         for p in procs:
             p.terminate()
@@ -153,7 +161,11 @@ def run_demo(output: Path, state: Path, *, seed: int = 2026, households: int = 1
 
 
 def _visits(
-    channel: grpc.Channel, seeded: SeededMunicipality, output: Path, now: datetime
+    channel: grpc.Channel,
+    seeded: SeededMunicipality,
+    output: Path,
+    now: datetime,
+    staff_token: str,
 ) -> DemoResult:
     printer = KioskPrinter("P1")
     terminal = KioskTerminal(channel, kiosk_id=seeded.kiosk_ids[0], printer=printer)
@@ -200,6 +212,7 @@ def _visits(
         settlement_pb2.MonthlySummaryRequest(
             municipality_code=seeded.profile.code, month=now.astimezone(JST).strftime("%Y-%m")
         ),
+        metadata=bearer(staff_token),
         timeout=10,
     )
     return DemoResult(tuple(outcomes), tuple(pdfs), summary)

@@ -23,11 +23,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from clients.credentials import add_server_ca, api_channel
+
 DEFAULT_REGISTRY = Path("var") / "ereview-clients.json"
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    import grpc
 
     from clients.ereview.client import EReviewClient, EReviewError, Person
 
@@ -39,7 +40,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     for spec in args.member or ():
         parts: list[str] = [*spec.split("|"), "", "", ""]
         members.append(Person(parts[0], parts[1], parts[2], parts[3]))
-    with grpc.insecure_channel(args.server) as channel:
+    with api_channel(args.server, args.server_ca) as channel:
         client = EReviewClient(channel, client_id=args.client_id, secret=secret)
         try:
             review = client.submit(
@@ -151,6 +152,7 @@ def register(sub: Any) -> None:
 
     s = esub.add_parser("submit", help="submit one application to the center")
     s.add_argument("--server", default="127.0.0.1:50051")
+    add_server_ca(s)
     s.add_argument("--client-id", required=True)
     s.add_argument("--secret", help="default: $KONBINI_EREVIEW_SECRET")
     s.add_argument("--municipality", required=True)

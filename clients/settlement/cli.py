@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from clients.credentials import add_arguments as add_credentials
 from server.config import DEFAULT_FONT
 
 if TYPE_CHECKING:
@@ -30,9 +31,9 @@ T = TypeVar("T")
 
 
 def _with_channel(args: argparse.Namespace, work: Callable[[grpc.Channel], T]) -> T:
-    import grpc
+    from clients.credentials import channel_of
 
-    with grpc.insecure_channel(args.server) as channel:
+    with channel_of(args, with_token=True) as channel:
         return work(channel)
 
 
@@ -109,6 +110,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         print(f"  {c.key} {c.copies:,}")
     print(f"  時間外 {percent(s.after_hours_share)}")
     print(f"  他市区町村 {percent(s.other_municipality_share)}")
+    print(f"  らくらく窓口 {s.counter_copies:,} copies")
     return 0
 
 
@@ -127,6 +129,7 @@ def register(sub: Any) -> None:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
         p.add_argument("--server", default="127.0.0.1:50051")
+        add_credentials(p)  # the national operator's token; staff for their own statements
         return p
 
     s = add("settle", "close a month and write every statement (CSV, PDF, PNG)")

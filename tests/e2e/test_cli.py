@@ -91,6 +91,7 @@ def running(tmp_path: Path) -> Iterator[tuple[Path, str]]:
                 f"http://127.0.0.1:{auth_port}",
                 "--revocation",
                 "crl",
+                "--insecure-demo",  # plaintext, kiosks named by a header
             ],
             cwd=ROOT,
         )
@@ -131,6 +132,16 @@ def test_kiosk_command_prints_a_certificate_and_settlement_counts_it(
     assert "issued" in visit.stdout
     assert len(list(out.glob("juminhyo-*.pdf"))) == 1
     month = visit.stdout.split("交付番号 ")[1][:6]
+    issued = konbini(
+        "access", "issue", "--kind", "national_operator", "--name", "e2e",
+        "--database-url", f"sqlite:///{state / 'konbini.db'}",
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.split("token    ")[1].split()[0]
+    without = konbini(
+        "settlement", "--server", target, "--municipality", "131016", "--month", "2026-01"
+    )
+    assert without.returncode == 2 and "UNAUTHENTICATED CREDENTIALS_MISSING" in without.stdout
     summary = konbini(
         "settlement",
         "--server",
@@ -139,6 +150,8 @@ def test_kiosk_command_prints_a_certificate_and_settlement_counts_it(
         "131016",
         "--month",
         f"{month[:4]}-{month[4:]}",
+        "--token",
+        token,
     )
     assert summary.returncode == 0, summary.stderr
     assert "total 1 copies, voided 0" in summary.stdout

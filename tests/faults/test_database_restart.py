@@ -49,6 +49,7 @@ def test_a_database_restart_mid_run_is_unavailable_then_served_again_without_a_r
             port=0,
             kiosk_hours="00:00-24:00",
             max_workers=8,
+            insecure=True,  # plaintext loopback, kiosks named by a header (the demo mode)
         )
     )
     center.server.start()

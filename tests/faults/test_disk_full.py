@@ -34,6 +34,7 @@ from server.bcl.servicer import create_bcl_server
 from server.bcl.upload import BclSettings, BclUploads, Phase
 from server.common.clock import system_clock
 from server.db.engine import make_engine, upgrade
+from tests.credentials import staff_token
 from tests.faults.conftest import Recorder
 from tests.faults.kiosks import wait_for
 
@@ -129,11 +130,12 @@ def desk(small_disk: Path, tmp_path: Path) -> Iterator[Desk]:
         clock=system_clock,
         checkpoint=checkpoint,
     )
-    server, port = create_bcl_server(uploads)
+    server, port = create_bcl_server(uploads, insecure=True)
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    client = BclClient(channel, CODE, token=staff_token(engine, CODE))
     try:
-        yield Desk(engine, BclClient(channel, CODE), small_disk, hooks)
+        yield Desk(engine, client, small_disk, hooks)
     finally:
         channel.close()
         server.stop(grace=None).wait()

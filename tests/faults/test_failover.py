@@ -35,6 +35,7 @@ from server.bcl.upload import BclSettings, BclUploads
 from server.common.clock import system_clock
 from server.config import ServerConfig
 from server.db.engine import make_engine
+from tests.credentials import staff_token
 from tests.faults.books import audit_books, sweep_later
 from tests.faults.conftest import Recorder
 from tests.faults.kiosks import EmulatedKiosk, KioskNotebook, run_kiosks, wait_for
@@ -68,10 +69,11 @@ def start_side(config: ServerConfig, bcl: BclSettings) -> Side:
     center.server.start()
     uploads = BclUploads(center.engine, bcl, clock=system_clock)
     uploads.recover()  # as a center does at start-up: leftovers of cut-short uploads go
-    server, port = create_bcl_server(uploads)
+    server, port = create_bcl_server(uploads, insecure=True)
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    return Side(center, server, channel, BclClient(channel, BCL_CODE))
+    token = staff_token(center.engine, BCL_CODE)  # written to the primary, replicated
+    return Side(center, server, channel, BclClient(channel, BCL_CODE, token=token))
 
 
 def test_no_committed_copy_or_generation_is_lost_when_the_primary_dies(
@@ -110,6 +112,7 @@ def test_no_committed_copy_or_generation_is_lost_when_the_primary_dies(
         port=free_port(),  # the kiosks keep their address across the move
         kiosk_hours="00:00-24:00",
         max_workers=8,
+        insecure=True,  # plaintext loopback (the demo mode)
     )
     bcl = BclSettings(data_dir=tmp_path / "bcl", retention=5)
     side = start_side(config, bcl)

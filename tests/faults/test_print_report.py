@@ -123,6 +123,7 @@ def bench(tmp_path: Path) -> Iterator[Bench]:
                 database_url=url,
                 port=0,
                 kiosk_hours="00:00-24:00",
+                insecure=True,  # plaintext loopback (the demo mode)
             ),
             clock=clock,
         )

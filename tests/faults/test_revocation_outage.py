@@ -222,6 +222,7 @@ def centers(authority: tuple[JpkiAuthority, ResponderHandle], tmp_path: Path) ->
         revocation_timeout_s=0.5,
         kiosk_hours="00:00-24:00",
         max_workers=4,
+        insecure=True,  # plaintext loopback (the demo mode)
     )
     made = Centers(seed(url, jpki, kiosks=1), base)
     try:

@@ -136,6 +136,7 @@ class CenterProcess:
             "KONBINI_KIOSK_HOURS": "00:00-24:00",  # the run may happen at any hour
             "KONBINI_WORKERS": "8",
             "KONBINI_EREVIEW_CLIENTS": str(self.workdir / "ereview-clients.json"),
+            "KONBINI_INSECURE": "1",  # plaintext loopback, kiosks named by a header
             **self.settings,
             **settings,
         }
