@@ -59,6 +59,7 @@ def cell_to_proto(c: Cell) -> pb.SettlementCell:
         net_remittance_yen=c.net_remittance_yen,
         after_hours_copies=c.after_hours_copies,
         other_municipality_copies=c.other_municipality_copies,
+        counter_copies=c.counter_copies,
     )
 
 
@@ -74,6 +75,7 @@ def cell_from_proto(m: pb.SettlementCell) -> Cell:
         net_remittance_yen=m.net_remittance_yen,
         after_hours_copies=m.after_hours_copies,
         other_municipality_copies=m.other_municipality_copies,
+        counter_copies=m.counter_copies,
     )
 
 
@@ -209,6 +211,7 @@ def statistics_to_proto(s: Statistics) -> pb.Statistics:
         copies=s.copies,
         after_hours_copies=s.after_hours_copies,
         other_municipality_copies=s.other_municipality_copies,
+        counter_copies=s.counter_copies,
     )
 
 
@@ -224,6 +227,7 @@ def statistics_from_proto(m: pb.Statistics) -> Statistics:
         copies=m.copies,
         after_hours_copies=m.after_hours_copies,
         other_municipality_copies=m.other_municipality_copies,
+        counter_copies=m.counter_copies,
     )
 
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from server.db.models import Municipality, Operator
+from server.issuance.states import Channel
 from server.settlement.errors import MunicipalityNotFound, OperatorNotFound
 from server.settlement.ledger import Account, EntryKind, rows
 from server.settlement.models import LedgerEntry, LedgerLine, LedgerPeriod, VoidedCopy
@@ -43,6 +44,7 @@ class Cell:
     net_remittance_yen: int = 0  # fees − commission, passed on to the municipality
     after_hours_copies: int = 0  # 時間外
     other_municipality_copies: int = 0  # 他市区町村
+    counter_copies: int = 0  # らくらく窓口: printed at the town hall, paid at its counter
 
     def plus(self, other: Cell) -> Cell:
         return replace(
@@ -55,6 +57,7 @@ class Cell:
             after_hours_copies=self.after_hours_copies + other.after_hours_copies,
             other_municipality_copies=self.other_municipality_copies
             + other.other_municipality_copies,
+            counter_copies=self.counter_copies + other.counter_copies,
         )
 
 
@@ -200,6 +203,7 @@ class Statistics:
     copies: int
     after_hours_copies: int
     other_municipality_copies: int
+    counter_copies: int = 0  # らくらく窓口 copies (channel "counter"), among `copies`
 
     @property
     def after_hours_share(self) -> float:
@@ -265,6 +269,7 @@ def month_cells(
             func.sum(en.copies),
             func.sum(sa.case((col(en.after_hours), en.copies), else_=0)),
             func.sum(sa.case((col(en.other_municipality), en.copies), else_=0)),
+            func.sum(sa.case((col(en.channel) == Channel.COUNTER.value, en.copies), else_=0)),
         )
         .where(col(en.month).in_(names))
         .where(col(en.kind).in_(_COPY_KINDS))
@@ -280,13 +285,14 @@ def month_cells(
     for muni, op, kind, account, amount in rows(db, money):
         key = (muni, op, kind)
         cells[key] = _apply(cells.get(key) or Cell(*key), account, int(amount))
-    for muni, op, kind, n, after, other in rows(db, copies):
+    for muni, op, kind, n, after, other, counter in rows(db, copies):
         key = (muni, op, kind)
         cells[key] = replace(
             cells.get(key) or Cell(*key),
             copies=int(n),
             after_hours_copies=int(after),
             other_municipality_copies=int(other),
+            counter_copies=int(counter),
         )
     return tuple(cells[k] for k in sorted(cells))
 
@@ -443,6 +449,7 @@ def statistics(db: Session, fiscal_year: int, municipality_code: str = "") -> St
         copies=t.copies,
         after_hours_copies=t.after_hours_copies,
         other_municipality_copies=t.other_municipality_copies,
+        counter_copies=t.counter_copies,
     )
 
 

@@ -35,6 +35,7 @@ from server.db.models import Municipality
 from server.kiosks.registry import KioskRegistry, counter_operator_id
 from server.municipal.staff import StaffDesk
 from server.settlement.fees import BCL_ISSUING_FEE_YEN
+from server.settlement.statements import statistics
 from tests.integration.conftest import Bench
 
 OTHER_TOWN = "141003"  # 横浜市, onboarded below; the bench's residents do not live there
@@ -218,7 +219,13 @@ def test_hand_over_issues_the_copy_and_posts_the_fee_to_the_municipality_without
     [(entry_channel,)] = bench.sql(
         "SELECT channel FROM ledger_entries WHERE issuance_id = :i", i=issuance_id
     )
-    assert entry_channel == "counter"  # counted as a counter copy in the statistics
+    assert entry_channel == "counter"
+    with Session(bench.center.engine) as db:  # what GetStatistics reports
+        stats = statistics(db, 2026, bench.seeded.profile.code)
+    assert stats.counter_copies >= 1
+    operator_of_record = counter_operator_id(bench.seeded.profile.code)
+    counted = {c.key: c.copies for c in stats.by_operator}
+    assert counted[operator_of_record] == stats.counter_copies
 
 
 def test_a_second_hand_over_is_refused_and_charges_once(

@@ -140,7 +140,7 @@ class MonthClose(_message.Message):
     def __init__(self, month: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., newly_closed: _Optional[bool] = ..., municipality_codes: _Optional[_Iterable[str]] = ..., operator_ids: _Optional[_Iterable[str]] = ..., entry_count: _Optional[int] = ..., line_count: _Optional[int] = ..., debit_total_yen: _Optional[int] = ..., digest: _Optional[str] = ...) -> None: ...
 
 class SettlementCell(_message.Message):
-    __slots__ = ("municipality_code", "operator_id", "certificate_kind", "copies", "fees_yen", "commission_yen", "bcl_fee_yen", "net_remittance_yen", "after_hours_copies", "other_municipality_copies")
+    __slots__ = ("municipality_code", "operator_id", "certificate_kind", "copies", "fees_yen", "commission_yen", "bcl_fee_yen", "net_remittance_yen", "after_hours_copies", "other_municipality_copies", "counter_copies")
     MUNICIPALITY_CODE_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_ID_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_KIND_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +151,7 @@ class SettlementCell(_message.Message):
     NET_REMITTANCE_YEN_FIELD_NUMBER: _ClassVar[int]
     AFTER_HOURS_COPIES_FIELD_NUMBER: _ClassVar[int]
     OTHER_MUNICIPALITY_COPIES_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_COPIES_FIELD_NUMBER: _ClassVar[int]
     municipality_code: str
     operator_id: str
     certificate_kind: str
@@ -161,7 +162,8 @@ class SettlementCell(_message.Message):
     net_remittance_yen: int
     after_hours_copies: int
     other_municipality_copies: int
-    def __init__(self, municipality_code: _Optional[str] = ..., operator_id: _Optional[str] = ..., certificate_kind: _Optional[str] = ..., copies: _Optional[int] = ..., fees_yen: _Optional[int] = ..., commission_yen: _Optional[int] = ..., bcl_fee_yen: _Optional[int] = ..., net_remittance_yen: _Optional[int] = ..., after_hours_copies: _Optional[int] = ..., other_municipality_copies: _Optional[int] = ...) -> None: ...
+    counter_copies: int
+    def __init__(self, municipality_code: _Optional[str] = ..., operator_id: _Optional[str] = ..., certificate_kind: _Optional[str] = ..., copies: _Optional[int] = ..., fees_yen: _Optional[int] = ..., commission_yen: _Optional[int] = ..., bcl_fee_yen: _Optional[int] = ..., net_remittance_yen: _Optional[int] = ..., after_hours_copies: _Optional[int] = ..., other_municipality_copies: _Optional[int] = ..., counter_copies: _Optional[int] = ...) -> None: ...
 
 class MunicipalityStatementRequest(_message.Message):
     __slots__ = ("municipality_code", "month")
@@ -298,7 +300,7 @@ class MonthPoint(_message.Message):
     def __init__(self, month: _Optional[str] = ..., copies: _Optional[int] = ..., participating_municipalities: _Optional[int] = ...) -> None: ...
 
 class Statistics(_message.Message):
-    __slots__ = ("fiscal_year", "municipality_code", "months", "by_kind", "by_operator", "copies", "after_hours_copies", "other_municipality_copies")
+    __slots__ = ("fiscal_year", "municipality_code", "months", "by_kind", "by_operator", "copies", "after_hours_copies", "other_municipality_copies", "counter_copies")
     FISCAL_YEAR_FIELD_NUMBER: _ClassVar[int]
     MUNICIPALITY_CODE_FIELD_NUMBER: _ClassVar[int]
     MONTHS_FIELD_NUMBER: _ClassVar[int]
@@ -307,6 +309,7 @@ class Statistics(_message.Message):
     COPIES_FIELD_NUMBER: _ClassVar[int]
     AFTER_HOURS_COPIES_FIELD_NUMBER: _ClassVar[int]
     OTHER_MUNICIPALITY_COPIES_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_COPIES_FIELD_NUMBER: _ClassVar[int]
     fiscal_year: int
     municipality_code: str
     months: _containers.RepeatedCompositeFieldContainer[MonthPoint]
@@ -315,7 +318,8 @@ class Statistics(_message.Message):
     copies: int
     after_hours_copies: int
     other_municipality_copies: int
-    def __init__(self, fiscal_year: _Optional[int] = ..., municipality_code: _Optional[str] = ..., months: _Optional[_Iterable[_Union[MonthPoint, _Mapping]]] = ..., by_kind: _Optional[_Iterable[_Union[CopyCount, _Mapping]]] = ..., by_operator: _Optional[_Iterable[_Union[CopyCount, _Mapping]]] = ..., copies: _Optional[int] = ..., after_hours_copies: _Optional[int] = ..., other_municipality_copies: _Optional[int] = ...) -> None: ...
+    counter_copies: int
+    def __init__(self, fiscal_year: _Optional[int] = ..., municipality_code: _Optional[str] = ..., months: _Optional[_Iterable[_Union[MonthPoint, _Mapping]]] = ..., by_kind: _Optional[_Iterable[_Union[CopyCount, _Mapping]]] = ..., by_operator: _Optional[_Iterable[_Union[CopyCount, _Mapping]]] = ..., copies: _Optional[int] = ..., after_hours_copies: _Optional[int] = ..., other_municipality_copies: _Optional[int] = ..., counter_copies: _Optional[int] = ...) -> None: ...
 
 class OperatorReportRow(_message.Message):
     __slots__ = ("operator_id", "month", "municipality_code", "certificate_kind", "copies")
