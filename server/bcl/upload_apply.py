@@ -724,13 +724,13 @@ class Applier:
         births: dict[str, int] = {}
         elsewhere = {r.values["koseki_id"] for r in rows} - set(self._koseki)
         if elsewhere and not self._full:  # a 戸籍 this difference does not replace
-            for koseki_id, member_no, born in self._conn.execute(
+            for koseki_id, member_no, birth_date in self._conn.execute(
                 sa.select(KM.c.koseki_id, KM.c.member_no, KM.c.birth_date)
                 .where(KM.c.municipality_code == self._m)
                 .where(KM.c.koseki_id.in_(elsewhere))
             ):
                 births[member_key(koseki_id, 0)] = UNKNOWN_BIRTH
-                births[member_key(koseki_id, member_no)] = _ordinal(born)
+                births[member_key(koseki_id, member_no)] = _ordinal(birth_date)
         out = []
         for row in rows:
             v = row.values

@@ -16,9 +16,13 @@ import grpc
 import pytest
 from konbini.issuance.v1 import issuance_pb2
 from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
+from sqlmodel import Session
 
 from clients.kiosk.terminal import CertificateChoice, Order, VisitStatus
+from server.bcl.models import BclKosekiEvent
 from server.bcl.records import IssuingBackend, ResidentRecord
+from server.bcl.registers import KosekiEventKind
+from server.common.era import to_wareki
 from server.municipal.onboarding import OnboardingRequest, onboard
 from server.municipal.staff import StaffDesk
 from tests.integration.conftest import Bench
@@ -36,6 +40,7 @@ from tests.integration.test_certificates import (
 
 OSAKA = "271004"  # 大阪市, the 本籍地
 OSAKA_HONSEKI = "大阪府大阪市北区中之島一丁目3番地"
+OSAKA_HENSEI = date(2012, 6, 1)  # 戸籍編製 of the families' 戸籍
 C = CertificateChoice
 
 
@@ -93,6 +98,32 @@ def family_in_osaka(bench: Bench, koseki_id: str) -> list[ResidentRecord]:
         events="",
     )
     add_koseki(bench, OSAKA, [*members, namesake])
+    with Session(bench.center.engine) as db:  # its 戸籍事項, and each member's 出生
+        db.add(
+            BclKosekiEvent(
+                municipality_code=OSAKA,
+                koseki_id=koseki_id,
+                member_no=0,
+                event_no=1,
+                kind=KosekiEventKind.HENSEI.value,
+                event_date=OSAKA_HENSEI,
+            )
+        )
+        for m in members:
+            db.add(
+                BclKosekiEvent(
+                    municipality_code=OSAKA,
+                    koseki_id=koseki_id,
+                    member_no=m.member_no,
+                    event_no=1,
+                    kind=KosekiEventKind.BIRTH.value,
+                    event_date=m.birth_date,
+                    notified_on=m.birth_date,
+                    notifier="父",
+                    place="大阪府大阪市北区",
+                )
+            )
+        db.commit()
     return people
 
 
@@ -190,6 +221,10 @@ def test_registration_approved_by_the_honsekichi_lets_the_resident_print_their_k
     assert "".join(me.full_name.split()) in text
     for p in people[1:]:
         assert f"【名】{p.given_name}" in text
+    squeezed = "".join(text.split())
+    assert f"戸籍事項戸籍編製【編製日】{to_wareki(OSAKA_HENSEI)}" in squeezed
+    for p in people:
+        assert f"出生【出生日】{to_wareki(p.birth_date)}【出生地】大阪府大阪市北区" in squeezed
     assert "大阪府大阪市長大阪一郎" in text and "別人" not in text
     assert f"-{OSAKA}-{other_kiosk}-" in done.issue_number
     assert bench.sql(

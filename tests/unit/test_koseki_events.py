@@ -344,12 +344,13 @@ def years(n: int) -> timedelta:
 def test_generated_events_are_consistent_with_each_family(seed: int, tmp_path: Path) -> None:
     today = date(2026, 4, 1)
     generate_dataset(tmp_path, residents=1500, seed=seed, today=today)
-    seen = {"removed": 0, "matters": set(), "marriages": 0}
+    removed = marriages = 0
+    matters: set[KosekiEventKind] = set()
     for kid, f in families(tmp_path):
         # 戸籍事項: one, and of a kind of the 戸籍 itself.
         [matter] = f.events[0]
         assert matter.kind.spec.scope is EventScope.KOSEKI and matter.event_date <= today
-        seen["matters"].add(matter.kind)  # type: ignore[attr-defined]
+        matters.add(matter.kind)
         head = f.members[1]
         names = [f"{m.family_name}　{m.given_name}" for m in f.members.values()]
         by_name = {  # a parent's name points at one member only if no one else shares it
@@ -369,11 +370,11 @@ def test_generated_events_are_consistent_with_each_family(seed: int, tmp_path: P
                     assert by_name[parent_name].birth_date + years(15) < m.birth_date, (kid, no)
             # Whoever left the 戸籍 has the event that took them out.
             if m.removed_reason:
-                seen["removed"] += 1
+                removed += 1
                 assert m.removed_reason in {e.kind.value for e in evs}, (kid, no)
             # A spouse and the 筆頭者 married on the same day, each naming the other.
             if m.relationship in ("妻", "夫"):
-                seen["marriages"] += 1
+                marriages += 1
                 [mine] = [e for e in evs if e.kind is K.MARRIAGE]
                 [theirs] = [e for e in f.events[1] if e.kind is K.MARRIAGE]
                 assert mine.event_date == theirs.event_date
@@ -392,8 +393,8 @@ def test_generated_events_are_consistent_with_each_family(seed: int, tmp_path: P
                         echo = K.SPOUSE_DEATH if end is K.DEATH else K.DIVORCE
                         dates = {e.event_date for e in (*evs, *f.events[1]) if e.kind is echo}
                         assert ended[0].event_date in dates, kid
-    assert seen["removed"] > 0 and seen["marriages"] > 0
-    assert {K.HENSEI, K.KAISEI} <= seen["matters"]  # type: ignore[operator]
+    assert removed > 0 and marriages > 0
+    assert {K.HENSEI, K.KAISEI} <= matters
 
 
 # --- printed -----------------------------------------------------------------------------------
