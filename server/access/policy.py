@@ -204,7 +204,9 @@ POLICY: Mapping[str, Rule] = MappingProxyType(
             dict.fromkeys(("VerifyCopy", "ListSealKeys"), Rule(_PUBLIC)),
         ),
         # Health and reflection describe the service, not anybody's data.
-        **_service("grpc.health.v1.Health", dict.fromkeys(("Check", "Watch"), Rule(_PUBLIC))),
+        **_service(
+            "grpc.health.v1.Health", dict.fromkeys(("Check", "Watch", "List"), Rule(_PUBLIC))
+        ),
         **_service(
             "grpc.reflection.v1alpha.ServerReflection",
             {"ServerReflectionInfo": Rule(_PUBLIC)},
