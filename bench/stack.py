@@ -44,6 +44,7 @@ from server.common.clock import JST
 from server.db.engine import make_engine, upgrade
 from server.db.models import Kiosk
 from server.ereview.access import add_client
+from server.kiosks.registry import KioskRegistry
 from server.municipal.staff import StaffDesk
 from tests.pki import pooled_key_source
 
@@ -163,6 +164,7 @@ def prepare(
                     }
                 )
         kiosk_ids = _add_kiosks(engine, kiosks)
+        counters = _add_counters(engine)
         bcl: dict[str, str] = {}
         if bcl_residents:
             code, prefecture, name = BCL_MUNICIPALITY
@@ -192,10 +194,28 @@ def prepare(
         [code for code, _, _ in MUNICIPALITIES],
     )
     ereview = {"client_id": EREVIEW_CLIENT, "secret": secret, "applicants": applicants}
-    manifest = Manifest(cards_dir, tuple(residents), tuple(kiosk_ids), ereview, bcl)
+    manifest = Manifest(cards_dir, tuple(residents), tuple(kiosk_ids), ereview, bcl, counters)
     manifest.write()
     (cards_dir / MANIFEST).chmod(0o600)  # it holds the portal's secret
     return Prepared(state, database_url, manifest)
+
+
+def _add_counters(engine: sa.engine.Engine) -> list[dict[str, str]]:
+    """A らくらく窓口 terminal in each municipality's town hall, and a clerk (staff account) there
+    who hands the copies over."""
+    registry = KioskRegistry(engine)
+    desk = StaffDesk(engine, clock=lambda: datetime.now(UTC))
+    counters = []
+    for code, _, name in MUNICIPALITIES:
+        terminal_id = f"LC{code}01"
+        registry.register_counter_terminal(
+            terminal_id, municipality_code=code, location=f"{name}役所 市民課 窓口"
+        )
+        _staff_id, token = desk.create_account(code, f"{name} 窓口 負荷試験")
+        counters.append(
+            {"terminal_id": terminal_id, "municipality_code": code, "staff_token": token}
+        )
+    return counters
 
 
 def _issue_phones(
@@ -347,7 +367,11 @@ class Stack:
                     proc.wait(5)
 
     def __enter__(self) -> Stack:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a center that failed to start must not leave the authority
+            self.stop()
+            raise
 
     def __exit__(
         self,

@@ -14,17 +14,16 @@ or headless, writing Locust's CSV files and a summary (`<prefix>_summary.json`):
         --headless -u 16 -r 4 -t 60s --csv var/load/run
 
 Users: `KioskUser`, one kiosk terminal each (its own kiosk id, connection, printer, cards and
-phones), is everyone but two: one `PortalUser` submitting e-review applications (a trickle, one
-every 0.5–2 s) and one `BclUploadUser` uploading a municipality's whole BCL export again and
-again (a pause of `--bcl-pause` seconds between uploads; 0 turns it off). Every RPC is reported
-as a request ("grpc", method name); every whole visit as one too ("kiosk", "session juminhyo" /
+phones), is everyone but five: one `CounterUser` per municipality (a らくらく窓口 terminal in
+its town hall serving its residents, one visit every 2–6 s, the clerk handing each copy over),
+one `PortalUser` submitting e-review applications (a trickle, one every 0.5–2 s) and one
+`BclUploadUser` uploading a municipality's whole BCL export again and again (a pause of
+`--bcl-pause` seconds between uploads; 0 turns it off). Every RPC is reported as a request
+("grpc", method name); every whole visit as one too ("kiosk" or "counter", "session juminhyo" /
 "session inkan", with " android" / " iphone" for a phone): a visit that did not end as the
-scenario meant (issued, or voided after an injected printer jam) is a failure with the reason;
-so are e-review submissions ("portal", "ereview submit") that do not match, and BCL uploads
-("bcl", "full upload") that are not committed.
-
-TODO(counter terminals): add a `CounterUser` once the center has the counter terminal flow
-(らくらく窓口, `RegisteredKiosk.terminal_kind == "counter"`, hand-over by staff).
+scenario meant (issued — at the counter, handed over —, or voided after an injected printer
+jam) is a failure with the reason; so are e-review submissions ("portal", "ereview submit") that
+do not match, and BCL uploads ("bcl", "full upload") that are not committed.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from load.scenario import Kiosk, Manifest, Mix, Portal, kiosk_channel, split, up
 grpc_gevent.init_gevent()  # before any gRPC object exists (Locust has patched the stdlib)
 
 _kiosk_numbers = itertools.count()
+_counter_numbers = itertools.count()
 _outcomes: Counter[str] = Counter()
 _carriers: Counter[str] = Counter()
 _lock = threading.Lock()
@@ -57,13 +57,16 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--cards", default="var/load/cards", help="cards dir with manifest.json")
     parser.add_argument("--think-time", type=float, default=0.0, help="max seconds between visits")
     parser.add_argument("--bcl-pause", type=float, default=30.0, help="s between BCL uploads")
+    # Let a visit under way finish when the run ends (a visit cut mid-way leaves the kiosk
+    # cancelling a copy the center already issued); --stop-timeout still overrides.
+    parser.set_defaults(stop_timeout=20)
 
 
 @events.test_stop.add_listener  # type: ignore[untyped-decorator]
 def _summary(environment: Environment, **_kw: Any) -> None:
     """Beside Locust's CSV files: how the sessions ended, and the rate of copies issued."""
     stats = environment.stats
-    session_stats = [s for (name, kind), s in stats.entries.items() if kind == "kiosk"]
+    session_stats = [s for (_, kind), s in stats.entries.items() if kind in ("kiosk", "counter")]
     issued = _outcomes.get("issued", 0)
     elapsed = max(1e-9, stats.last_request_timestamp - stats.start_time) if stats.entries else 0
     by_kind = {
@@ -80,6 +83,9 @@ def _summary(environment: Environment, **_kw: Any) -> None:
         "sessions": sum(s.num_requests for s in session_stats),
         "session_failures": sum(s.num_failures for s in session_stats),
         "sessions_by_carrier": dict(_carriers),
+        "counter_sessions": sum(
+            s.num_requests for (_, kind), s in stats.entries.items() if kind == "counter"
+        ),
         "ereview_submissions": by_kind["portal"],
         "bcl_uploads": by_kind["bcl"],
         "session_p50_ms": stats.get("session juminhyo", "kiosk").get_response_time_percentile(0.5),
@@ -137,13 +143,44 @@ class KioskUser(User):
             _carriers[result.carrier] += 1
         carrier = "" if result.carrier == "card" else f" {result.carrier}"
         self.environment.events.request.fire(
-            request_type="kiosk",
+            request_type=result.channel,
             name=f"session {result.kind}{carrier}",
             response_time=result.elapsed_ms,
             response_length=0,
             exception=None if result.expected else RuntimeError(result.error or "unexpected"),
             context={"injected": result.injected},
         )
+
+
+class CounterUser(KioskUser):
+    """A らくらく窓口 terminal in a town hall, serving that municipality's residents."""
+
+    fixed_count = 3  # one per municipality of the load
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        manifest = Manifest.load(Path(options.cards))
+        number = next(_counter_numbers)
+        if number >= len(manifest.counters):
+            raise RuntimeError(f"only {len(manifest.counters)} counter terminals are registered")
+        counter = manifest.counters[number]
+        residents = [
+            r for r in manifest.residents if r.municipality_code == counter["municipality_code"]
+        ]
+        channel = kiosk_channel(self.host or "127.0.0.1:50051", self._report_rpc)
+        self.kiosk = Kiosk(
+            counter["terminal_id"],
+            channel,
+            manifest,
+            residents,
+            Mix(),
+            staff_token=counter["staff_token"],
+        )
+        self.rng = random.Random(1_000 + number)
+        self.think_s = 0.0
+
+    def wait_time(self) -> float:
+        return self.rng.uniform(2.0, 6.0)
 
 
 class PortalUser(User):

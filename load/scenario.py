@@ -15,12 +15,14 @@ as at a real kiosk) and of printer jams (the copy is voided, no fee).
 
 Besides kiosks, `Portal` is an application portal submitting e-review applications of known
 residents, and `upload_bcl` a municipality's BCL upload (`load/locustfile.py` runs both beside
-the kiosks). TODO(counter terminals): when the counter terminal flow (らくらく窓口,
-`RegisteredKiosk.terminal_kind == "counter"`) is in the center, add counter sessions here.
+the kiosks). A `Kiosk` given a staff token is a counter terminal (らくらく窓口) in its town hall:
+the copy comes out of the printer behind the counter, the terminal prints the 受付票, and the
+clerk (that staff member) hands the copy over (`HandOverCounterCopy`), which ends the visit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -30,9 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
 
 from clients.bcl.client import BclClient, upload_files
+from clients.credentials import bearer
 from clients.ereview.client import EReviewClient, EReviewError, Person
+from clients.errors import decode_error
 from clients.kiosk.terminal import (
     CertificateChoice,
     KioskTerminal,
@@ -71,8 +76,11 @@ class Manifest:
     # {"client_id", "secret", "applicants": [{"municipality_code", "name", "name_kana",
     # "birth_date", "address"}]}: a registered portal and residents it applies for.
     ereview: dict[str, Any] = field(default_factory=dict, compare=False)
-    # {"municipality_code", "directory"}: a generated BCL export of a fourth municipality.
+    # {"municipality_code", "directory", "token"}: a generated BCL export of a fourth
+    # municipality, and a staff token of it.
     bcl: dict[str, Any] = field(default_factory=dict, compare=False)
+    # [{"terminal_id", "municipality_code", "staff_token"}]: a counter terminal per municipality.
+    counters: list[dict[str, str]] = field(default_factory=list, compare=False)
 
     @classmethod
     def load(cls, directory: Path) -> Manifest:
@@ -83,6 +91,7 @@ class Manifest:
             tuple(raw["kiosk_ids"]),
             raw.get("ereview", {}),
             raw.get("bcl", {}),
+            raw.get("counters", []),
         )
 
     def write(self) -> None:
@@ -91,6 +100,7 @@ class Manifest:
             "kiosk_ids": list(self.kiosk_ids),
             "ereview": self.ereview,
             "bcl": self.bcl,
+            "counters": self.counters,
         }
         (self.directory / MANIFEST).write_text(json.dumps(body, indent=1), encoding="utf-8")
 
@@ -132,6 +142,7 @@ class SessionResult:
     injected: str = ""  # "wrong_pin", "print_failure" or ""
     error: str = ""  # reason or message when the outcome was not the expected one
     carrier: str = "card"  # "card", "android" or "iphone"
+    channel: str = "kiosk"  # "kiosk" or "counter" (らくらく窓口)
 
     @property
     def expected(self) -> bool:
@@ -222,7 +233,10 @@ class Kiosk:
     manifest: Manifest
     residents: Sequence[Resident]
     mix: Mix = field(default_factory=Mix)
-    printer: KioskPrinter = field(init=False)
+    # A counter terminal's: the clerk who hands copies over (a staff member of its municipality).
+    staff_token: str = ""
+    printer: KioskPrinter = field(init=False)  # counter mode: the 受付票 printer
+    counter_printer: KioskPrinter | None = field(init=False, default=None)
     terminal: KioskTerminal = field(init=False)
     _cards: dict[str, tuple[JpkiApplet, str]] = field(init=False, default_factory=dict)
     _phones: dict[str, Phone] = field(init=False, default_factory=dict)
@@ -231,7 +245,15 @@ class Kiosk:
         if not self.residents:
             raise ValueError("a kiosk needs at least one resident's card")
         self.printer = KioskPrinter("P1", paper_sheets=10**9, toner_pages=10**9)
-        self.terminal = KioskTerminal(self.channel, kiosk_id=self.kiosk_id, printer=self.printer)
+        if self.staff_token:
+            self.counter_printer = KioskPrinter("CP1", paper_sheets=10**9, toner_pages=10**9)
+            self._staff = staff_pb2_grpc.MunicipalityStaffServiceStub(self.channel)
+        self.terminal = KioskTerminal(
+            self.channel,
+            kiosk_id=self.kiosk_id,
+            printer=self.printer,
+            counter_printer=self.counter_printer,
+        )
 
     def insert_all_cards(self) -> None:
         """Personalise every card of this kiosk now (parsing its key takes ~45 ms), not mid-run.
@@ -310,21 +332,43 @@ class Kiosk:
             if first.status is not VisitStatus.WRONG_PIN:
                 return self._result(order, first, started, injected)
             reader = self._reader(resident)
+        certificates = self.counter_printer or self.printer
         if injected == "print_failure":
             # A jam while the copy prints (the kiosk's readiness check before payment passes).
-            mid_job = getattr(self.printer, "inject_mid_job", None)
+            mid_job = getattr(certificates, "inject_mid_job", None)
             if mid_job is not None:
                 mid_job(PrinterFault.JAM)
             else:  # printers without mid-job faults jam before the job: also a voided copy
-                self.printer.inject(PrinterFault.JAM)
+                certificates.inject(PrinterFault.JAM)
         try:
             outcome = self.terminal.visit(reader, pin or None, order)
         finally:
-            self.printer.clear()
+            certificates.clear()
             if phone is not None:
                 phone.lock()  # an unlock the visit did not use must not carry over
+        if outcome.status is VisitStatus.AWAITING_HANDOVER:
+            outcome = self._hand_over(outcome)
         carrier = "card" if phone is None else _CARRIERS[phone.kind]
-        return self._result(order, outcome, started, injected, carrier)
+        result = self._result(order, outcome, started, injected, carrier)
+        if self.staff_token:
+            result = dataclasses.replace(result, channel="counter")
+        return result
+
+    def _hand_over(self, waiting: VisitOutcome) -> VisitOutcome:
+        """The resident takes the 受付票 to the counter; the clerk collects and hands over."""
+        try:
+            copy = self._staff.HandOverCounterCopy(
+                staff_pb2.HandOverCounterCopyRequest(reception_number=waiting.reception_number),
+                metadata=bearer(self.staff_token),
+                timeout=30,
+            )
+        except grpc.RpcError as exc:  # still waiting: the session counts as failed
+            return dataclasses.replace(waiting, error=decode_error(exc))
+        if copy.state != "issued":
+            return dataclasses.replace(waiting, screen=f"hand-over left it {copy.state}")
+        return dataclasses.replace(
+            waiting, status=VisitStatus.ISSUED, issue_number=copy.issue_number
+        )
 
     @staticmethod
     def _result(

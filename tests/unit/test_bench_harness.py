@@ -133,11 +133,14 @@ def test_konbini_bench_hands_its_options_to_the_harness(capsys: pytest.CaptureFi
         main(["db", "upgrade", "--only", "pdf"])
 
 
-def test_the_manifest_keeps_phones_the_portal_and_the_bcl_export(tmp_path: Path) -> None:
+def test_the_manifest_keeps_phones_the_portal_the_bcl_export_and_the_counters(
+    tmp_path: Path,
+) -> None:
     people = (*residents(2), Resident("131016/R9.json", "131016", 2, False, "131016/R9.phone.json"))
     ereview = {"client_id": "load-portal", "secret": "s", "applicants": [{"name": "佐藤　一郎"}]}
     bcl = {"municipality_code": "232017", "directory": str(tmp_path / "bcl")}
-    Manifest(tmp_path, people, ("LK1310160000",), ereview, bcl).write()
+    counters = [{"terminal_id": "LC13101601", "municipality_code": "131016", "staff_token": "t"}]
+    Manifest(tmp_path, people, ("LK1310160000",), ereview, bcl, counters).write()
     loaded = Manifest.load(tmp_path)
     assert loaded.residents == people and loaded.residents[0].phone_file == ""
-    assert (loaded.ereview, loaded.bcl) == (ereview, bcl)
+    assert (loaded.ereview, loaded.bcl, loaded.counters) == (ereview, bcl, counters)
