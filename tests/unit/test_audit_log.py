@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.audit.log import EntryFields, append, entry_hash
 from server.audit.models import GENESIS_HASH, AuditChainHead, AuditEntry
@@ -26,7 +26,7 @@ def engine(tmp_path: Path) -> Engine:
 
 def entries(engine: Engine) -> list[AuditEntry]:
     with Session(engine) as db:
-        return list(db.exec(select(AuditEntry).order_by(AuditEntry.seq)))
+        return list(db.exec(select(AuditEntry).order_by(col(AuditEntry.seq))))
 
 
 def test_entries_are_written_when_the_caller_commits_and_chain_from_genesis(engine: Engine) -> None:

@@ -205,3 +205,21 @@ def test_the_cli_lists_by_event_prefix_actor_and_time(
     since = (AT + timedelta(seconds=9)).isoformat()
     assert main([*base, "--event", "issuance", "--since", since]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_the_cli_anchors_the_head_and_verify_uses_the_anchors(
+    engine: Engine, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key, pub, anchors = tmp_path / "a.pem", tmp_path / "a.pub", tmp_path / "anchors.jsonl"
+    assert main(["audit", "keygen", "--private", str(key), "--public", str(pub)]) == 0
+    base = ["--database-url", database_url]
+    assert (
+        main(["audit", "anchor", *base, "--anchor-key", str(key), "--anchors", str(anchors)]) == 0
+    )
+    check = ["audit", "verify", *base, "--anchors", str(anchors), "--anchor-public-key", str(pub)]
+    assert main(check) == 0
+    assert "1 anchors hold" in capsys.readouterr().out
+    sql(engine, f"DELETE FROM audit_entries WHERE seq = {ENTRIES}")
+    sql(engine, f"UPDATE audit_chain_head SET seq = {ENTRIES - 1}")
+    assert main(check) == 1
+    assert f"seq {ENTRIES}: truncated" in capsys.readouterr().out
