@@ -5,7 +5,8 @@ Hand-over is where a counter copy is charged: AWAITING_HANDOVER → ISSUED, with
 entry in the same transaction (channel "counter": fee to the municipality, no commission). It
 happens once: a second hand-over of the same reception is refused with ALREADY_HANDED_OVER and
 charges nothing, also when two clerks try at the same moment (the ledger's unique keys decide).
-A reception past its collection deadline is voided, not handed over.
+A reception past its collection deadline is voided, not handed over; so is a copy of a person
+put under 交付抑止 since it printed (suppression stops issuance at once, at the counter too).
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from server.counter.models import CounterReception
 from server.counter.reception import (
     AlreadyHandedOver,
     ReceptionVoided,
+    SuppressedSincePrinted,
     check_reception_number,
     find_reception,
 )
-from server.db.models import Issuance
+from server.db.models import Issuance, Resident
 from server.issuance.documents import CertificateKind
 from server.issuance.service import apply_event
 from server.issuance.states import IssuanceEvent, IssuanceState
+from server.municipal.policy import is_suppressed
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,15 @@ class CounterDesk:
                 apply_event(db, row, IssuanceEvent.EXPIRE, now, "not collected at the counter")
                 db.commit()
                 raise _voided(number)
+            people = (db.get(Resident, int(pk)) for pk in row.subject_pks.split(","))
+            if any(p is not None and is_suppressed(db, p) for p in people):
+                apply_event(db, row, IssuanceEvent.WITHHOLD, now, "suppressed")
+                db.commit()
+                raise SuppressedSincePrinted(
+                    f"交付抑止 was set for a person on reception {number} after it printed:"
+                    " do not hand it over; the copy is void (no fee) and is to be shredded",
+                    metadata={"reception_number": number},
+                )
             apply_event(db, row, IssuanceEvent.HAND_OVER, now, f"handed over by {staff_id}")
             reception.handed_over_at = now
             reception.handed_over_by = staff_id

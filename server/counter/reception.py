@@ -49,6 +49,13 @@ class ReceptionVoided(FailedPrecondition):
     reason = "RECEPTION_VOIDED"
 
 
+class SuppressedSincePrinted(FailedPrecondition):
+    """交付抑止 was set for a person on the copy after it printed: the clerk must not hand it
+    over (staff may be told why; a kiosk never is)."""
+
+    reason = "SUPPRESSED_SINCE_PRINTED"
+
+
 def reception_number(day: date, sequence: int) -> str:
     """20261126-0007: the date (Japan time) and the day's running number in the municipality."""
     if not 1 <= sequence <= 9999:

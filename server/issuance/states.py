@@ -9,8 +9,9 @@ A kiosk copy (the resident paid at the kiosk before it printed):
 A counter copy (らくらく窓口: printed at the town hall's counter printer, paid to the clerk):
 
     RESERVED ──issue──► PRINTING ──counter_printed──► AWAITING_HANDOVER ──hand_over──► ISSUED
-                            │                               │
-                            └──failed/expire──► VOIDED ◄──expire (never collected)──┘
+
+    and to VOIDED as a kiosk copy from RESERVED and PRINTING, or from AWAITING_HANDOVER by
+    `expire` (never collected) or `withhold` (交付抑止 set since it printed).
 
 Which of `PRINTED` and `COUNTER_PRINTED` a print report becomes is decided by the issuance's
 channel (the terminal's kind in the registry), never by the terminal's say-so. The fee of a
@@ -38,6 +39,7 @@ class IssuanceEvent(StrEnum):
     PRINTED = "printed"  # the kiosk confirms the copy came out whole
     COUNTER_PRINTED = "counter_printed"  # the counter printer put the copy out whole
     HAND_OVER = "hand_over"  # the clerk took the fee and handed the copy over
+    WITHHOLD = "withhold"  # the clerk may not hand it over (交付抑止 set since it printed)
     PRINT_FAILED = "print_failed"  # out of paper, jam, … : the copy is void, fee refunded
     CANCEL = "cancel"  # the resident walked away or the card was removed
     EXPIRE = "expire"  # nobody finished it in time
@@ -61,6 +63,7 @@ TRANSITIONS: dict[tuple[IssuanceState, IssuanceEvent], IssuanceState] = {
     (IssuanceState.PRINTING, IssuanceEvent.EXPIRE): IssuanceState.VOIDED,
     (IssuanceState.AWAITING_HANDOVER, IssuanceEvent.HAND_OVER): IssuanceState.ISSUED,
     (IssuanceState.AWAITING_HANDOVER, IssuanceEvent.EXPIRE): IssuanceState.VOIDED,
+    (IssuanceState.AWAITING_HANDOVER, IssuanceEvent.WITHHOLD): IssuanceState.VOIDED,
 }
 
 FINAL_STATES = frozenset({IssuanceState.ISSUED, IssuanceState.VOIDED})

@@ -297,6 +297,35 @@ def test_an_uncollected_copy_is_voided_after_the_timeout_with_no_fee(
     assert decode_error(late.value).reason == "RECEPTION_VOIDED"
 
 
+def test_suppression_set_after_the_copy_printed_stops_the_hand_over_and_voids_it_free(
+    bench: Bench, counter_id: str, staff_token: str
+) -> None:
+    me = bench.take()
+    _, outcome = visit_counter(bench, counter_id, me)
+    suppression = staff(bench).SuppressIssuance(
+        staff_pb2.SuppressIssuanceRequest(resident_id=me.resident_id, note="支援措置"),
+        metadata=bearer(staff_token),
+    )
+    try:
+        with pytest.raises(grpc.RpcError) as withheld:
+            staff(bench).HandOverCounterCopy(
+                staff_pb2.HandOverCounterCopyRequest(reception_number=outcome.reception_number),
+                metadata=bearer(staff_token),
+            )
+    finally:
+        staff(bench).LiftSuppression(
+            staff_pb2.LiftSuppressionRequest(suppression_id=suppression.suppression_id),
+            metadata=bearer(staff_token),
+        )
+    err = decode_error(withheld.value)
+    assert (err.code, err.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "SUPPRESSED_SINCE_PRINTED",
+    )
+    issuance_id, state, _ = issuance_of(bench, outcome.reception_number)
+    assert state == "voided" and charged(bench, issuance_id) == []
+
+
 def test_a_copy_that_jams_at_the_counter_printer_is_void_and_gets_no_reception(
     bench: Bench, counter_id: str
 ) -> None:

@@ -38,6 +38,7 @@ def test_a_counter_copy_waits_for_the_clerk_between_printing_and_issued() -> Non
     assert printed is S.AWAITING_HANDOVER
     assert next_state(printed, E.HAND_OVER) is S.ISSUED
     assert next_state(printed, E.EXPIRE) is S.VOIDED  # never collected
+    assert next_state(printed, E.WITHHOLD) is S.VOIDED  # 交付抑止 set since it printed
 
 
 def test_a_kiosk_copy_is_issued_when_it_prints_and_never_waits_for_a_clerk() -> None:
