@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
+import socket
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -75,11 +78,37 @@ class AuthorityHTTPServer(ThreadingHTTPServer):
     ) -> None:
         self.authority = authority
         self.faults = faults
+        self._open: set[socket.socket] = set()  # kept-alive connections, closed on stop
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Close the listening socket and every kept-alive connection: a stopped responder
+        answers nobody, not even a client that still holds a connection to it."""
+        super().server_close()
+        with self._open_lock:
+            held = list(self._open)
+        for conn in held:
+            with contextlib.suppress(OSError):  # already gone
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: AuthorityHTTPServer  # HTTP/1.0: one request per connection, no keep-alive state
+    server: AuthorityHTTPServer
+    # HTTP/1.1: a relying party may keep its connection for the next request (every answer
+    # carries Content-Length); an idle connection is dropped after `timeout` seconds.
+    protocol_version = "HTTP/1.1"
+    timeout = 30
 
     def do_GET(self) -> None:
         if not self._faults_passed():
@@ -104,18 +133,23 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if not self._faults_passed():
             return
+        # Refused before the body is read: the connection cannot carry another request.
         if urllib.parse.urlsplit(self.path).path != OCSP_PATH:
+            self.close_connection = True
             self._reply(HTTPStatus.NOT_FOUND)
             return
         if self.headers.get_content_type() != OCSP_REQUEST_TYPE:
+            self.close_connection = True
             self._reply(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
             return
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
+            self.close_connection = True
             self._reply(HTTPStatus.LENGTH_REQUIRED)
             return
         if not 0 <= length <= _MAX_REQUEST:
+            self.close_connection = True
             self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             return
         body = self.rfile.read(length)
@@ -127,6 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self.server.faults
         faults.hold()
         if faults.status is not None:
+            self.close_connection = True  # a POST body may be left unread
             self._reply(HTTPStatus(faults.status), extra={"Retry-After": "1"})
             return False
         return True
@@ -144,6 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            if self.close_connection:
+                self.send_header("Connection", "close")
             for name, value in (extra or {}).items():
                 self.send_header(name, value)
             self.end_headers()
