@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from server.access.interceptor import AccessInterceptor
 from server.access.resolve import CallerResolver
 from server.access.tokens import AccessTokens
+from server.auth.limits import AttemptLimits
 from server.auth.revocation import RevocationChecker
 from server.auth.revocation_policy import build_policy_checker
 from server.auth.service import Authenticator, AuthSettings
@@ -131,7 +132,15 @@ def create_server(
         trust_anchor=anchor,
         revocation=checker,
         clock=clock,
-        settings=AuthSettings(kiosk_hours=hours),
+        settings=AuthSettings(
+            kiosk_hours=hours,
+            limits=AttemptLimits(
+                card_failures=config.auth_card_failures,
+                card_window=timedelta(seconds=config.auth_card_window_s),
+                kiosk_challenges=config.auth_kiosk_challenges,
+                kiosk_window=timedelta(seconds=config.auth_kiosk_window_s),
+            ),
+        ),
     )
     # Every copy carries a QR code signed with its municipality's seal key (server.verify).
     seal_keys = SealKeyStore(config.seal_key_dir, engine, clock=clock)

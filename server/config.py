@@ -44,6 +44,11 @@ class ServerConfig:
     handover_ttl_s: float = 4 * 3600.0
     # National kiosk service hours, Asia/Tokyo (SPEC: 6:30–23:00 every day).
     kiosk_hours: str = "06:30-23:00"
+    # Authentication attempt limits (server.auth.limits), shared by all processes; 0 is off.
+    auth_card_failures: int = 5  # failed authentications of one card per window
+    auth_card_window_s: float = 900.0
+    auth_kiosk_challenges: int = 300  # challenges to one kiosk per window
+    auth_kiosk_window_s: float = 60.0
     # TLS: all three, or none (then only with `insecure`: plaintext, kiosks named by a header).
     tls_cert_path: Path | None = None  # the center's certificate (PEM)
     tls_key_path: Path | None = None
@@ -78,6 +83,10 @@ class ServerConfig:
             raise ValueError("authority_url must be an http(s) URL")
         if self.max_workers < 1:
             raise ValueError("max_workers must be positive")
+        if min(self.auth_card_failures, self.auth_kiosk_challenges) < 0:
+            raise ValueError("attempt limits must be 0 (off) or positive")
+        if min(self.auth_card_window_s, self.auth_kiosk_window_s) <= 0:
+            raise ValueError("attempt limit windows must be positive")
         DailyHours.parse(self.kiosk_hours)
         tls = (self.tls_cert_path, self.tls_key_path, self.kiosk_ca_path)
         if any(p is not None for p in tls) and not all(p is not None for p in tls):
@@ -109,6 +118,10 @@ class ServerConfig:
             "KONBINI_FONT": ("font_path", Path),
             "KONBINI_WORKERS": ("max_workers", int),
             "KONBINI_KIOSK_HOURS": ("kiosk_hours", str),
+            "KONBINI_AUTH_CARD_FAILURES": ("auth_card_failures", int),
+            "KONBINI_AUTH_CARD_WINDOW": ("auth_card_window_s", float),
+            "KONBINI_AUTH_KIOSK_CHALLENGES": ("auth_kiosk_challenges", int),
+            "KONBINI_AUTH_KIOSK_WINDOW": ("auth_kiosk_window_s", float),
             "KONBINI_SWEEP_INTERVAL": ("sweep_interval_s", float),
             "KONBINI_RESERVATION_TTL": ("reservation_ttl_s", float),
             "KONBINI_PRINTING_TTL": ("printing_ttl_s", float),

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from server.common.errors import ERROR_DOMAIN, DomainError, InvalidArgument
+from server.common.errors import ERROR_DOMAIN, DomainError, InvalidArgument, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ def status_for(error: DomainError) -> status_pb2.Status:
                 )
             )
         )
+    if isinstance(error, RateLimited):
+        delay = duration_pb2.Duration()
+        delay.FromTimedelta(error.retry_after)
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     return status_pb2.Status(code=error.status.value[0], message=error.message, details=details)
 
 

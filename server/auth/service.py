@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -20,9 +20,10 @@ from sqlmodel import Session, col, delete, select, update
 
 from server.audit import log as audit
 from server.auth.certs import CertificateOutcome, verify_certificate, verify_challenge_signature
+from server.auth.limits import AttemptLimiter, AttemptLimits
 from server.auth.revocation import RevocationChecker, RevocationOutcome
 from server.common.clock import Clock
-from server.common.errors import Unauthenticated, Unavailable
+from server.common.errors import RateLimited, Unauthenticated, Unavailable
 from server.db.engine import read_session, write_session
 from server.db.models import AuthChallenge, CardSerial, Kiosk, KioskSession, Municipality, Resident
 from server.municipal.rules import (
@@ -76,6 +77,8 @@ class AuthSettings:
     challenge_ttl: timedelta = timedelta(seconds=60)
     session_ttl: timedelta = timedelta(minutes=10)
     kiosk_hours: DailyHours = NATIONAL_KIOSK_HOURS
+    # Failed attempts per card, challenges per kiosk (server.auth.limits).
+    limits: AttemptLimits = field(default_factory=AttemptLimits)
 
     def __post_init__(self) -> None:
         if self.challenge_ttl <= timedelta(0) or self.session_ttl <= timedelta(0):
@@ -97,6 +100,7 @@ class Authenticator:
         self._revocation = revocation
         self._clock = clock
         self._settings = settings or AuthSettings()
+        self._limiter = AttemptLimiter(engine, self._settings.limits)
 
     def begin(self, kiosk_id: str) -> Challenge:
         now = self._clock()
@@ -107,6 +111,7 @@ class Authenticator:
             kiosk = db.get(Kiosk, kiosk_id)
             if kiosk is None or not kiosk.active:
                 raise KioskNotRegistered(f"kiosk {kiosk_id!r} is not registered or is suspended")
+            self._limiter.count_challenge(db, kiosk_id, now)
             challenge_id = secrets.token_hex(16)
             tbs = b"\x00".join(
                 (_DOMAIN_TAG, kiosk_id.encode(), challenge_id.encode(), secrets.token_bytes(32))
@@ -127,7 +132,7 @@ class Authenticator:
     ) -> AuthenticatedSession:
         try:
             return self._complete(kiosk_id, challenge_id, certificate_der, signature)
-        except (AuthFailed, RevocationUnavailable) as refused:
+        except (AuthFailed, RevocationUnavailable, RateLimited) as refused:
             # A refusal has no transaction of its own to ride in; it gets one.
             with Session(self._engine) as db:
                 audit.append(
@@ -170,6 +175,7 @@ class Authenticator:
                 return self._open_session(db, kiosk_id, serial, now)
             except AuthFailed:  # refused before anything of a session was added
                 db.commit()
+                self._limiter.card_failed(serial, now)
                 raise
             except Exception:
                 db.rollback()
@@ -186,6 +192,19 @@ class Authenticator:
         if check.outcome is not CertificateOutcome.OK or check.certificate is None:
             raise AuthFailed(f"CERTIFICATE_{check.outcome.name}", _CERT_MESSAGES[check.outcome])
         cert = check.certificate
+        serial = str(cert.serial_number)
+        # A card over its failures is refused before its signature or status is looked at.
+        self._limiter.check_card(serial, now)
+        try:
+            self._check_signature_and_status(cert, tbs, signature)
+        except AuthFailed:
+            self._limiter.card_failed(serial, now)
+            raise
+        return serial
+
+    def _check_signature_and_status(
+        self, cert: x509.Certificate, tbs: bytes, signature: bytes
+    ) -> None:
         if not verify_challenge_signature(cert, tbs, signature):
             raise AuthFailed("SIGNATURE_INVALID", "the signature does not match the certificate")
 
@@ -199,7 +218,6 @@ class Authenticator:
                 "revocation status cannot be checked now; try again later",
                 metadata={"revocation": status.outcome.name, "detail": status.detail},
             )
-        return str(cert.serial_number)
 
     def _open_session(
         self, db: Session, kiosk_id: str, serial: str, now: datetime
@@ -254,7 +272,7 @@ class Authenticator:
                 delete(KioskSession).where(col(KioskSession.expires_at) < cutoff)
             ).rowcount
             db.commit()
-        return int(gone)
+        return int(gone) + self._limiter.purge(cutoff)
 
     def end_session(self, token: str) -> None:
         with Session(self._engine) as db:

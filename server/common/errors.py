@@ -9,6 +9,7 @@ these exceptions; these are for refusals the caller must see as a status.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import ClassVar
 
 import grpc
@@ -86,3 +87,14 @@ class Unavailable(DomainError):
 
     status = grpc.StatusCode.UNAVAILABLE
     reason = "UNAVAILABLE"
+
+
+class RateLimited(DomainError):
+    """Too many attempts for now; `retry_after` (a `google.rpc.RetryInfo`) says when to retry."""
+
+    status = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: timedelta) -> None:
+        super().__init__(message, metadata={"retry_after_s": f"{retry_after.total_seconds():g}"})
+        self.retry_after = retry_after

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import server.access.models
 import server.audit.models
+import server.auth.models
 import server.bcl.models
 import server.counter.models
 import server.issuance.models

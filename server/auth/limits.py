@@ -1,0 +1,140 @@
+"""Limits on authentication attempts, shared by every server process through the database.
+
+Two counters, each over fixed windows (the window a moment falls in is `floor(t / length)`):
+
+- failed authentications per card serial: a card whose signature, certificate or registration
+  keeps failing is refused for the rest of the window before anything is checked, so a stolen
+  or cloned certificate cannot be tried again and again (the card's own PIN counter cannot see
+  failures the center finds);
+- challenges per kiosk: a kiosk (or whoever holds its certificate) cannot mint challenges, and
+  with them OCSP queries and signature checks, faster than a real terminal ever would.
+
+Over a limit the call is RESOURCE_EXHAUSTED with a `google.rpc.RetryInfo` saying when the
+window ends. A check costs one upsert (kiosk) or one primary-key read (card) on a row per key
+and window; several processes share the rows, so the limits hold across a multi-process
+center. A fixed window lets a burst of up to twice the limit straddle a boundary: enough for
+brute force to stay hopeless, and far cheaper than a sliding log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, col, delete
+
+from server.auth.models import AuthAttemptWindow
+from server.common.errors import RateLimited
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Scope(StrEnum):
+    CARD_FAILURES = "card_failures"
+    KIOSK_CHALLENGES = "kiosk_challenges"
+
+
+class CardAttemptsExceeded(RateLimited):
+    reason = "CARD_ATTEMPTS_EXCEEDED"
+
+
+class KioskRateExceeded(RateLimited):
+    reason = "KIOSK_RATE_EXCEEDED"
+
+
+@dataclass(frozen=True)
+class AttemptLimits:
+    """At most `card_failures` failed authentications of one card per `card_window`, and at
+    most `kiosk_challenges` challenges to one kiosk per `kiosk_window`; 0 turns a limit off."""
+
+    card_failures: int = 5
+    card_window: timedelta = timedelta(minutes=15)
+    # A real kiosk serves one resident in about three minutes; this is two orders above that.
+    kiosk_challenges: int = 300
+    kiosk_window: timedelta = timedelta(minutes=1)
+
+    def __post_init__(self) -> None:
+        if self.card_failures < 0 or self.kiosk_challenges < 0:
+            raise ValueError("attempt limits must be 0 (off) or positive")
+        if self.card_window <= timedelta(0) or self.kiosk_window <= timedelta(0):
+            raise ValueError("limit windows must be positive")
+
+
+def window_of(now: datetime, length: timedelta) -> tuple[datetime, datetime]:
+    """The fixed window `now` falls in: (start, end)."""
+    start = _EPOCH + ((now - _EPOCH) // length) * length
+    return start, start + length
+
+
+class AttemptLimiter:
+    def __init__(self, engine: Engine, limits: AttemptLimits) -> None:
+        self._engine = engine
+        self._limits = limits
+
+    def count_challenge(self, db: Session, kiosk_id: str, now: datetime) -> None:
+        """Count one challenge for the kiosk in the caller's transaction (the one that adds
+        the challenge); refuse it when that goes over the limit. A refused challenge rolls its
+        count back with it, so a kiosk over the limit stays over it until the window ends."""
+        limit = self._limits.kiosk_challenges
+        if not limit:
+            return
+        start, end = window_of(now, self._limits.kiosk_window)
+        if self._add(db.connection(), Scope.KIOSK_CHALLENGES, kiosk_id, start) > limit:
+            raise KioskRateExceeded(
+                f"this kiosk asked for more than {limit} challenges in "
+                f"{_span(self._limits.kiosk_window)}; try again shortly",
+                retry_after=end - now,
+            )
+
+    def check_card(self, serial: str, now: datetime) -> None:
+        """Refuse a card that already failed as often as the window allows."""
+        limit = self._limits.card_failures
+        if not limit:
+            return
+        start, end = window_of(now, self._limits.card_window)
+        with Session(self._engine) as db:
+            row = db.get(AuthAttemptWindow, (Scope.CARD_FAILURES.value, serial, start))
+            failures = row.attempts if row is not None else 0
+        if failures >= limit:
+            raise CardAttemptsExceeded(
+                f"this card failed to authenticate {failures} times in "
+                f"{_span(self._limits.card_window)}; try again later",
+                retry_after=end - now,
+            )
+
+    def card_failed(self, serial: str, now: datetime) -> None:
+        """Count one failed authentication of the card, in a transaction of its own."""
+        if self._limits.card_failures:
+            start, _ = window_of(now, self._limits.card_window)
+            with self._engine.begin() as conn:
+                self._add(conn, Scope.CARD_FAILURES, serial, start)
+
+    def purge(self, before: datetime) -> int:
+        """Delete the rows of windows that started before `before`."""
+        with Session(self._engine) as db:
+            gone = db.exec(
+                delete(AuthAttemptWindow).where(col(AuthAttemptWindow.window_start) < before)
+            ).rowcount
+            db.commit()
+        return int(gone)
+
+    def _add(self, conn: Connection, scope: Scope, key: str, start: datetime) -> int:
+        """One more attempt in the row of (scope, key, window), atomically: the new count."""
+        table = AuthAttemptWindow.__table__
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table).values(
+            scope=scope.value, key=key, window_start=start, attempts=1
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["scope", "key", "window_start"],
+            set_={"attempts": table.c.attempts + 1},
+        ).returning(table.c.attempts)
+        return int(conn.execute(stmt).scalar_one())
+
+
+def _span(length: timedelta) -> str:
+    minutes = length.total_seconds() / 60
+    return f"{minutes:g} minute{'s' if minutes != 1 else ''}"

@@ -1,0 +1,168 @@
+"""Limits on authentication attempts, over gRPC, shared by centers that share a database.
+
+Two centers (two `create_server` on the bench's database, as two processes of a multi-process
+center would be) with small limits: 2 failed authentications per card per 15 minutes, 3
+challenges per kiosk per minute. Over a limit: RESOURCE_EXHAUSTED with a reason and a
+`google.rpc.RetryInfo` that says when the window ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import timedelta
+
+import grpc
+import pytest
+from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+
+from clients.errors import ErrorDetails, decode_error
+from clients.kiosk.jpki import JpkiClient
+from server.app import Center, create_server
+from server.common.identity import KIOSK_ID_HEADER
+from tests.integration.conftest import Bench
+
+CARD_FAILURES = 2
+KIOSK_CHALLENGES = 3
+
+
+@dataclasses.dataclass
+class Twin:
+    """Two centers on one database; `stub(n)` is center n's AuthService."""
+
+    centers: tuple[Center, Center]
+    channels: tuple[grpc.Channel, grpc.Channel]
+
+    def stub(self, n: int) -> auth_pb2_grpc.AuthServiceStub:
+        return auth_pb2_grpc.AuthServiceStub(self.channels[n])
+
+
+@pytest.fixture(scope="module")
+def twin(bench: Bench) -> Iterator[Twin]:
+    config = dataclasses.replace(
+        bench.config,
+        auth_card_failures=CARD_FAILURES,
+        auth_card_window_s=900,
+        auth_kiosk_challenges=KIOSK_CHALLENGES,
+        auth_kiosk_window_s=60,
+        insecure=True,  # callers named by header: the limits, not TLS, are under test here
+    )
+    centers = (create_server(config, clock=bench.clock), create_server(config, clock=bench.clock))
+    for c in centers:
+        c.server.start()
+    channels = (
+        grpc.insecure_channel(f"127.0.0.1:{centers[0].port}"),
+        grpc.insecure_channel(f"127.0.0.1:{centers[1].port}"),
+    )
+    try:
+        yield Twin(centers, channels)
+    finally:
+        for ch in channels:
+            ch.close()
+        for c in centers:
+            c.server.stop(grace=None).wait()
+            c.engine.dispose()
+
+
+def _md(kiosk_id: str) -> tuple[tuple[str, str], ...]:
+    return ((KIOSK_ID_HEADER, kiosk_id),)
+
+
+def _sign_in(
+    stub: auth_pb2_grpc.AuthServiceStub,
+    bench: Bench,
+    kiosk_id: str,
+    card: JpkiClient,
+    *,
+    forge: bool,
+) -> auth_pb2.CompleteAuthenticationResponse:
+    """One authentication a minute later (each in a kiosk window of its own, so that only the
+    card's limit is in play); `forge` signs something other than the challenge."""
+    bench.clock.advance(timedelta(seconds=61))
+    challenge = stub.BeginAuthentication(
+        auth_pb2.BeginAuthenticationRequest(kiosk_id=kiosk_id), metadata=_md(kiosk_id)
+    )
+    signed = challenge.to_be_signed + (b"forged" if forge else b"")
+    return stub.CompleteAuthentication(
+        auth_pb2.CompleteAuthenticationRequest(
+            kiosk_id=kiosk_id,
+            challenge_id=challenge.challenge_id,
+            certificate=card.read_auth_certificate(),
+            signature=card.sign_with_auth_key(signed),
+        ),
+        metadata=_md(kiosk_id),
+    )
+
+
+def _card(bench: Bench) -> JpkiClient:
+    me = bench.take()
+    card = JpkiClient(bench.reader(me))
+    card.select_ap()
+    assert card.verify_auth_pin(bench.pin(me)).ok
+    return card
+
+
+def _refusal(call: object) -> ErrorDetails:
+    with pytest.raises(grpc.RpcError) as refused:
+        call()  # type: ignore[operator]
+    return decode_error(refused.value)
+
+
+def _begin(twin: Twin, n: int, kiosk_id: str) -> auth_pb2.BeginAuthenticationResponse:
+    return twin.stub(n).BeginAuthentication(
+        auth_pb2.BeginAuthenticationRequest(kiosk_id=kiosk_id), metadata=_md(kiosk_id)
+    )
+
+
+def test_a_card_that_keeps_failing_is_refused_on_every_center_until_its_window_ends(
+    bench: Bench, twin: Twin
+) -> None:
+    kiosk = bench.seeded.kiosk_ids[1]
+    card = _card(bench)
+    for n in range(CARD_FAILURES):  # one failure on each center: the count is in the database
+        err = _refusal(lambda n=n: _sign_in(twin.stub(n), bench, kiosk, card, forge=True))
+        assert (err.code, err.reason) == (grpc.StatusCode.UNAUTHENTICATED, "SIGNATURE_INVALID")
+    # Now even a correct signature is refused, before it is checked.
+    err = _refusal(lambda: _sign_in(twin.stub(0), bench, kiosk, card, forge=False))
+    assert (err.code, err.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "CARD_ATTEMPTS_EXCEEDED")
+    assert err.retry_after_s is not None and 0 < err.retry_after_s <= 900
+    bench.clock.advance(timedelta(seconds=err.retry_after_s))
+    session = _sign_in(twin.stub(1), bench, kiosk, card, forge=False)
+    assert session.session_token
+
+
+def test_failures_of_one_card_do_not_lock_out_another(bench: Bench, twin: Twin) -> None:
+    kiosk = bench.seeded.kiosk_ids[1]
+    bad, good = _card(bench), _card(bench)
+    for _ in range(CARD_FAILURES + 1):
+        _refusal(lambda: _sign_in(twin.stub(0), bench, kiosk, bad, forge=True))
+    assert _sign_in(twin.stub(0), bench, kiosk, good, forge=False).session_token
+    err = _refusal(lambda: _sign_in(twin.stub(0), bench, kiosk, bad, forge=False))
+    assert err.reason == "CARD_ATTEMPTS_EXCEEDED"
+
+
+def test_a_kiosk_asking_for_too_many_challenges_waits_for_the_next_minute(
+    bench: Bench, twin: Twin
+) -> None:
+    kiosk, other = bench.seeded.kiosk_ids[2], bench.seeded.kiosk_ids[1]
+    bench.clock.advance(timedelta(seconds=61))
+    for n in range(KIOSK_CHALLENGES):  # spread over both centers
+        assert _begin(twin, n % 2, kiosk).challenge_id
+    err = _refusal(lambda: _begin(twin, 1, kiosk))
+    assert (err.code, err.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "KIOSK_RATE_EXCEEDED")
+    assert err.retry_after_s is not None and 0 < err.retry_after_s <= 60
+    assert _begin(twin, 0, other).challenge_id  # another kiosk is not held up
+    err = _refusal(lambda: _begin(twin, 0, kiosk))  # still over: refusals do not reset it
+    assert err.reason == "KIOSK_RATE_EXCEEDED"
+    bench.clock.advance(timedelta(seconds=err.retry_after_s))
+    assert _begin(twin, 0, kiosk).challenge_id
+
+
+def test_old_attempt_windows_are_purged_with_the_challenges(bench: Bench, twin: Twin) -> None:
+    kiosk = bench.seeded.kiosk_ids[2]
+    bench.clock.advance(timedelta(seconds=61))
+    _begin(twin, 0, kiosk)
+    assert bench.sql("SELECT count(*) FROM auth_attempt_windows")[0][0] > 0
+    bench.clock.advance(timedelta(days=1, minutes=16))
+    twin.centers[0].authenticator.purge_expired()
+    assert bench.sql("SELECT count(*) FROM auth_attempt_windows") == [(0,)]
