@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,7 +15,7 @@ from server.access.caller import CallerKind
 from server.access.interceptor import bound_caller
 from server.common.clock import Clock
 from server.common.errors import FailedPrecondition, InvalidArgument
-from server.common.protoconv import timestamp
+from server.common.protoconv import timestamp, to_datetime
 from server.counter.desk import CounterCopy, CounterDesk
 from server.db.models import Offering
 from server.koseki.registration import QueuedRequest
@@ -44,7 +44,7 @@ def staff_from_context(desk: StaffDesk, context: grpc.ServicerContext) -> StaffI
 def _time(ts: Timestamp, field: str) -> datetime:
     if ts.seconds == 0 and ts.nanos == 0:
         raise InvalidArgument(f"{field} is required", field=field)
-    return ts.ToDatetime(tzinfo=UTC)
+    return to_datetime(ts, field)
 
 
 def _opt_ts(dt: datetime | None) -> Timestamp | None:
