@@ -360,6 +360,7 @@ _ORDINAL_DAUGHTER = ("長女", "二女", "三女", "四女")
 SPOUSES = ("妻", "夫", "子の妻", "子の夫")
 KAISEI_REASON = "平成6年法務省令第51号附則第2条第1項による改製"
 TENSEKI_RATE = 0.08  # 戸籍 whose 本籍 moved here from elsewhere
+ADOPTION_RATE = 0.05  # of families with children: the eldest is a spouse's child, adopted
 _FATHERS = ("一郎", "正雄", "和夫", "茂", "博", "清", "勇", "進", "豊", "昭", "健一", "隆", "誠")
 _MAIDEN = (
     "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤",
@@ -385,6 +386,7 @@ class _Person:
     spouse: bool = False  # 妻 / 夫 of the 筆頭者
     child: bool = False  # a child of the 筆頭者 (and spouse)
     removed: str = ""  # 除籍事由
+    other_parent: str = ""  # of a spouse's child the 筆頭者 adopted: the parent outside
     events: list[tuple[KosekiEventKind, date, dict[str, Any]]] = field(default_factory=list)
 
     @property
@@ -431,7 +433,13 @@ class _Book:
             if spouse_rec is not None:
                 spouse = self._present(spouse_rec, spouse=True)
             kids = [self._present(p, child=True) for p in others if p is not spouse_rec]
-        eldest = min((k.birth for k in kids), default=None)
+        adopted = None
+        if spouse is not None and kids and self.rng.random() < ADOPTION_RATE:
+            adopted = min(kids, key=lambda k: k.birth)  # the spouse's child from before
+            adopted.other_parent = f"{self.rng.choice(_MAIDEN)}　" + self.rng.choice(
+                _MEN if spouse.sex is Sex.FEMALE else _WOMEN
+            )
+        eldest = min((k.birth for k in kids if k is not adopted), default=None)
         self._born(head)
         if spouse is None and head_rec is not None and not kids:
             spouse = self._single_history(head)
@@ -446,6 +454,8 @@ class _Book:
                 kids += self._married_out(head, spouse, wedding)
         for k in kids:
             self._born(k)
+        if adopted is not None and wedding is not None:
+            self._adopt(head, adopted, wedding)
         self._matters(wedding or head.events[-1][1])
         members = [head, *([spouse] if spouse else []), *sorted(kids, key=lambda k: k.birth)]
         father = next((p.full for p in (head, spouse) if p and p.sex is Sex.MALE), "")
@@ -454,6 +464,11 @@ class _Book:
         for no, p in enumerate(members, start=1):
             if p.spouse:
                 rel, parents = ("妻" if p.sex is Sex.FEMALE else "夫"), ("", "")
+            elif p.other_parent:
+                rel = "養子" if p.sex is Sex.MALE else "養女"
+                parents = (
+                    (p.other_parent, mother) if father == head.full else (father, p.other_parent)
+                )
             else:
                 if p.sex is Sex.MALE:
                     sons += 1
@@ -579,6 +594,15 @@ class _Book:
         return kids
 
     # -- what happened --
+
+    def _adopt(self, head: _Person, child: _Person, wedding: date) -> None:
+        """The 筆頭者 adopts the spouse's child (養子縁組), once married and the child born."""
+        day = self.d.day_between(max(wedding, child.birth + timedelta(days=30)), self.today)
+        parent = "adoptive_father" if head.sex is Sex.MALE else "adoptive_mother"
+        before = self.d.other_koseki(child.other_parent.partition("　")[0])
+        child.events.append(
+            (KosekiEventKind.ADOPTION, day, {parent: head.full, "from_koseki": before})
+        )
 
     def _born(self, p: _Person) -> None:
         rng = self.rng

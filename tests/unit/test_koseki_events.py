@@ -344,7 +344,7 @@ def years(n: int) -> timedelta:
 def test_generated_events_are_consistent_with_each_family(seed: int, tmp_path: Path) -> None:
     today = date(2026, 4, 1)
     generate_dataset(tmp_path, residents=1500, seed=seed, today=today)
-    removed = marriages = 0
+    removed = marriages = adopters = 0
     matters: set[KosekiEventKind] = set()
     for kid, f in families(tmp_path):
         # 戸籍事項: one, and of a kind of the 戸籍 itself.
@@ -385,7 +385,14 @@ def test_generated_events_are_consistent_with_each_family(seed: int, tmp_path: P
                 adult = max(m.birth_date, head.birth_date) + years(18)
                 assert adult <= mine.event_date, kid
                 children = [c for c in f.members.values() if c.father_name or c.mother_name]
-                assert all(mine.event_date < c.birth_date for c in children), kid
+                born = [c for c in children if c.relationship not in ("養子", "養女")]
+                assert all(mine.event_date < c.birth_date for c in born), kid
+                for c in children:  # one adopted is adopted by the 筆頭者, once married
+                    for e in f.events[c.member_no]:
+                        if e.kind is K.ADOPTION:
+                            adopters += 1
+                            assert head.hittousha in (e.adoptive_father, e.adoptive_mother)
+                            assert e.event_date >= mine.event_date and e.from_koseki
                 # A death or divorce is recorded on both sides.
                 for end in (K.DEATH, K.DIVORCE):
                     ended = [e for e in (*evs, *f.events[1]) if e.kind is end]
@@ -393,7 +400,7 @@ def test_generated_events_are_consistent_with_each_family(seed: int, tmp_path: P
                         echo = K.SPOUSE_DEATH if end is K.DEATH else K.DIVORCE
                         dates = {e.event_date for e in (*evs, *f.events[1]) if e.kind is echo}
                         assert ended[0].event_date in dates, kid
-    assert removed > 0 and marriages > 0
+    assert removed > 0 and marriages > 0 and adopters > 0
     assert {K.HENSEI, K.KAISEI} <= matters
 
 
