@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from server.bcl.records import ResidentRecord, Sex
 from server.bcl.synthetic import DEFAULT_CODE, iter_residents
@@ -86,13 +86,26 @@ def write_residents(out: TextIO, records: Iterable[ResidentRecord]) -> int:
 def read_residents(source: TextIO) -> Iterator[ResidentRecord]:
     """Residents from an open residents file, one at a time."""
     reader = csv.reader(source)
-    header = next(reader, None)
+    rows = _rows(reader)
+    header = next(rows, None)
     if header is None:
         raise ResidentsFileError("the file is empty", line=1)
     if tuple(header) != FIELDS:
         raise ResidentsFileError(f"header must be {','.join(FIELDS)}", line=1)
-    for row in reader:
+    for row in rows:
         yield from_row(row, line=reader.line_num)
+
+
+def _rows(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; what the csv module refuses (a huge field, a NUL) is a format error."""
+    while True:
+        try:
+            row: list[str] = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ResidentsFileError(f"CSV syntax: {exc}", line=max(reader.line_num, 1)) from exc
+        yield row
 
 
 def iter_residents_file(path: Path) -> Iterator[ResidentRecord]:
