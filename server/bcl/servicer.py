@@ -17,6 +17,7 @@ from server.bcl.generations import FileDigest, GenerationInfo, UploadKind
 from server.bcl.upload import (
     BclUploads,
     Committed,
+    MunicipalityMismatch,
     UploadFile,
     UploadHeader,
     UploadInterrupted,
@@ -129,6 +130,9 @@ class BclServicer(bcl_pb2_grpc.BclServiceServicer):
         first = requests.next()
         if first is None or first.WhichOneof("part") != "header":
             raise UploadProtocolError("an upload starts with its header")
+        named = first.header.municipality_code
+        if named != municipality:  # refused before the header is checked any further
+            raise MunicipalityMismatch(f"acting for {municipality}, you may not upload for {named}")
         with self._uploads.begin(municipality, _header(first.header)) as upload:
             while (msg := requests.next()) is not None:
                 part = msg.WhichOneof("part")
