@@ -242,8 +242,9 @@ def test_published_keys_verify_a_copy_offline(
 
 
 def test_seal_keys_are_files_outside_the_database_only_readable_by_the_center(
-    bench: Bench,
+    bench: Bench, issued: VisitOutcome
 ) -> None:
+    # The center made the key when it sealed its first copy (`issued`): the seed did not.
     key_dir = Path(bench.tls_config.seal_key_dir)
     path = key_dir / f"{bench.seeded.profile.code}.pem"
     assert path.stat().st_mode & 0o077 == 0
