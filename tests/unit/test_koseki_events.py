@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from clients.bcl.generate import generate_dataset
+from clients.bcl.generate import KAISEI_REASON, generate_dataset
 from server.bcl.csvformat import (
     FUHYO,
     KOSEKI,
@@ -41,6 +41,7 @@ from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.koseki.backend import BclKosekiTables
 from server.koseki.records import Koseki
 from tests.certificates import document
+from tests.certificates import koseki as sample_koseki
 from tests.unit.test_bcl_upload import (
     CODE,
     TODAY,
@@ -513,3 +514,57 @@ def test_a_koseki_of_many_events_spans_pages_each_with_the_issue_number(
         squeezed = "".join(t.split())
         assert f"{page}/{len(texts)}" in squeezed and "交付番号" in squeezed
     assert flat(texts).count("【出生日】") == len(big.members)
+
+
+@needs_font
+def test_itemised_events_print_each_item_under_its_name_beside_free_text_ones() -> None:
+    k = sample_koseki()  # 甲野 family: member 3 left by 婚姻; free-text 身分事項 for all
+    kaisei = date(2000, 3, 4)
+    itemised = replace(
+        k,
+        events=(
+            KosekiEventRecord(k.koseki_id, 0, 1, K.KAISEI, kaisei, detail=KAISEI_REASON),
+            KosekiEventRecord(
+                k.koseki_id,
+                3,
+                1,
+                K.BIRTH,
+                date(1991, 3, 8),
+                notified_on=date(1991, 3, 12),
+                notifier="父",
+                place="東京都千代田区",
+            ),
+            KosekiEventRecord(
+                k.koseki_id,
+                3,
+                2,
+                K.MARRIAGE,
+                date(2019, 6, 1),
+                partner_name="乙川　春子",
+                detail="夫の氏",
+                to_koseki="大阪府堺市堺区1番",
+            ),
+            KosekiEventRecord(
+                k.koseki_id,
+                4,
+                1,
+                K.ADOPTION,
+                date(2001, 2, 3),
+                adoptive_father="甲野　義太郎",
+                from_koseki="京都府京都市1番地　乙野　一郎",
+            ),
+        ),
+    )
+    every = tuple(m.member_no for m in k.members)
+    text = flat(pages_text(render(itemised, CertificateKind.KOSEKI_ZENBU, every)))
+    assert f"戸籍事項戸籍改製【改製日】{to_wareki(kaisei)}【改製事由】{KAISEI_REASON}" in text
+    married = "【婚姻日】令和元年6月1日【配偶者氏名】乙川春子【称する氏】夫の氏"
+    assert f"婚姻{married}【新本籍】大阪府堺市堺区1番" in text
+    assert "【除籍事由】" not in text  # the 婚姻 says why member 3 left
+    assert "【養父】甲野義太郎" in text
+    adopted = "【縁組日】平成13年2月3日【養父氏名】甲野義太郎【従前戸籍】京都府京都市1番地乙野一郎"
+    assert f"養子縁組{adopted}" in text
+    # Members without itemised rows keep their free-text history.
+    assert "婚姻【婚姻日】平成2年10月1日" in text and "出生【出生日】昭和40年6月21日" in text
+    # Member 4 has only the adoption itemised: the free text is not printed beside it.
+    assert text.count("【出生日】平成5年11月30日") == 0

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from server.bcl.registers import KosekiEventRecord, KosekiMemberRecord
+from server.bcl.registers import KosekiEventKind, KosekiEventRecord, KosekiMemberRecord
 from server.common.era import to_wareki
 from server.issuance.documents import CertificateKind, KosekiExtract
 from server.issuance.sheet import (
@@ -232,9 +232,13 @@ def _member_block(sheet: Sheet, koseki: Koseki, m: KosekiMemberRecord, family: s
         person.append(f"【父】{m.father_name}")
     if m.mother_name:
         person.append(f"【母】{m.mother_name}")
+    recorded = koseki.events_of(m.member_no)
+    for e in recorded:  # adoptive parents stand beside the birth parents
+        if e.kind is KosekiEventKind.ADOPTION:
+            person += [f"【養父】{e.adoptive_father}"] if e.adoptive_father else []
+            person += [f"【養母】{e.adoptive_mother}"] if e.adoptive_mother else []
     if m.relationship not in SPOUSE:
         person.append(f"【続柄】{m.relationship}")
-    recorded = koseki.events_of(m.member_no)
     events: list[str] = []
     if recorded:
         for e in recorded:
