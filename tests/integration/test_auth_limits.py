@@ -4,6 +4,9 @@ Two centers (two `create_server` on the bench's database, as two processes of a 
 center would be) with small limits: 2 failed authentications per card per 15 minutes, 3
 challenges per kiosk per minute. Over a limit: RESOURCE_EXHAUSTED with a reason and a
 `google.rpc.RetryInfo` that says when the window ends.
+
+Also the lifetimes the limits rely on (challenge replay, expiry and kiosk binding are covered
+in test_kiosk_visits): a session ends after its ten minutes, or when the kiosk ends it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import timedelta
 import grpc
 import pytest
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 
 from clients.errors import ErrorDetails, decode_error
 from clients.kiosk.jpki import JpkiClient
@@ -156,6 +160,30 @@ def test_a_kiosk_asking_for_too_many_challenges_waits_for_the_next_minute(
     assert err.reason == "KIOSK_RATE_EXCEEDED"
     bench.clock.advance(timedelta(seconds=err.retry_after_s))
     assert _begin(twin, 0, kiosk).challenge_id
+
+
+def _offerings(twin: Twin, kiosk_id: str, token: str) -> issuance_pb2.ListOfferingsResponse:
+    return issuance_pb2_grpc.IssuanceServiceStub(twin.channels[0]).ListOfferings(
+        issuance_pb2.ListOfferingsRequest(session_token=token), metadata=_md(kiosk_id)
+    )
+
+
+def test_a_session_expires_after_its_ten_minutes(bench: Bench, twin: Twin) -> None:
+    kiosk = bench.seeded.kiosk_ids[1]
+    token = _sign_in(twin.stub(0), bench, kiosk, _card(bench), forge=False).session_token
+    bench.clock.advance(timedelta(minutes=9, seconds=59))
+    assert _offerings(twin, kiosk, token).offerings
+    bench.clock.advance(timedelta(seconds=1))
+    err = _refusal(lambda: _offerings(twin, kiosk, token))
+    assert (err.code, err.reason) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_EXPIRED")
+
+
+def test_a_session_the_kiosk_ended_is_no_longer_accepted(bench: Bench, twin: Twin) -> None:
+    kiosk = bench.seeded.kiosk_ids[1]
+    token = _sign_in(twin.stub(0), bench, kiosk, _card(bench), forge=False).session_token
+    twin.stub(1).EndSession(auth_pb2.EndSessionRequest(session_token=token), metadata=_md(kiosk))
+    err = _refusal(lambda: _offerings(twin, kiosk, token))
+    assert (err.code, err.reason) == (grpc.StatusCode.UNAUTHENTICATED, "SESSION_INVALID")
 
 
 def test_old_attempt_windows_are_purged_with_the_challenges(bench: Bench, twin: Twin) -> None:
