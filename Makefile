@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: setup demo test test-fast test-hil pcscd lint typecheck protos protos-check clean bench
+.PHONY: setup demo test test-fast fuzz-long test-hil pcscd lint typecheck protos protos-check clean bench
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -42,6 +42,9 @@ test: setup protos-check pcscd
 
 test-hil: setup pcscd
 	$(PY) -m pytest -q -m pcsc tests/hil
+
+fuzz-long: setup
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(PY) -m pytest -q tests/fuzz -m "not postgres"
 
 test-fast: setup
 	$(PY) -m pytest -q -x -m "not postgres and not pcsc"
