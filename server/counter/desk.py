@@ -92,14 +92,14 @@ class CounterDesk:
                 raise _voided(number)
             people = (db.get(Resident, int(pk)) for pk in row.subject_pks.split(","))
             if any(p is not None and is_suppressed(db, p) for p in people):
-                apply_event(db, row, IssuanceEvent.WITHHOLD, now, "suppressed")
+                apply_event(db, row, IssuanceEvent.WITHHOLD, now, "suppressed", actor=staff_id)
                 db.commit()
                 raise SuppressedSincePrinted(
                     f"交付抑止 was set for a person on reception {number} after it printed:"
                     " do not hand it over; the copy is void (no fee) and is to be shredded",
                     metadata={"reception_number": number},
                 )
-            apply_event(db, row, IssuanceEvent.HAND_OVER, now, f"handed over by {staff_id}")
+            apply_event(db, row, IssuanceEvent.HAND_OVER, now, "handed over", actor=staff_id)
             reception.handed_over_at = now
             reception.handed_over_by = staff_id
             db.add(reception)

@@ -952,10 +952,17 @@ class IssuanceDesk:
 
 
 def apply_event(
-    db: Session, row: Issuance, event: IssuanceEvent, now: datetime, reason: str
+    db: Session,
+    row: Issuance,
+    event: IssuanceEvent,
+    now: datetime,
+    reason: str,
+    *,
+    actor: str | None = None,
 ) -> None:
     """Move `row` by `event` through the state table, in the caller's transaction: the
-    transition log, and the money (settlement entry, or void log) that goes with the move."""
+    transition log, and the money (settlement entry, or void log) that goes with the move.
+    `actor` is who moved it when not the terminal or the center (a clerk at the counter)."""
     old = IssuanceState(row.state)
     new = next_state(old, event)
     row.state = new.value
@@ -974,7 +981,8 @@ def apply_event(
         post_issued_copy(db, row, now)
     elif new is IssuanceState.VOIDED:  # the void log only: a void costs nothing
         record_voided_copy(db, row, now, from_state=old.value)
-    actor = "center" if event is IssuanceEvent.EXPIRE else row.kiosk_id
+    if actor is None:
+        actor = "center" if event is IssuanceEvent.EXPIRE else row.kiosk_id
     _audit_issuance(db, row, new.value, actor, now, {"from": old.value, "reason": reason[:200]})
 
 

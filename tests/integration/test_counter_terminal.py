@@ -202,6 +202,10 @@ def test_hand_over_issues_the_copy_and_posts_the_fee_to_the_municipality_without
     assert copy.handed_over_by.startswith(f"S{bench.seeded.profile.code}-")
     issuance_id, state, _ = issuance_of(bench, outcome.reception_number)
     assert state == "issued"
+    assert bench.sql(
+        "SELECT actor FROM audit_entries WHERE subject = :i AND event = 'issuance.issued'",
+        i=issuance_id,
+    ) == [(copy.handed_over_by,)]  # the clerk, in the audit log
     bcl_fee = BCL_ISSUING_FEE_YEN if bench.seeded.profile.backend is IssuingBackend.BCL else 0
     assert charged(bench, issuance_id) == [
         (fee, 0, bcl_fee, counter_operator_id(bench.seeded.profile.code))
