@@ -13,10 +13,11 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
+from server.common.errors import InvalidArgument
 from server.issuance.documents import CertificateDocument, CertificateKind, IssueNumber
 from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.verify.keys import export_keys, import_keys
@@ -24,7 +25,7 @@ from server.verify.payload import KIND_CODES, PayloadMalformed, SealPayload
 from server.verify.printed import extract_printed_text, printed_digest
 from server.verify.qr import read_qr_texts
 from server.verify.seal import CopySealer, seal_payload
-from server.verify.verifier import Outcome, check_offline
+from server.verify.verifier import Outcome, Submission, check_offline, read_submission
 from tests.certificates import document
 from tests.unit.test_certificate_pdf import (
     CREATED,
@@ -40,6 +41,14 @@ pytestmark = pytest.mark.skipif(not MINCHO.is_file(), reason="IPAex fonts not in
 
 SIGNER = seeded_signer(MUNICIPALITY.code, 1)
 KEYS = {SIGNER.key_id: SIGNER.published}
+# One sealed copy, rendered once at import for the hostile-input property.
+SAMPLE_PDF = (
+    CertificateRenderer(
+        RendererConfig(font_path=MINCHO), sealer=CopySealer(FixedSigners(SIGNER))
+    ).render(juminhyo(), created_at=CREATED)
+    if MINCHO.is_file()
+    else b""
+)
 
 
 class RecordingSealer(CopySealer):
@@ -270,3 +279,23 @@ def test_an_export_whose_key_id_does_not_match_its_key_is_refused() -> None:
     text = export_keys(KEYS.values(), exported_at=datetime(2026, 4, 1, tzinfo=UTC))
     with pytest.raises(ValueError):
         import_keys(text.replace(SIGNER.key_id.hex(), "00000000"))
+
+
+# -- hostile input ----------------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cuts=st.lists(st.tuples(st.integers(0, 10**6), st.binary(max_size=8)), max_size=6))
+def test_a_damaged_pdf_is_read_or_refused_never_a_crash(
+    cuts: list[tuple[int, bytes]],
+) -> None:
+    pdf = bytearray(SAMPLE_PDF)
+    for at, junk in cuts:
+        at %= len(pdf)
+        pdf[at : at + len(junk)] = junk
+    try:
+        reading = read_submission(Submission(pdf=bytes(pdf)))
+    except InvalidArgument as exc:
+        assert exc.field == "pdf"
+        return
+    assert reading.payload is not None or reading.failure in ("NO_SEAL", "SEAL_UNREADABLE")
