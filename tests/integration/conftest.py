@@ -45,6 +45,7 @@ from server.bcl.store import link_card_serials
 from server.common.clock import JST, FrozenClock, system_clock
 from server.config import ServerConfig
 from server.db.engine import make_engine, upgrade
+from tests.credentials import bearer, national_token
 from tests.hil.transports import InProcessTransport, PcscTransport, Transport
 from tests.hil.vpcd_slots import VpcdSlot, hold_free_slot, unavailable_reason
 from tests.pki import test_authority
@@ -87,6 +88,11 @@ class Bench:
     def channel(self) -> grpc.Channel:
         """The channel of the bench's first kiosk (its client certificate)."""
         return self.channel_for(self.kiosk_id)
+
+    @functools.cached_property
+    def national(self) -> tuple[tuple[str, str], ...]:
+        """Call metadata of a national operator (BCL/J-LIS operations: settlement, any data)."""
+        return bearer(national_token(self.center.engine, clock=self.clock))
 
     @property
     def api_target(self) -> str:

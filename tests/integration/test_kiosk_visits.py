@@ -106,16 +106,16 @@ def test_optional_items_appear_only_when_chosen(bench: Bench) -> None:
 
 def test_monthly_summary_counts_the_copies(bench: Bench) -> None:
     me = bench.take()
-    stub = settlement_pb2_grpc.SettlementServiceStub(bench.channel)
+    stub = settlement_pb2_grpc.SettlementServiceStub(bench.api_channel)
     month = bench.clock.now.strftime("%Y-%m")
     req = settlement_pb2.MonthlySummaryRequest(
         municipality_code=bench.seeded.profile.code, month=month
     )
-    before = stub.MonthlySummary(req)
+    before = stub.MonthlySummary(req, metadata=bench.national)
     outcome = bench.terminal().visit(
         bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
     )
-    after = stub.MonthlySummary(req)
+    after = stub.MonthlySummary(req, metadata=bench.national)
     assert outcome.status is VisitStatus.ISSUED
     assert after.total_copies == before.total_copies + 1
     assert after.total_fees_yen - before.total_fees_yen == outcome.charged_yen
@@ -465,9 +465,10 @@ def test_malformed_requests_are_invalid_argument_never_unknown(bench: Bench, cal
             metadata=m,
         ),
         "summary_with_bad_month": lambda: settlement_pb2_grpc.SettlementServiceStub(
-            bench.channel
+            bench.api_channel
         ).MonthlySummary(
-            settlement_pb2.MonthlySummaryRequest(municipality_code="131016", month="2026-13")
+            settlement_pb2.MonthlySummaryRequest(municipality_code="131016", month="2026-13"),
+            metadata=bench.national,
         ),
         "reservation_id_not_a_uuid": lambda: stub.CancelReservation(
             issuance_pb2.CancelReservationRequest(session_token=token, reservation_id="nope"),
