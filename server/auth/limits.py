@@ -123,7 +123,7 @@ class AttemptLimiter:
 
     def _add(self, conn: Connection, scope: Scope, key: str, start: datetime) -> int:
         """One more attempt in the row of (scope, key, window), atomically: the new count."""
-        table = AuthAttemptWindow.__table__
+        table = AuthAttemptWindow.__table__  # type: ignore[attr-defined]
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(table).values(
             scope=scope.value, key=key, window_start=start, attempts=1

@@ -114,7 +114,7 @@ class Target:
     def healthy(self) -> bool:
         stub = health_pb2_grpc.HealthStub(self.channel)
         answer = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=CALL_TIMEOUT_S)
-        return answer.status == health_pb2.HealthCheckResponse.SERVING
+        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 @pytest.fixture(scope="module")
@@ -250,9 +250,10 @@ def _scalar(f: FieldDescriptor, known: dict[str, tuple[str, ...]]) -> st.SearchS
     if f.type == FieldDescriptor.TYPE_BOOL:
         return st.booleans()
     if f.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
-        width = 64 if f.type == FieldDescriptor.TYPE_DOUBLE else 32
-        return st.floats(width=width)  # NaN and infinities included
+        # NaN and infinities included.
+        return st.floats(width=64) if f.type == FieldDescriptor.TYPE_DOUBLE else st.floats(width=32)
     if f.type == FieldDescriptor.TYPE_ENUM:
+        assert f.enum_type is not None
         numbers = [v.number for v in f.enum_type.values]
         return st.one_of(st.sampled_from(numbers), st.integers(-(2**31), 2**31 - 1))
     lo, hi = _INT_RANGES[f.type]
@@ -265,6 +266,7 @@ MAX_DEPTH = 3
 
 def _field(f: FieldDescriptor, known: dict[str, tuple[str, ...]], depth: int) -> Any:
     if f.type == FieldDescriptor.TYPE_MESSAGE:
+        assert f.message_type is not None
         if f.message_type.GetOptions().map_entry:
             key_f = f.message_type.fields_by_name["key"]
             value_f = f.message_type.fields_by_name["value"]

@@ -157,7 +157,7 @@ def test_a_kiosk_asking_for_too_many_challenges_waits_for_the_next_minute(
     assert err.retry_after_s is not None and 0 < err.retry_after_s <= 60
     assert _begin(twin, 0, other).challenge_id  # another kiosk is not held up
     err = _refusal(lambda: _begin(twin, 0, kiosk))  # still over: refusals do not reset it
-    assert err.reason == "KIOSK_RATE_EXCEEDED"
+    assert err.reason == "KIOSK_RATE_EXCEEDED" and err.retry_after_s is not None
     bench.clock.advance(timedelta(seconds=err.retry_after_s))
     assert _begin(twin, 0, kiosk).challenge_id
 
@@ -190,7 +190,7 @@ def test_old_attempt_windows_are_purged_with_the_challenges(bench: Bench, twin: 
     kiosk = bench.seeded.kiosk_ids[2]
     bench.clock.advance(timedelta(seconds=61))
     _begin(twin, 0, kiosk)
-    assert bench.sql("SELECT count(*) FROM auth_attempt_windows")[0][0] > 0
+    assert bench.sql("SELECT count(*) FROM auth_attempt_windows") != [(0,)]
     bench.clock.advance(timedelta(days=1, minutes=16))
     twin.centers[0].authenticator.purge_expired()
     assert bench.sql("SELECT count(*) FROM auth_attempt_windows") == [(0,)]
