@@ -36,7 +36,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import gevent
+import gevent  # type: ignore[import-untyped,unused-ignore]
 import grpc.experimental.gevent as grpc_gevent  # type: ignore[import-not-found]
 from locust import User, between, constant, events, task
 from locust.env import Environment
