@@ -26,6 +26,7 @@ from sqlmodel import Session, col, func, select
 
 from server.common.errors import InvalidArgument
 from server.db.models import Operator
+from server.issuance.states import Channel
 from server.settlement.errors import OperatorNotFound
 from server.settlement.ledger import EntryKind
 from server.settlement.models import LedgerEntry, OperatorReportedCount
@@ -229,11 +230,13 @@ def reported_counts(db: Session, month: Month, operator_id: str) -> dict[CellKey
 
 
 def recorded_counts(db: Session, month: Month, operator_id: str) -> dict[CellKey, int]:
-    """Copies the center recorded as printed in `month` (Japan time), per cell."""
+    """Copies the center recorded as printed in `month` (Japan time), per cell. Counter copies
+    (らくらく窓口) are left out: no kiosk operator printed them, so none reports them."""
     e = LedgerEntry
     stmt = (
         select(e.operator_id, e.municipality_code, e.certificate_kind, func.count())
         .where(e.kind == EntryKind.COPY_ISSUED.value)
+        .where(e.channel == Channel.KIOSK.value)
         .where(col(e.occurred_at) >= month.start())
         .where(col(e.occurred_at) < month.end())
         .group_by(col(e.operator_id), col(e.municipality_code), col(e.certificate_kind))

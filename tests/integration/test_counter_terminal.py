@@ -35,6 +35,8 @@ from server.db.models import Municipality
 from server.kiosks.registry import KioskRegistry, counter_operator_id
 from server.municipal.staff import StaffDesk
 from server.settlement.fees import BCL_ISSUING_FEE_YEN
+from server.settlement.periods import Month
+from server.settlement.reconcile import reconcile_month
 from server.settlement.statements import statistics
 from tests.integration.conftest import Bench
 
@@ -230,6 +232,9 @@ def test_hand_over_issues_the_copy_and_posts_the_fee_to_the_municipality_without
     operator_of_record = counter_operator_id(bench.seeded.profile.code)
     counted = {c.key: c.copies for c in stats.by_operator}
     assert counted[operator_of_record] == stats.counter_copies
+    with Session(bench.center.engine) as db:  # no operator reports counter copies
+        check = reconcile_month(db, Month.of(bench.clock.now))
+    assert operator_of_record not in {d.operator_id for d in check.differences}
 
 
 def test_a_second_hand_over_is_refused_and_charges_once(
