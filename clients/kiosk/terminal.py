@@ -724,6 +724,9 @@ def _pick_subjects(offer: issuance_pb2.Offering, wanted: str | tuple[str, ...]) 
 _REASON_STATUS = {
     "NOT_AVAILABLE_AT_KIOSK": VisitStatus.NOT_AVAILABLE,
     "HONSEKI_REGISTRATION_PENDING": VisitStatus.REGISTRATION_PENDING,
+    # Attempt limits (server.auth.limits): the card waits out its window; the kiosk, a minute.
+    "CARD_ATTEMPTS_EXCEEDED": VisitStatus.AUTH_REFUSED,
+    "KIOSK_RATE_EXCEEDED": VisitStatus.SERVICE_UNAVAILABLE,
 }
 # Refusals by the service rules: the center's message is what the screen shows.
 _CLOSED_REASONS = frozenset({"OUTSIDE_SERVICE_HOURS", "SUSPENDED", "OUTSIDE_CERTIFICATE_HOURS"})

@@ -22,6 +22,8 @@ from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 
 from clients.errors import ErrorDetails, decode_error
 from clients.kiosk.jpki import JpkiClient
+from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitStatus
+from hardware_sim.printer import KioskPrinter
 from server.app import Center, create_server
 from server.common.identity import KIOSK_ID_HEADER
 from tests.integration.conftest import Bench
@@ -160,6 +162,30 @@ def test_a_kiosk_asking_for_too_many_challenges_waits_for_the_next_minute(
     assert err.reason == "KIOSK_RATE_EXCEEDED" and err.retry_after_s is not None
     bench.clock.advance(timedelta(seconds=err.retry_after_s))
     assert _begin(twin, 0, kiosk).challenge_id
+
+
+def test_the_kiosk_screen_says_why_without_a_crash(bench: Bench, twin: Twin) -> None:
+    """A card over its limit cannot be used now; a kiosk over its rate is out for a moment."""
+    kiosk, busy = bench.seeded.kiosk_ids[1], bench.seeded.kiosk_ids[2]
+    me = bench.take()
+    card = JpkiClient(bench.reader(me))
+    card.select_ap()
+    assert card.verify_auth_pin(bench.pin(me)).ok
+    for _ in range(CARD_FAILURES):
+        _refusal(lambda: _sign_in(twin.stub(0), bench, kiosk, card, forge=True))
+    terminal = KioskTerminal(twin.channels[0], kiosk_id=kiosk, printer=KioskPrinter("P1"))
+    outcome = terminal.visit(bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO))
+    assert outcome.status is VisitStatus.AUTH_REFUSED
+    assert outcome.error is not None and outcome.error.reason == "CARD_ATTEMPTS_EXCEEDED"
+    for _ in range(KIOSK_CHALLENGES):
+        _begin(twin, 0, busy)
+    other = bench.take()
+    terminal = KioskTerminal(twin.channels[1], kiosk_id=busy, printer=KioskPrinter("P1"))
+    outcome = terminal.visit(
+        bench.reader(other), bench.pin(other), Order(CertificateChoice.JUMINHYO)
+    )
+    assert outcome.status is VisitStatus.SERVICE_UNAVAILABLE
+    assert outcome.error is not None and outcome.error.reason == "KIOSK_RATE_EXCEEDED"
 
 
 def _offerings(twin: Twin, kiosk_id: str, token: str) -> issuance_pb2.ListOfferingsResponse:
