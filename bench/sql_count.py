@@ -59,6 +59,9 @@ def measure(
         counts[verb] += 1
         counts["statements"] += 1
         pending["statements"] += 1
+        if statement.startswith("BEGIN IMMEDIATE"):  # SQLite: a transaction that may write
+            counts["write_transactions"] += 1
+            pending["write_transactions"] += 1
         if trace:
             lines.append("    " + " ".join(statement.split())[:160])
 

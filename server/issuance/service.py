@@ -95,7 +95,7 @@ from server.koseki.registration import (
     file_request,
     registrations_of,
 )
-from server.municipal.policy import availability_of, is_suppressed
+from server.municipal.policy import availability_of, is_suppressed, suppressed_among
 from server.municipal.rules import (
     NATIONAL_KIOSK_HOURS,
     OPEN,
@@ -542,10 +542,10 @@ class IssuanceDesk:
                 choice = eligible.get(sid)
                 if choice is None:
                     raise NotEligible("you may not obtain this certificate for that person")
-                person = choice.resident
-                if (person is not None and is_suppressed(db, person)) or is_suppressed(db, me):
-                    raise NotAvailableHere()
                 chosen.append(choice)
+            persons = [c.resident for c in chosen if c.resident is not None]
+            if suppressed_among(db, [me, *persons]):  # one read for all of them
+                raise NotAvailableHere()
             if request.kind is CertificateKind.INKAN and not _active_seal(db, _pk(me)):
                 raise NotEligible("no active seal registration")
             detail = self._detail(db, me, request, access, chosen, now)
@@ -648,10 +648,8 @@ class IssuanceDesk:
                 if other is not None:
                     raise IdempotencyKeyReused("this idempotency key belongs to another copy")
             if IssuanceState(row.state) is IssuanceState.RESERVED:
-                if any(
-                    is_suppressed(db, _get_resident(db, int(pk)))
-                    for pk in row.subject_pks.split(",")
-                ):
+                subjects = [_get_resident(db, int(pk)) for pk in row.subject_pks.split(",")]
+                if suppressed_among(db, subjects):
                     # Suppression set after the reservation: it stops issuance at once.
                     self._transition(db, row, IssuanceEvent.CANCEL, now, "suppressed")
                     db.commit()
@@ -772,8 +770,9 @@ class IssuanceDesk:
         tax = None
         koseki = None
         if kind in _HOUSEHOLD_KINDS or kind is CertificateKind.INKAN:
-            head = _household_head(db, requester)
-            size = _household_size(db, requester)
+            household = _household(db, requester)  # one read for the head and the size
+            head = next((resident_record(r) for r in household if r.is_household_head), None)
+            size = len(household)
         if kind is CertificateKind.INKAN:
             seal_row = _active_seal(db, row.requester_pk)
             if seal_row is None:
@@ -1198,7 +1197,9 @@ def _eligible_all(db: Session, kind: CertificateKind, me: Resident) -> list[Resi
 
 
 def _eligible(db: Session, kind: CertificateKind, me: Resident) -> list[Resident]:
-    people = [r for r in _eligible_all(db, kind, me) if not is_suppressed(db, r)]
+    everyone = _eligible_all(db, kind, me)
+    blocked = suppressed_among(db, everyone)
+    people = [r for r in everyone if r.id not in blocked]
     if kind is CertificateKind.INKAN and not _active_seal(db, _pk(me)):
         return []
     return people
@@ -1210,17 +1211,6 @@ def _active_seal(db: Session, resident_pk: int) -> SealRegistration | None:
         .where(SealRegistration.resident_pk == resident_pk)
         .where(col(SealRegistration.active).is_(True))
     ).first()
-
-
-def _household_head(db: Session, me: Resident) -> ResidentRecord | None:
-    for r in _household(db, me):
-        if r.is_household_head:
-            return resident_record(r)
-    return None
-
-
-def _household_size(db: Session, me: Resident) -> int:
-    return len(_household(db, me))
 
 
 def _next_sequence(db: Session, now: datetime, municipality_code: str, kiosk_id: str) -> int:

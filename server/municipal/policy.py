@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlmodel import Session, col, or_, select
@@ -69,3 +70,37 @@ def is_suppressed(db: Session, resident: Resident) -> bool:
         .limit(1)
     ).first()
     return hit is not None
+
+
+def suppressed_among(db: Session, residents: Iterable[Resident]) -> set[int]:
+    """The primary keys of those of `residents` that `is_suppressed` says are, in one query."""
+    people = list(residents)
+    hit = {r.id for r in people if r.suppressed and r.id is not None}
+    rest = [r for r in people if not r.suppressed]
+    if not rest:
+        return hit
+    rows = db.exec(
+        select(
+            IssuanceSuppression.municipality_code,
+            IssuanceSuppression.resident_id,
+            IssuanceSuppression.household_id,
+        )
+        .where(col(IssuanceSuppression.municipality_code).in_({r.municipality_code for r in rest}))
+        .where(col(IssuanceSuppression.lifted_at).is_(None))
+        .where(
+            or_(
+                col(IssuanceSuppression.resident_id).in_({r.resident_id for r in rest}),
+                col(IssuanceSuppression.household_id).in_({r.household_id for r in rest}),
+            )
+        )
+    ).all()
+    people_hit = {(code, rid) for code, rid, _ in rows if rid is not None}
+    households_hit = {(code, hid) for code, _, hid in rows if hid is not None}
+    for r in rest:
+        if (r.municipality_code, r.resident_id) in people_hit or (
+            r.municipality_code,
+            r.household_id,
+        ) in households_hit:
+            assert r.id is not None
+            hit.add(r.id)
+    return hit
