@@ -21,6 +21,7 @@ from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
 from sqlmodel import Session
 
 from clients.errors import decode_error
+from clients.kiosk.payment import EmulatedTill
 from clients.kiosk.terminal import (
     CertificateChoice,
     KioskTerminal,
@@ -406,3 +407,35 @@ def test_a_terminal_set_up_for_the_counter_but_registered_as_a_kiosk_takes_no_or
         m=bench.seeded.profile.code,
     )
     assert state == "voided"
+
+
+def test_a_kiosk_set_up_as_a_store_kiosk_on_a_counter_terminal_takes_no_money(
+    bench: Bench, counter_id: str
+) -> None:
+    me = bench.take()
+    till = EmulatedTill()
+    as_kiosk = KioskTerminal(
+        bench.channel_for(counter_id), kiosk_id=counter_id, printer=KioskPrinter("P1"), till=till
+    )
+    outcome = as_kiosk.visit(bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO))
+    assert outcome.status is VisitStatus.KIOSK_OUT_OF_SERVICE, outcome
+    assert outcome.paid_yen == 0 and till.collected == []
+
+
+@pytest.mark.parametrize(
+    ("number", "code", "reason"),
+    [
+        ("2026-04-01-7", grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
+        ("20260401-9999", grpc.StatusCode.NOT_FOUND, "RECEPTION_NOT_FOUND"),
+    ],
+)
+def test_a_mistyped_or_unknown_reception_number_is_refused_clearly(
+    bench: Bench, staff_token: str, number: str, code: grpc.StatusCode, reason: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        staff(bench).HandOverCounterCopy(
+            staff_pb2.HandOverCounterCopyRequest(reception_number=number),
+            metadata=bearer(staff_token),
+        )
+    err = decode_error(refused.value)
+    assert (err.code, err.reason) == (code, reason)
