@@ -10,6 +10,10 @@ fuzzed without touching this file. Each is sent, under each caller's credentials
 - raw bytes, most of which are not a message of the request type, through a channel with
   identity serializers.
 
+Callers come through each door of the center: the bench's TLS center (kiosk client
+certificate on the terminals' port, bearer credentials on the API port, as the integration tests
+call it) and a plaintext demo center on the same database (callers named by headers).
+
 Every call must end in OK or a clear refusal — never INTERNAL or UNKNOWN; bytes that are not a
 message must be INVALID_ARGUMENT; a refused call must change nothing in the books (the
 issuance, settlement, ledger, municipal and BCL tables); the center must still answer its
@@ -57,6 +61,10 @@ MAY_RECORD_REFUSALS = frozenset({"audit_entries", "audit_chain_head", "auth_atte
 CALL_TIMEOUT_S = 30.0
 
 Metadata = tuple[tuple[str, str], ...]
+# Who calls: the door ("plain": the demo listener, callers named by headers; "mtls": the
+# terminals' port with the bench kiosk's client certificate; "api": the bearer callers' port,
+# server TLS) and the metadata sent through it.
+Caller = tuple[str, Metadata]
 
 _POOL = descriptor_pool.Default()
 
@@ -77,11 +85,11 @@ def _method_id(m: MethodDescriptor) -> str:
 
 @dataclass
 class Target:
-    """A plaintext center on the bench's database, and what its callers know."""
+    """The bench's TLS center and a plaintext one on its database, and what callers know."""
 
     center: Center
-    channel: grpc.Channel
-    profiles: dict[str, Metadata]  # caller kind → the credentials it sends
+    channels: dict[str, grpc.Channel]  # door → channel
+    profiles: dict[str, Caller]  # caller kind → the door and credentials it uses
     known: dict[str, tuple[str, ...]]  # field name → values a real caller would send
     engine: sa.Engine
     tables: tuple[str, ...]  # the books: every table but those that may log refusals
@@ -111,8 +119,8 @@ class Target:
             self._last = self.books()
         return self._last
 
-    def healthy(self) -> bool:
-        stub = health_pb2_grpc.HealthStub(self.channel)
+    def healthy(self, door: str) -> bool:
+        stub = health_pb2_grpc.HealthStub(self.channels[door])
         answer = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=CALL_TIMEOUT_S)
         return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
 
@@ -143,15 +151,26 @@ def target(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> Iterator[T
     center = create_server(config, clock=bench.clock)
     center.server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{center.port}")
+    channels = {"plain": channel, "mtls": bench.channel, "api": bench.api_channel}
     kiosk = ((KIOSK_ID_HEADER, bench.kiosk_id),)
-    profiles: dict[str, Metadata] = {
-        "anonymous": (),
-        "kiosk": kiosk,
-        "staff": (("authorization", f"Bearer {staff_token}"),),
-        "ereview": ((CLIENT_HEADER, "fuzz-portal"), ("authorization", f"Bearer {secret}")),
-        "national_operator": (("authorization", f"Bearer {national}"),),
-        "kiosk_operator": (("authorization", f"Bearer {chain}"),),
-        "clerk_at_terminal": (*kiosk, ("authorization", f"Bearer {staff_token}")),
+    staff = (("authorization", f"Bearer {staff_token}"),)
+    operator = (("authorization", f"Bearer {national}"),)
+    profiles: dict[str, Caller] = {
+        "anonymous": ("plain", ()),
+        "kiosk": ("plain", kiosk),
+        "staff": ("plain", staff),
+        "ereview": (
+            "plain",
+            ((CLIENT_HEADER, "fuzz-portal"), ("authorization", f"Bearer {secret}")),
+        ),
+        "national_operator": ("plain", operator),
+        "kiosk_operator": ("plain", (("authorization", f"Bearer {chain}"),)),
+        "clerk_at_terminal": ("plain", (*kiosk, *staff)),
+        "kiosk_mtls": ("mtls", kiosk),
+        "clerk_at_terminal_mtls": ("mtls", staff),
+        "anonymous_tls": ("api", ()),
+        "staff_tls": ("api", staff),
+        "national_operator_tls": ("api", operator),
     }
     resident = bench.seeded.residents[-1]
     known = {
@@ -173,7 +192,7 @@ def target(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> Iterator[T
         if name not in MAY_RECORD_REFUSALS and name != "alembic_version"
     )
     try:
-        yield Target(center, channel, profiles, known, center.engine, tables)
+        yield Target(center, channels, profiles, known, center.engine, tables)
     finally:
         channel.close()
         center.server.stop(grace=None).wait()
@@ -343,19 +362,20 @@ def _check(
     target: Target,
     m: MethodDescriptor,
     payload: Sequence[Any],
-    metadata: Metadata,
+    caller: Caller,
     serialize: Callable[[Any], bytes] | None,
 ) -> Outcome:
+    door, metadata = caller
     before = target.books_before()
     target._last = None  # whatever happens next, the books are read afresh
-    outcome = _invoke(target.channel, m, payload, metadata, serialize)
+    outcome = _invoke(target.channels[door], m, payload, metadata, serialize)
     assert outcome.code not in LEAKS, f"{_method_id(m)} leaked {outcome.code.name}: {outcome}"
     if outcome.code is not grpc.StatusCode.OK:
         after = target.books()
         changed = sorted(t for t in before if before[t] != after.get(t))
         assert not changed, f"{_method_id(m)} refused ({outcome.code.name}) yet changed {changed}"
         target._last = after
-    assert target.healthy(), f"the center stopped serving after {_method_id(m)}"
+    assert target.healthy(door), f"the center stopped serving after {_method_id(m)}"
     return outcome
 
 
@@ -382,8 +402,10 @@ _forged = st.lists(
 ).map(tuple)
 
 
-def _callers(target: Target) -> st.SearchStrategy[Metadata]:
-    return st.one_of(st.sampled_from(sorted(target.profiles.values())), _forged)
+def _callers(target: Target) -> st.SearchStrategy[Caller]:
+    known = st.sampled_from(sorted(target.profiles)).map(target.profiles.__getitem__)
+    forged = st.tuples(st.sampled_from(["plain", "api"]), _forged)
+    return st.one_of(known, forged)
 
 
 @functools.cache
@@ -412,9 +434,9 @@ def test_random_messages_never_leak_an_internal_error_or_change_the_books_when_r
     )
 
     @_SETTINGS
-    @given(payload=payloads, metadata=_callers(target))
-    def run(payload: list[Message], metadata: Metadata) -> None:
-        outcome = _check(target, method, payload, metadata, _serialize)
+    @given(payload=payloads, caller=_callers(target))
+    def run(payload: list[Message], caller: Caller) -> None:
+        outcome = _check(target, method, payload, caller, _serialize)
         FUZZ_CALLS["ok" if outcome.code is grpc.StatusCode.OK else "refused"] += 1
 
     run()
@@ -456,9 +478,9 @@ def test_malformed_bytes_are_refused_as_invalid_argument_and_change_nothing(
     )
 
     @_SETTINGS
-    @given(payload=frames, metadata=_callers(target))
-    def run(payload: list[bytes], metadata: Metadata) -> None:
-        outcome = _check(target, method, payload, metadata, None)
+    @given(payload=frames, caller=_callers(target))
+    def run(payload: list[bytes], caller: Caller) -> None:
+        outcome = _check(target, method, payload, caller, None)
         if not _parses(cls, payload[0]):
             # A unary request is parsed before anything else looks at the call; a stream is
             # read by the servicer, after the caller was checked.
