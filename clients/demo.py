@@ -142,6 +142,9 @@ def run_demo(output: Path, state: Path, *, seed: int = 2026, households: int = 1
                     "00:00-24:00",
                     # Plaintext on loopback, kiosks named by a header: only the demo may.
                     "--insecure-demo",
+                    # One process starts fastest; the demo makes a handful of calls.
+                    "--processes",
+                    "1",
                 ],
                 env=env,
             )

@@ -145,7 +145,7 @@ def serve_processes(
         with contextlib.ExitStack() as held:
             port = held.enter_context(reserved_port(config.host, config.port))
             shared = dataclasses.replace(config, port=port)
-            if config.tls and config.api_port == 0:  # every worker must pick the same one
+            if config.tls and shared.effective_api_port == 0:  # every worker picks the same one
                 api_port = held.enter_context(reserved_port(config.host, 0))
                 shared = dataclasses.replace(shared, api_port=api_port)
 
