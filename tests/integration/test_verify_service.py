@@ -279,3 +279,21 @@ def test_konbini_verify_offline_tells_authentic_from_altered(
     altered.write_bytes(edit_text(issued.pdf, given_name(bench, issued)))
     assert konbini(["verify", "--offline", "--keys-file", str(exported), str(altered)]) == 1
     assert capsys.readouterr().out.startswith("ALTERED TEXT_ALTERED")
+
+
+def test_konbini_verify_asks_the_center_over_tls(
+    bench: Bench, issued: VisitOutcome, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = str(bench.tls_config.kiosk_ca_path)  # the CA that signed the center's certificate
+    remote = ["--server", bench.api_target, "--server-ca", ca]
+    copy = tmp_path / "copy.pdf"
+    copy.write_bytes(issued.pdf)
+    assert konbini(["verify", str(copy), *remote, "--verifier-id", "clerk-7"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("AUTHENTIC")
+    assert issued.issue_number in out and "byte-identical" in out
+    keys = tmp_path / "keys.json"
+    assert konbini(["verify", "--keys", *remote, "--out", str(keys)]) == 0
+    assert konbini(["verify", "--offline", "--keys-file", str(keys), str(copy)]) == 0
+    assert konbini(["verify", "not-a-payload", *remote]) == 2
+    assert "INVALID_ARGUMENT" in capsys.readouterr().err
