@@ -28,6 +28,7 @@ from sqlmodel import Session, col, delete
 
 from server.auth.models import AuthAttemptWindow
 from server.common.errors import RateLimited
+from server.db.engine import read_session
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -95,7 +96,7 @@ class AttemptLimiter:
         if not limit:
             return
         start, end = window_of(now, self._limits.card_window)
-        with Session(self._engine) as db:
+        with read_session(self._engine) as db:  # a read: no write lock on SQLite
             row = db.get(AuthAttemptWindow, (Scope.CARD_FAILURES.value, serial, start))
             failures = row.attempts if row is not None else 0
         if failures >= limit:
