@@ -164,6 +164,9 @@ class SealKeyStore:
                     os.link(tmp, path)
             finally:
                 os.unlink(tmp)
+        if path.stat().st_mode & 0o077:
+            # Like ssh with its keys: a seal key others can read may already be someone else's.
+            raise PermissionError(f"{path} is readable by others; chmod 600 it (and rotate it)")
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(loaded, ec.EllipticCurvePrivateKey) or not isinstance(
             loaded.curve, ec.SECP256R1
