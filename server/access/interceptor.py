@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from server.access.caller import Caller
+from server.access.caller import Caller, CallerKind
 from server.access.policy import POLICY, Rule, authorize
 from server.access.resolve import CallerResolver
+from server.common.identity import kiosk_id_from_context
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,15 @@ def bound_caller(context: grpc.ServicerContext) -> Caller | None:
     """The caller the access interceptor resolved for this call (None on a server without it)."""
     with _bound_lock:
         return _bound.get(context)
+
+
+def terminal_id(context: grpc.ServicerContext) -> str:
+    """The kiosk or counter terminal making the call, as the interceptor resolved it; on a
+    server without the interceptor, from the certificate (or the demo's header)."""
+    caller = bound_caller(context)
+    if caller is not None and caller.kind in (CallerKind.KIOSK, CallerKind.COUNTER_TERMINAL):
+        return caller.id
+    return kiosk_id_from_context(context)
 
 
 def _bind(context: grpc.ServicerContext, caller: Caller) -> None:

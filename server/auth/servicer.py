@@ -5,9 +5,10 @@ from __future__ import annotations
 import grpc
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
 
+from server.access.interceptor import terminal_id
 from server.auth.service import Authenticator
 from server.common.errors import InvalidArgument
-from server.common.identity import KioskIdMismatch, kiosk_id_from_context
+from server.common.identity import KioskIdMismatch
 from server.common.protoconv import required, timestamp
 
 MAX_CERTIFICATE_BYTES = 8192
@@ -19,7 +20,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self._auth = authenticator
 
     def _kiosk(self, claimed: str, context: grpc.ServicerContext) -> str:
-        kiosk_id = kiosk_id_from_context(context)
+        kiosk_id = terminal_id(context)
         if claimed and claimed != kiosk_id:
             raise KioskIdMismatch("kiosk_id differs from the calling kiosk")
         return kiosk_id
@@ -60,6 +61,6 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def EndSession(
         self, request: auth_pb2.EndSessionRequest, context: grpc.ServicerContext
     ) -> auth_pb2.EndSessionResponse:
-        kiosk_id_from_context(context)
+        terminal_id(context)
         self._auth.end_session(required(request.session_token, "session_token"))
         return auth_pb2.EndSessionResponse()

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 
+from server.access.interceptor import terminal_id
 from server.common.errors import InvalidArgument
-from server.common.identity import kiosk_id_from_context
 from server.common.protoconv import required, timestamp
 from server.counter.slip import SlipRenderer
 from server.issuance.documents import CertificateKind
@@ -69,7 +69,7 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
     def ListOfferings(
         self, request: issuance_pb2.ListOfferingsRequest, context: grpc.ServicerContext
     ) -> issuance_pb2.ListOfferingsResponse:
-        kiosk_id = kiosk_id_from_context(context)
+        kiosk_id = terminal_id(context)
         menu = self._desk.menu(required(request.session_token, "session_token"), kiosk_id)
         return issuance_pb2.ListOfferingsResponse(
             offerings=[
@@ -100,7 +100,7 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
     def Reserve(
         self, request: issuance_pb2.ReserveRequest, context: grpc.ServicerContext
     ) -> issuance_pb2.ReserveResponse:
-        kiosk_id = kiosk_id_from_context(context)
+        kiosk_id = terminal_id(context)
         token = required(request.session_token, "session_token")
         if len(request.subject_ids) > 50:
             raise InvalidArgument("at most 50 persons on one certificate", field="subject_ids")
@@ -126,7 +126,7 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
     def Issue(
         self, request: issuance_pb2.IssueRequest, context: grpc.ServicerContext
     ) -> Iterator[issuance_pb2.IssueChunk]:
-        kiosk_id = kiosk_id_from_context(context)
+        kiosk_id = terminal_id(context)
         copy = self._desk.issue(
             required(request.session_token, "session_token"),
             kiosk_id,
@@ -150,7 +150,7 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
     def ReportPrintResult(
         self, request: issuance_pb2.ReportPrintResultRequest, context: grpc.ServicerContext
     ) -> issuance_pb2.ReportPrintResultResponse:
-        kiosk_id = kiosk_id_from_context(context)
+        kiosk_id = terminal_id(context)
         if request.outcome not in (
             issuance_pb2.PRINT_OUTCOME_PRINTED,
             issuance_pb2.PRINT_OUTCOME_FAILED,
@@ -183,7 +183,7 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
     def CancelReservation(
         self, request: issuance_pb2.CancelReservationRequest, context: grpc.ServicerContext
     ) -> issuance_pb2.CancelReservationResponse:
-        kiosk_id = kiosk_id_from_context(context)
+        kiosk_id = terminal_id(context)
         state = self._desk.cancel(
             required(request.session_token, "session_token"),
             kiosk_id,
@@ -196,7 +196,7 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
         request: issuance_pb2.RequestHonsekiRegistrationRequest,
         context: grpc.ServicerContext,
     ) -> issuance_pb2.HonsekiRegistration:
-        kiosk_id = kiosk_id_from_context(context)
+        kiosk_id = terminal_id(context)
         view = self._desk.request_honseki_registration(
             required(request.session_token, "session_token"),
             kiosk_id,
