@@ -4,9 +4,10 @@ is waiting. Staff act only on their own municipality's counter.
 Hand-over is where a counter copy is charged: AWAITING_HANDOVER → ISSUED, with the settlement
 entry in the same transaction (channel "counter": fee to the municipality, no commission). It
 happens once: a second hand-over of the same reception is refused with ALREADY_HANDED_OVER and
-charges nothing, also when two clerks try at the same moment (the ledger's unique keys decide).
-A reception past its collection deadline is voided, not handed over; so is a copy of a person
-put under 交付抑止 since it printed (suppression stops issuance at once, at the counter too).
+charges nothing, also when two clerks try at the same moment (the first to claim the reception
+row gets it). A reception past its collection deadline is voided, not handed over; so is a copy
+of a person put under 交付抑止 since it printed (suppression stops issuance at once, at the
+counter too).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from server.common.clock import Clock
 from server.counter.models import CounterReception
@@ -78,40 +78,56 @@ class CounterDesk:
         number = check_reception_number(number)
         now = self._clock()
         with Session(self._engine) as db:
+            # Claim the reception first, in one statement: of two clerks at the same moment
+            # exactly one gets it (a row lock on PostgreSQL, the write lock on SQLite).
+            claim = (
+                update(CounterReception)
+                .where(col(CounterReception.municipality_code) == municipality_code)
+                .where(col(CounterReception.reception_number) == number)
+                .where(col(CounterReception.handed_over_at).is_(None))
+                .values(handed_over_at=now, handed_over_by=staff_id)
+            )
+            claimed = db.exec(claim).rowcount == 1
             reception = find_reception(db, municipality_code, number)
             row = db.get(Issuance, reception.issuance_id)
             assert row is not None  # foreign key
             state = IssuanceState(row.state)
-            if state is IssuanceState.ISSUED:
-                raise _already(reception)
             if state is IssuanceState.VOIDED:
                 raise _voided(number)
-            if now >= reception.collect_by:  # the sweeper has not come by yet: void it now
-                apply_event(db, row, IssuanceEvent.EXPIRE, now, "not collected at the counter")
+            if not claimed or state is IssuanceState.ISSUED:
+                raise _already(reception)
+            refusal = self._refusal(db, row, reception, now)
+            if refusal is not None:  # void it now: the copy is to be shredded, no fee
+                event, error = refusal
+                reception.handed_over_at = reception.handed_over_by = None
+                db.add(reception)
+                reason = "suppressed" if event is IssuanceEvent.WITHHOLD else "not collected"
+                apply_event(db, row, event, now, reason, actor=staff_id)
                 db.commit()
-                raise _voided(number)
-            people = (db.get(Resident, int(pk)) for pk in row.subject_pks.split(","))
-            if any(p is not None and is_suppressed(db, p) for p in people):
-                apply_event(db, row, IssuanceEvent.WITHHOLD, now, "suppressed", actor=staff_id)
-                db.commit()
-                raise SuppressedSincePrinted(
-                    f"交付抑止 was set for a person on reception {number} after it printed:"
-                    " do not hand it over; the copy is void (no fee) and is to be shredded",
-                    metadata={"reception_number": number},
-                )
+                raise error
             apply_event(db, row, IssuanceEvent.HAND_OVER, now, "handed over", actor=staff_id)
-            reception.handed_over_at = now
-            reception.handed_over_by = staff_id
-            db.add(reception)
-            try:
-                db.commit()
-            except IntegrityError:  # another clerk handed it over at the same moment
-                db.rollback()
-                raced = db.get(CounterReception, reception.issuance_id)
-                raise _already(raced or reception) from None
+            db.commit()
             db.refresh(row)
             db.refresh(reception)
             return _view(reception, row)
+
+    @staticmethod
+    def _refusal(
+        db: Session, row: Issuance, reception: CounterReception, now: datetime
+    ) -> tuple[IssuanceEvent, Exception] | None:
+        """Why a waiting copy may not be handed over after all: too late (the sweeper has not
+        come by yet), or 交付抑止 set for a person on it since it printed."""
+        number = reception.reception_number
+        if now >= reception.collect_by:
+            return IssuanceEvent.EXPIRE, _voided(number)
+        people = (db.get(Resident, int(pk)) for pk in row.subject_pks.split(","))
+        if any(p is not None and is_suppressed(db, p) for p in people):
+            return IssuanceEvent.WITHHOLD, SuppressedSincePrinted(
+                f"交付抑止 was set for a person on reception {number} after it printed:"
+                " do not hand it over; the copy is void (no fee) and is to be shredded",
+                metadata={"reception_number": number},
+            )
+        return None
 
     def waiting(self, municipality_code: str) -> list[CounterCopy]:
         """Copies printed at this municipality's counter and not yet handed over, oldest first."""

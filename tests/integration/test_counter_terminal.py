@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import grpc
@@ -439,3 +441,26 @@ def test_a_mistyped_or_unknown_reception_number_is_refused_clearly(
         )
     err = decode_error(refused.value)
     assert (err.code, err.reason) == (code, reason)
+
+
+def test_two_clerks_handing_over_the_same_copy_at_once_charge_it_once(
+    bench: Bench, counter_id: str, staff_token: str
+) -> None:
+    me = bench.take()
+    _, outcome = visit_counter(bench, counter_id, me)
+    request = staff_pb2.HandOverCounterCopyRequest(reception_number=outcome.reception_number)
+    start = threading.Barrier(2)
+
+    def clerk() -> str:
+        start.wait()
+        try:
+            staff(bench).HandOverCounterCopy(request, metadata=bearer(staff_token))
+        except grpc.RpcError as err:
+            return decode_error(err).reason
+        return "handed over"
+
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(lambda _: clerk(), range(2)))
+    assert results == ["ALREADY_HANDED_OVER", "handed over"]
+    issuance_id, state, _ = issuance_of(bench, outcome.reception_number)
+    assert state == "issued" and len(charged(bench, issuance_id)) == 1
