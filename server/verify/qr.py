@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import zxingcpp
 
+from server.issuance.sheet import SEAL_QR
+
 QUIET_MODULES = 2  # white modules around the symbol inside the white box
 READ_DPI = 200
 
@@ -62,22 +64,41 @@ def qr_pdf_ops(text: str, *, x: float, y: float, size: float, k: float, page_h: 
     return "\n".join(ops).encode("ascii")
 
 
+def _where_we_print(width_pt: float, height_pt: float) -> tuple[float, float, float, float]:
+    """PDFium's crop (left, bottom, right, top, in points) around where the renderer puts the
+    symbol, with a 6 mm margin; only the first, fast look."""
+    x, y, size = SEAL_QR
+    margin = 6.0
+    pt = 72 / 25.4
+    left = max(0.0, (x - margin) * pt)
+    top = max(0.0, (y - margin) * pt)
+    right = max(0.0, width_pt - (x + size + margin) * pt)
+    bottom = max(0.0, height_pt - (y + size + margin) * pt)
+    return (left, bottom, right, top)
+
+
 def read_qr_texts(pdf: bytes, *, dpi: int = READ_DPI) -> list[str]:
-    """The text of every QR code on the first page that has one (every sheet carries the same)."""
+    """The text of every QR code on the first page that has one (every sheet carries the same).
+
+    Each page is looked at first where the renderer prints the symbol (a raster of 1/30 of the
+    page), then whole, so a copy laid out otherwise is still read.
+    """
     import pypdfium2 as pdfium  # type: ignore[import-untyped]
 
+    qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     found: list[str] = []
     document = pdfium.PdfDocument(pdf)
     try:
         for index in range(len(document)):
             page = document[index]
-            image = page.render(scale=dpi / 72, grayscale=True).to_pil()
-            qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
-            for result in zxingcpp.read_barcodes(image, formats=qr):
-                if result.text and result.text not in found:
-                    found.append(result.text)
-            if found:
-                break
+            width, height = page.get_size()
+            for crop in (_where_we_print(width, height), (0, 0, 0, 0)):
+                image = page.render(scale=dpi / 72, crop=crop, grayscale=True).to_pil()
+                for result in zxingcpp.read_barcodes(image, formats=qr):
+                    if result.text and result.text not in found:
+                        found.append(result.text)
+                if found:
+                    return found
     finally:
         document.close()
     return found
