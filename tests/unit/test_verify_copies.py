@@ -22,7 +22,7 @@ from server.issuance.documents import CertificateDocument, CertificateKind, Issu
 from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.verify.keys import export_keys, import_keys
 from server.verify.payload import KIND_CODES, PayloadMalformed, SealPayload
-from server.verify.printed import extract_printed_text, printed_digest
+from server.verify.printed import extract_printed_text, parse_to_unicode, printed_digest
 from server.verify.qr import read_qr_texts
 from server.verify.seal import CopySealer, seal_payload
 from server.verify.verifier import Outcome, Submission, check_offline, read_submission
@@ -299,3 +299,32 @@ def test_a_damaged_pdf_is_read_or_refused_never_a_crash(
         assert exc.field == "pdf"
         return
     assert reading.payload is not None or reading.failure in ("NO_SEAL", "SEAL_UNREADABLE")
+
+
+@given(
+    st.dictionaries(
+        st.integers(0, 0xFFFF),
+        st.characters(exclude_categories=("Cs",)),
+        max_size=250,
+    )
+)
+def test_to_unicode_bfchar_entries_round_trip(mapping: dict[int, str]) -> None:
+    items = sorted(mapping.items())
+    blocks = []
+    for start in range(0, len(items), 100):  # a CMap block holds at most 100 entries
+        chunk = items[start : start + 100]
+        lines = [f"<{code:04X}> <{ch.encode('utf-16-be').hex().upper()}>" for code, ch in chunk]
+        blocks.append(f"{len(chunk)} beginbfchar\n" + "\n".join(lines) + "\nendbfchar")
+    cmap = ("begincmap\n" + "\n".join(blocks) + "\nendcmap").encode("ascii")
+    assert parse_to_unicode(cmap) == mapping
+
+
+def test_to_unicode_bfrange_entries_are_expanded() -> None:
+    cmap = b"2 beginbfrange\n<0010> <0012> <4E00>\n<0020> <0021> [<0041> <D842DFB7>]\nendbfrange"
+    assert parse_to_unicode(cmap) == {
+        0x10: "一",
+        0x11: "丁",
+        0x12: "丂",
+        0x20: "A",
+        0x21: "𠮷",
+    }
