@@ -304,7 +304,7 @@ def test_a_damaged_pdf_is_read_or_refused_never_a_crash(
 @given(
     st.dictionaries(
         st.integers(0, 0xFFFF),
-        st.characters(exclude_categories=("Cs",)),
+        st.characters(exclude_categories=["Cs"]),
         max_size=250,
     )
 )
