@@ -31,6 +31,7 @@ from grpc_reflection.v1alpha import reflection
 
 from clients.errors import decode_error
 from clients.kiosk.channel import open_channel
+from server.access.caller import CallerKind
 from server.app import SERVICE_NAMES, Center, create_server
 from server.ereview.access import AUTHORIZATION_HEADER, CLIENT_HEADER, add_client
 from server.kiosks.registry import KioskRegistry
@@ -322,8 +323,6 @@ def test_role_matrix(matrix: Matrix, path: str) -> None:
 
 
 def test_kinds_of_the_matrix_cover_every_caller_kind() -> None:
-    from server.access.caller import CallerKind
-
     assert set(KINDS) == {k.value for k in CallerKind}
 
 
@@ -344,3 +343,56 @@ def test_a_terminal_certificate_is_refused_on_the_api_port_and_required_on_the_t
         path = "/konbini.staff.v1.MunicipalityStaffService/ListOfferings"
         got = call(channel, path, METHODS[path], request_for(METHODS[path], "", ""), staff.metadata)
         assert got[0] is grpc.StatusCode.UNAVAILABLE  # the handshake fails: no servicer runs
+
+
+# -- how callers are resolved -------------------------------------------------------------------
+
+LIST_NOTICES = "/konbini.portal.v1.PortalService/ListNotices"
+
+
+def _notices(channel: grpc.Channel, md: Metadata) -> tuple[grpc.StatusCode, str]:
+    method = METHODS[LIST_NOTICES]
+    return call(channel, LIST_NOTICES, method, request_for(method, "", ""), md)
+
+
+def test_over_tls_a_kiosk_id_header_without_its_certificate_is_refused(
+    matrix: Matrix, bench: Bench
+) -> None:
+    api = matrix.callers[ANONYMOUS].channel
+    got = _notices(api, (("konbini-kiosk-id", bench.kiosk_id),))
+    assert got == (grpc.StatusCode.UNAUTHENTICATED, "KIOSK_IDENTITY_MISSING")
+
+
+def test_bad_credentials_never_fall_back_to_anonymous(matrix: Matrix) -> None:
+    api = matrix.callers[ANONYMOUS].channel
+    invalid = (grpc.StatusCode.UNAUTHENTICATED, "CREDENTIALS_INVALID")
+    assert _notices(api, (("authorization", "Basic dXNlcjpwdw=="),)) == invalid
+    assert _notices(api, bearer("x" * 300)) == invalid
+    assert _notices(api, bearer("not-issued")) == invalid
+    wrong_secret = ((CLIENT_HEADER, "matrix-portal"), (AUTHORIZATION_HEADER, "Bearer wrong"))
+    path = "/grpc.health.v1.Health/Check"  # open to anonymous callers, not to wrong secrets
+    got = call(api, path, METHODS[path], request_for(METHODS[path], "", ""), wrong_secret)
+    assert got == (grpc.StatusCode.UNAUTHENTICATED, "EREVIEW_CLIENT_UNAUTHENTICATED")
+
+
+def test_a_revoked_operator_token_is_refused_at_the_next_call(matrix: Matrix, bench: Bench) -> None:
+    from server.access.tokens import AccessTokens
+
+    tokens = AccessTokens(bench.center.engine, clock=bench.clock)
+    token_id, token = tokens.issue(CallerKind.NATIONAL_OPERATOR, display_name="short-lived")
+    api = matrix.callers[ANONYMOUS].channel
+    assert _notices(api, bearer(token))[0] is grpc.StatusCode.OK
+    tokens.revoke(token_id)
+    assert _notices(api, bearer(token)) == (grpc.StatusCode.UNAUTHENTICATED, "CREDENTIALS_INVALID")
+
+
+def test_a_staff_token_through_a_terminal_acts_as_the_staff_member(matrix: Matrix) -> None:
+    """A clerk at a counter terminal: the bearer token names the caller, not the machine."""
+    staff = matrix.callers[STAFF]
+    counter = matrix.callers[COUNTER].channel
+    path = "/konbini.staff.v1.MunicipalityStaffService/ListSuppressions"
+    request = request_for(METHODS[path], "", "")
+    assert call(counter, path, METHODS[path], request, staff.metadata)[0] is grpc.StatusCode.OK
+    issue = "/konbini.issuance.v1.IssuanceService/ListOfferings"
+    got = call(counter, issue, METHODS[issue], request_for(METHODS[issue], "", ""), staff.metadata)
+    assert got == (grpc.StatusCode.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
