@@ -118,6 +118,11 @@ class SealKeyStore:
 
     def __init__(self, key_dir: Path, engine: Engine, *, clock: Clock = system_clock) -> None:
         self._dir = Path(key_dir)
+        # Opened at start-up, so that a directory the center cannot write fails the start, not
+        # the first copy of some municipality hours later.
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not os.access(self._dir, os.R_OK | os.W_OK | os.X_OK):
+            raise PermissionError(f"the seal key directory {self._dir} is not writable")
         self._engine = engine
         self._clock = clock
         self._signers: dict[str, SealSigner] = {}
@@ -145,7 +150,6 @@ class SealKeyStore:
     def _load_or_create(self, code: str) -> SealSigner:
         path = self._path(code)
         if not path.exists():
-            self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             key = ec.generate_private_key(ec.SECP256R1())
             pem = key.private_bytes(
                 serialization.Encoding.PEM,
