@@ -20,11 +20,21 @@ class InsecureListenerRefused(RuntimeError):
     """The configuration has no TLS and does not say it is the demo."""
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 def require_tls_or_demo(config: ServerConfig) -> None:
-    if config.tls_cert_path is None and not config.insecure:
+    """TLS, or the explicit demo mode, and that only on the loopback interface."""
+    if config.tls_cert_path is not None:
+        return
+    if not config.insecure:
         raise InsecureListenerRefused(
             "no TLS configured (KONBINI_TLS_CERT, KONBINI_TLS_KEY, KONBINI_KIOSK_CA); "
             "plaintext only in the demo mode (KONBINI_INSECURE=1, --insecure-demo)"
+        )
+    if config.host not in LOOPBACK:
+        raise InsecureListenerRefused(
+            f"the plaintext demo mode listens on loopback only, not on {config.host}"
         )
 
 

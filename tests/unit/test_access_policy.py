@@ -3,6 +3,7 @@ and the refusal to listen without TLS outside the demo mode."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -188,6 +189,9 @@ def test_the_center_will_not_listen_without_tls_outside_the_demo_mode(tmp_path: 
     )
     with pytest.raises(InsecureListenerRefused, match="TLS"):
         create_server(config)
+    exposed = dataclasses.replace(config, insecure=True, host="0.0.0.0")
+    with pytest.raises(InsecureListenerRefused, match="loopback"):
+        create_server(exposed)
     assert not database.exists()  # refused before it touched anything
 
 
