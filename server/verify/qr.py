@@ -13,11 +13,15 @@ phone camera would; nothing in the PDF besides the drawn symbol is trusted.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
+from collections.abc import Generator
 
 import numpy as np
 import numpy.typing as npt
 import zxingcpp
+from PIL import Image
 
 from server.issuance.sheet import SEAL_QR
 
@@ -83,22 +87,44 @@ def read_qr_texts(pdf: bytes, *, dpi: int = READ_DPI) -> list[str]:
     Each page is looked at first where the renderer prints the symbol (a raster of 1/30 of the
     page), then whole, so a copy laid out otherwise is still read.
     """
-    import pypdfium2 as pdfium  # type: ignore[import-untyped]
-
     qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     found: list[str] = []
-    document = pdfium.PdfDocument(pdf)
-    try:
-        for index in range(len(document)):
-            page = document[index]
-            width, height = page.get_size()
-            for crop in (_where_we_print(width, height), (0, 0, 0, 0)):
-                image = page.render(scale=dpi / 72, crop=crop, grayscale=True).to_pil()
-                for result in zxingcpp.read_barcodes(image, formats=qr):
-                    if result.text and result.text not in found:
-                        found.append(result.text)
-                if found:
-                    return found
-    finally:
-        document.close()
+    with contextlib.closing(_page_images(pdf, dpi)) as images:
+        for image in images:
+            for result in zxingcpp.read_barcodes(image, formats=qr):
+                if result.text and result.text not in found:
+                    found.append(result.text)
+            if found:
+                break
     return found
+
+
+# PDFium is not thread-safe, and the verifier runs in the center's thread pool.
+_PDFIUM = threading.Lock()
+
+
+def _page_images(pdf: bytes, dpi: int) -> Generator[Image.Image, None, None]:
+    """Each page's likely corner, then the whole page, as greyscale images, in order."""
+    import pypdfium2 as pdfium  # type: ignore[import-untyped]
+
+    with _PDFIUM:
+        document = pdfium.PdfDocument(pdf)
+        try:
+            count = len(document)
+        except BaseException:
+            document.close()
+            raise
+    try:
+        for index in range(count):
+            for whole in (False, True):
+                with _PDFIUM:
+                    page = document[index]
+                    width, height = page.get_size()
+                    crop = (0, 0, 0, 0) if whole else _where_we_print(width, height)
+                    bitmap = page.render(scale=dpi / 72, crop=crop, grayscale=True)
+                    image = bitmap.to_pil().copy()  # detached from PDFium's buffer
+                    page.close()
+                yield image
+    finally:
+        with _PDFIUM:
+            document.close()
