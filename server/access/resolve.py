@@ -17,7 +17,7 @@ from typing import cast
 
 import grpc
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from server.access.caller import ANONYMOUS, Caller, CallerKind, CredentialsInvalid
 from server.access.tokens import AccessTokens, token_digest
@@ -128,7 +128,7 @@ class CallerResolver:
         )
 
     def _bearer(self, token: str) -> Caller:
-        with Session(self._engine) as db:
+        with read_session(self._engine) as db:  # deferred: never waits for the write lock
             staff = db.exec(
                 select(StaffAccount).where(StaffAccount.token_sha256 == token_digest(token))
             ).first()
