@@ -1,0 +1,99 @@
+"""The attempt limiter on its own: fixed windows, counts per key, limits that are off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from server.auth.limits import (
+    AttemptLimiter,
+    AttemptLimits,
+    CardAttemptsExceeded,
+    KioskRateExceeded,
+    window_of,
+)
+from server.db.engine import make_engine, upgrade
+
+NOW = datetime(2026, 4, 1, 1, 0, 30, tzinfo=UTC)
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1971, 1, 1), max_value=datetime(2199, 1, 1), timezones=st.just(UTC)
+    ),
+    st.integers(1, 86_400),
+)
+def test_every_moment_falls_in_exactly_one_aligned_window(now: datetime, seconds: int) -> None:
+    length = timedelta(seconds=seconds)
+    start, end = window_of(now, length)
+    assert start <= now < end and end - start == length
+    assert window_of(start, length) == (start, end)  # windows are aligned, not relative to now
+    assert window_of(end, length)[0] == end
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'limits.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _challenge(limiter: AttemptLimiter, engine: Engine, kiosk_id: str, now: datetime) -> None:
+    with Session(engine) as db:
+        limiter.count_challenge(db, kiosk_id, now)
+        db.commit()
+
+
+def test_challenges_are_counted_per_kiosk_and_per_window(engine: Engine) -> None:
+    limiter = AttemptLimiter(engine, AttemptLimits(kiosk_challenges=2))
+    for _ in range(2):
+        _challenge(limiter, engine, "K1", NOW)
+    with pytest.raises(KioskRateExceeded) as refused:
+        _challenge(limiter, engine, "K1", NOW)
+    assert refused.value.retry_after == timedelta(seconds=30)  # to the end of the minute
+    _challenge(limiter, engine, "K2", NOW)
+    _challenge(limiter, engine, "K1", NOW + timedelta(seconds=30))  # the next window
+
+
+def test_card_failures_are_counted_until_the_limit_then_refused(engine: Engine) -> None:
+    limiter = AttemptLimiter(engine, AttemptLimits(card_failures=2))
+    limiter.check_card("123", NOW)
+    limiter.card_failed("123", NOW)
+    limiter.check_card("123", NOW)
+    limiter.card_failed("123", NOW)
+    with pytest.raises(CardAttemptsExceeded) as refused:
+        limiter.check_card("123", NOW)
+    assert refused.value.retry_after == timedelta(minutes=14, seconds=30)
+    limiter.check_card("456", NOW)
+    limiter.check_card("123", NOW + timedelta(minutes=14, seconds=30))
+
+
+def test_a_limit_of_zero_is_off(engine: Engine) -> None:
+    limiter = AttemptLimiter(engine, AttemptLimits(card_failures=0, kiosk_challenges=0))
+    for _ in range(20):
+        _challenge(limiter, engine, "K1", NOW)
+        limiter.card_failed("123", NOW)
+        limiter.check_card("123", NOW)
+    assert limiter.purge(NOW + timedelta(days=1)) == 0  # nothing was even written
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"card_failures": -1},
+        {"kiosk_challenges": -1},
+        {"card_window": timedelta(0)},
+        {"kiosk_window": timedelta(seconds=-1)},
+    ],
+)
+def test_impossible_limits_cannot_be_configured(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        AttemptLimits(**kwargs)  # type: ignore[arg-type]
