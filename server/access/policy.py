@@ -18,7 +18,6 @@ from types import MappingProxyType
 from google.protobuf.message import Message
 
 from server.access.caller import (
-    ANONYMOUS,
     Caller,
     CallerKind,
     CredentialsMissing,
@@ -229,7 +228,7 @@ def authorize(
         raise MethodNotInPolicy(f"{method} has no access policy", metadata={"method": method})
     scope = rule.allow.get(caller.kind)
     if scope is None:
-        if caller == ANONYMOUS:
+        if caller.kind is CallerKind.ANONYMOUS:
             raise CredentialsMissing(f"{method} needs credentials")
         raise RoleNotAllowed(
             f"a {caller.kind} may not call {method}",
