@@ -2,8 +2,11 @@
 
 A `DomainError` becomes its own status code with `google.rpc.ErrorInfo` (reason, domain,
 metadata) and, for `InvalidArgument`, a `google.rpc.BadRequest` field violation. A database
-that cannot be reached becomes UNAVAILABLE. Anything else is a bug on our side: it is logged
-with its traceback here and the caller sees INTERNAL with no detail, never a stack trace.
+that cannot be reached becomes UNAVAILABLE; one that refused a transaction because a concurrent
+one got there first (a unique key, a deadlock, a serialization failure) becomes ABORTED,
+reason TRANSACTION_CONFLICT, which the caller may retry (`server.db.conflicts`). Anything else
+is a bug on our side: it is logged with its traceback here and the caller sees INTERNAL with
+no detail, never a stack trace.
 
 Bytes that do not parse as the method's request message are the caller's mistake too: gRPC
 itself would answer INTERNAL, so the deserializer is wrapped to hand the servicer a marker
@@ -23,6 +26,7 @@ from grpc_status import rpc_status
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from server.common.errors import ERROR_DOMAIN, DomainError, InvalidArgument, RateLimited
+from server.db.conflicts import conflict_error, is_transaction_conflict
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,9 @@ def _internal() -> status_pb2.Status:
 def _abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
     if isinstance(exc, DomainError):
         status = status_for(exc)
+    elif is_transaction_conflict(exc):  # before OperationalError: a deadlock is one too
+        log.info("transaction conflict in %s: %s", method, type(exc.__cause__ or exc).__name__)
+        status = status_for(conflict_error())
     elif isinstance(exc, OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):

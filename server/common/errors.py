@@ -82,6 +82,13 @@ class FailedPrecondition(DomainError):
     reason = "FAILED_PRECONDITION"
 
 
+class Aborted(DomainError):
+    """A concurrent request got there first; the caller may send the same request again."""
+
+    status = grpc.StatusCode.ABORTED
+    reason = "ABORTED"
+
+
 class Unavailable(DomainError):
     """A dependency (database, OCSP responder) cannot be reached; the caller may retry."""
 

@@ -30,7 +30,7 @@ from server.counter.reception import (
 )
 from server.db.models import Issuance, Resident
 from server.issuance.documents import CertificateKind
-from server.issuance.service import apply_event
+from server.issuance.service import apply_event, locked_issuance
 from server.issuance.states import IssuanceEvent, IssuanceState
 from server.municipal.policy import is_suppressed
 
@@ -89,7 +89,8 @@ class CounterDesk:
             )
             claimed = db.exec(claim).rowcount == 1
             reception = find_reception(db, municipality_code, number)
-            row = db.get(Issuance, reception.issuance_id)
+            # Locked as it is now: the expiry sweeper may be voiding it at this very moment.
+            row = locked_issuance(db, reception.issuance_id)
             assert row is not None  # foreign key
             state = IssuanceState(row.state)
             if state is IssuanceState.VOIDED:

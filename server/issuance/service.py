@@ -158,6 +158,12 @@ class AlreadyFinal(FailedPrecondition):
     reason = "ISSUANCE_FINAL"
 
 
+class PrintingUnderAnotherKey(FailedPrecondition):
+    """The copy was claimed by an Issue with another idempotency key (another request)."""
+
+    reason = "PRINTING_UNDER_ANOTHER_KEY"
+
+
 class HonsekiRegistrationPending(PermissionDenied):
     """The 本籍地 has not yet linked the resident's 利用登録 to a 戸籍."""
 
@@ -638,7 +644,7 @@ class IssuanceDesk:
             self._session(db, token, kiosk_id, now)
             row = self._own_issuance(db, reservation_id, token)
             if row.idempotency_key is not None and row.idempotency_key != idempotency_key:
-                raise FailedPrecondition(
+                raise PrintingUnderAnotherKey(
                     "this reservation is already being printed under another request"
                 )
             if row.idempotency_key is None:
@@ -680,18 +686,22 @@ class IssuanceDesk:
             printer_id=printer_id,
             sequence=seq,
         )
-        claimed = db.exec(
-            update(Issuance)
-            .where(col(Issuance.id) == row.id)
-            .where(col(Issuance.state) == IssuanceState.RESERVED.value)
-            .values(
-                state=IssuanceState.PRINTING.value,
-                idempotency_key=key,
-                printer_id=printer_id,
-                issue_number=number.format(),
-                printing_started_at=now,
+        try:
+            claimed = db.exec(
+                update(Issuance)
+                .where(col(Issuance.id) == row.id)
+                .where(col(Issuance.state) == IssuanceState.RESERVED.value)
+                .values(
+                    state=IssuanceState.PRINTING.value,
+                    idempotency_key=key,
+                    printer_id=printer_id,
+                    issue_number=number.format(),
+                    printing_started_at=now,
+                )
             )
-        )
+        except IntegrityError as exc:  # the key was just taken for another copy (PostgreSQL)
+            db.rollback()
+            raise IdempotencyKeyReused("this idempotency key belongs to another copy") from exc
         if claimed.rowcount != 1:
             db.rollback()
             raise FailedPrecondition("this reservation changed meanwhile; retry with the same key")
@@ -744,13 +754,22 @@ class IssuanceDesk:
         digest = hashlib.sha256(pdf).digest()
         fee = plan.fee_yen
         with write_session(self._engine) as db:
-            # Deterministic rendering makes a concurrent duplicate write harmless.
-            db.exec(
+            # The first rendering stored is the copy: a retry with the same key that rendered
+            # at the same time (the seal signature differs each time) answers with those bytes.
+            stored = db.exec(
                 update(Issuance)
                 .where(col(Issuance.id) == issuance_id)
                 .where(col(Issuance.state) == IssuanceState.PRINTING.value)
+                .where(col(Issuance.pdf).is_(None))
                 .values(pdf=pdf, pdf_sha256=digest, page_count=pages)
             )
+            if stored.rowcount != 1:
+                row = db.get(Issuance, issuance_id)
+                assert row is not None
+                first = self._copy_plan(db, row) if row.state == IssuanceState.PRINTING else None
+                if not isinstance(first, IssuedCopy):  # reported meanwhile: printed or void
+                    raise AlreadyFinal(f"this copy is already {row.state}")
+                return first
             db.commit()
         return IssuedCopy(issuance_id, doc.issue_number.format(), pages, pdf, digest, fee)
 
@@ -865,7 +884,7 @@ class IssuanceDesk:
             self._session(db, token, kiosk_id, now)
         except (SessionExpired, SessionInvalid) as lapsed:
             # Bound by the issuance row itself: the token's digest and the kiosk it printed on.
-            row = db.get(Issuance, issuance_id) if _is_uuid(issuance_id) else None
+            row = locked_issuance(db, issuance_id) if _is_uuid(issuance_id) else None
             started = row.printing_started_at if row is not None else None
             if (
                 row is None
@@ -902,6 +921,9 @@ class IssuanceDesk:
                     & (col(Issuance.state) == IssuanceState.RESERVED.value)
                     | (col(Issuance.printing_started_at) <= now - self._settings.printing_ttl)
                 )
+                # A copy a kiosk or clerk is moving right now is theirs; a later sweep gets it
+                # if it is still stale. Locked rows are re-read, so a row just reported is gone.
+                .with_for_update(skip_locked=True)
             ).all()
             for row in stale:
                 self._transition(db, row, IssuanceEvent.EXPIRE, now, "timed out")
@@ -911,6 +933,7 @@ class IssuanceDesk:
                 .join(CounterReception, col(CounterReception.issuance_id) == col(Issuance.id))
                 .where(col(Issuance.state) == IssuanceState.AWAITING_HANDOVER.value)
                 .where(col(CounterReception.collect_by) <= now)
+                .with_for_update(skip_locked=True, of=Issuance)
             ).all()
             for row in uncollected:  # never handed over at the counter: void, no fee
                 self._transition(db, row, IssuanceEvent.EXPIRE, now, "not collected at the counter")
@@ -923,7 +946,7 @@ class IssuanceDesk:
     def _own_issuance(self, db: Session, issuance_id: str, token: str) -> Issuance:
         if not _is_uuid(issuance_id):
             raise InvalidArgument("not a reservation id", field="reservation_id")
-        row = db.get(Issuance, issuance_id)
+        row = locked_issuance(db, issuance_id)
         digest = token_digest(token)
         if row is None or row.session_token_sha256 != digest:
             raise ReservationNotFound("no such reservation in this session")
@@ -948,6 +971,17 @@ class IssuanceDesk:
             charged,
             slip_for(db, reception, row) if reception is not None else None,
         )
+
+
+def locked_issuance(db: Session, issuance_id: str) -> Issuance | None:
+    """The issuance row, locked until the caller's transaction ends, as it is now.
+
+    Every move of a copy decides from the state it reads: two moves at once (a retried report,
+    a cancel, the sweeper) must not both decide from the same old state, or both would post.
+    On PostgreSQL the second waits for the first and then reads what it committed; on SQLite
+    the write transaction (BEGIN IMMEDIATE) already serializes them and FOR UPDATE is not
+    rendered."""
+    return db.get(Issuance, issuance_id, with_for_update=True, populate_existing=True)
 
 
 def apply_event(
