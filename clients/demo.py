@@ -20,6 +20,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
+from konbini.verify.v1 import verify_pb2, verify_pb2_grpc
 
 from clients.credentials import bearer
 from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitOutcome
@@ -38,6 +39,8 @@ class DemoResult:
     outcomes: tuple[tuple[str, VisitOutcome], ...]
     pdfs: tuple[Path, ...]
     summary: settlement_pb2.MonthlySummaryResponse
+    # What a receiving institution learns from each printed copy: (pdf, result, reason).
+    verifications: tuple[tuple[Path, str, str], ...] = ()
 
 
 def _wait_for_file(path: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> str:
@@ -218,7 +221,13 @@ def _visits(
         metadata=bearer(staff_token),
         timeout=10,
     )
-    return DemoResult(tuple(outcomes), tuple(pdfs), summary)
+    verifier = verify_pb2_grpc.VerifyServiceStub(channel)
+    checks: list[tuple[Path, str, str]] = []
+    for path in pdfs:
+        reply = verifier.VerifyCopy(verify_pb2.VerifyCopyRequest(pdf=path.read_bytes()), timeout=30)
+        result = verify_pb2.Result.Name(reply.result).removeprefix("RESULT_")
+        checks.append((path, result, reply.reason))
+    return DemoResult(tuple(outcomes), tuple(pdfs), summary, tuple(checks))
 
 
 def print_result(result: DemoResult) -> None:
@@ -238,3 +247,5 @@ def print_result(result: DemoResult) -> None:
         f"BCL fee {s.total_bcl_fee_yen:,}円, net remittance {s.net_remittance_yen:,}円, "
         f"voided {s.voided_copies}"
     )
+    for path, verdict, reason in result.verifications:
+        print(f"verify {path.name}: {verdict}{' ' + reason if reason else ''}")
