@@ -8,7 +8,8 @@ Sessions run one at a time, so the statements between the end of one RPC and the
 next belong to that RPC: `per_rpc` splits the session's cost by method.
 
     python -m bench.sql_count                       # SQLite, 40 sessions
-    python -m bench.sql_count --database-url postgresql+psycopg://postgres@127.0.0.1/db
+    python -m bench.sql_count --postgres postgresql+psycopg://postgres@127.0.0.1/postgres
+        # a fresh database on that server, dropped afterwards
     python -m bench.sql_count --trace               # also print one session's statements
 """
 
@@ -19,15 +20,23 @@ import json
 import random
 import sys
 import tempfile
+import threading
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psutil  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bench.stack import Prepared, Stack, prepare
+from bench.stack import (
+    Prepared,
+    Stack,
+    create_postgres_database,
+    drop_postgres_database,
+    prepare,
+)
 from hardware_sim.authority.ca import AUTH_CA_CERT_FILE
 from load.scenario import Kiosk, kiosk_channel
 from server.app import create_server
@@ -71,9 +80,15 @@ def measure(
         if trace:
             lines.append("    -- begin")
 
+    cpu_mark = [_rpc_thread_cpu()]
+
     def on_rpc(method: str, _ms: float, _size: int, _exc: BaseException | None) -> None:
         name = method.rsplit("/", 1)[-1]
         per_rpc[f"{name} calls"] += 1
+        now_cpu = _rpc_thread_cpu()
+        spent = sum(t - cpu_mark[0].get(i, 0.0) for i, t in now_cpu.items())
+        per_rpc[f"{name} cpu_us"] += round(spent * 1e6)
+        cpu_mark[0] = now_cpu
         for key, value in pending.items():
             per_rpc[f"{name} {key}"] += value
         pending.clear()
@@ -93,10 +108,12 @@ def measure(
         per_rpc.clear()
         pending.clear()
         issued = 0
+        cpu_before = _rpc_thread_cpu()
         for n in range(sessions):
             if n == 1:
                 trace = False
             issued += kiosk.session(rng).outcome.value == "issued"
+        cpu_after = _rpc_thread_cpu()
     finally:
         channel.close()
         center.server.stop(grace=None).wait()
@@ -104,13 +121,32 @@ def measure(
     if lines:
         print("\n".join(lines), file=sys.stderr)
     per = {k: round(v / sessions, 1) for k, v in sorted(counts.items())}
-    rpcs = {k: round(v / sessions, 2) for k, v in sorted(per_rpc.items())}
-    return {"sessions": sessions, "issued": issued, "per_session": per, "per_rpc": rpcs}
+    rpcs = {
+        k.replace("cpu_us", "cpu_ms"): round(v / sessions / (1e3 if k.endswith("cpu_us") else 1), 2)
+        for k, v in sorted(per_rpc.items())
+    }
+    cpu_s = sum(t - cpu_before.get(i, 0.0) for i, t in cpu_after.items())
+    return {
+        "sessions": sessions,
+        "issued": issued,
+        # CPU of the center's RPC threads only (not the emulated kiosk in this process): one
+        # session at a time, so no lock waits and no neighbours' load in it.
+        "rpc_thread_cpu_ms_per_session": round(cpu_s * 1e3 / sessions, 1),
+        "per_session": per,
+        "per_rpc": rpcs,
+    }
+
+
+def _rpc_thread_cpu() -> dict[int, float]:
+    """CPU seconds so far of each gRPC pool thread of this process (`rpc` name prefix)."""
+    ids = {t.native_id for t in threading.enumerate() if t.name.startswith("rpc")}
+    return {t.id: t.user_time + t.system_time for t in psutil.Process().threads() if t.id in ids}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sql_count", description=__doc__)
     p.add_argument("--database-url", help="default: SQLite in a temporary directory")
+    p.add_argument("--postgres", metavar="ADMIN_URL", help="a fresh database on this server")
     p.add_argument("--sessions", type=int, default=40)
     p.add_argument("--households", type=int, default=20, help="per municipality (3 of them)")
     p.add_argument("--revocation", choices=["ocsp", "crl"], default="ocsp")
@@ -119,9 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="konbini-sqlcount-") as tmp:
         state = Path(tmp)
         url = args.database_url or f"sqlite:///{state / 'center.db'}"
-        prepared = prepare(state, url, households=args.households, kiosks=2)
-        with Stack(prepared, processes=1, revocation=args.revocation) as stack:
-            result = measure(stack, prepared, sessions=args.sessions, trace=args.trace)
+        if args.postgres:
+            url = create_postgres_database(args.postgres)
+        try:
+            prepared = prepare(state, url, households=args.households, kiosks=2)
+            with Stack(prepared, processes=1, revocation=args.revocation) as stack:
+                result = measure(stack, prepared, sessions=args.sessions, trace=args.trace)
+        finally:
+            if args.postgres:
+                drop_postgres_database(url)
     print(json.dumps(result, indent=1))
     return 0
 
