@@ -145,6 +145,9 @@ def file_request(
             metadata={"municipality_code": code},
         )
     assert resident.id is not None
+    # One request at a time per resident: two screens filing at once must find, not both add.
+    # (The resident's row is the lock on PostgreSQL; SQLite's write transaction already is.)
+    db.exec(select(Resident.id).where(col(Resident.id) == resident.id).with_for_update())
     existing = db.exec(
         select(HonsekiRegistration)
         .where(HonsekiRegistration.resident_pk == resident.id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import partial
 
 import grpc
@@ -29,11 +29,13 @@ from clients.errors import decode_error
 from clients.kiosk.jpki import JpkiClient
 from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitStatus
 from hardware_sim.printer import KioskPrinter
+from server.bcl.records import IssuingBackend
 from server.common.clock import FrozenClock
 from server.common.identity import KIOSK_ID_HEADER
 from server.issuance.documents import CertificateDocument
 from server.issuance.service import IssuanceDesk, IssuanceSettings
 from server.kiosks.registry import KioskRegistry
+from server.municipal.onboarding import OnboardingRequest, onboard
 from tests.credentials import bearer, staff_token
 from tests.integration.conftest import Bench
 
@@ -428,6 +430,52 @@ def test_one_key_for_two_reservations_at_once_prints_only_one_of_them(bench: Ben
             b=b,
         )
         assert issue_numbers == 1
+
+
+# -- 本籍地 利用登録 ---------------------------------------------------------------------------
+
+OSAKA = "271004"  # 大阪市: keeps 戸籍 of people who live elsewhere, through its 戸籍 server
+
+
+@pytest.fixture(scope="module")
+def osaka(bench: Bench) -> str:
+    onboard(
+        bench.center.engine,
+        OnboardingRequest(
+            code=OSAKA,
+            population=2_750_000,
+            joined_on=date(2012, 4, 1),
+            backend=IssuingBackend.OWN_SERVER,
+            mayor_name="大阪　一郎",
+            designated_city=True,
+            fees={"juminhyo": 300, "koseki_zenbu": 450},
+            koseki_server="osaka-koseki.example",
+        ),
+    )
+    return OSAKA
+
+
+def test_one_registration_filed_at_once_from_two_screens_is_filed_once(
+    bench: Bench, osaka: str
+) -> None:
+    kiosk = Kiosk(bench)
+    for _ in range(ROUNDS):
+        token = kiosk.sign_in()
+        request = issuance_pb2.RequestHonsekiRegistrationRequest(
+            session_token=token, honseki_municipality_code=osaka, hittousha="大阪　花子"
+        )
+        outcomes = together(
+            *[partial(kiosk.issuance.RequestHonsekiRegistration, request, metadata=kiosk.md)] * 3
+        )
+        assert all(o.ok for o in outcomes), outcomes
+        ids = {getattr(o.value, "registration_id", None) for o in outcomes}
+        assert len(ids) == 1, ids
+        [(filed,)] = bench.sql(
+            "SELECT count(*) FROM honseki_registrations WHERE id = :i"
+            " OR resident_pk = (SELECT resident_pk FROM honseki_registrations WHERE id = :i)",
+            i=ids.pop(),
+        )
+        assert filed == 1
 
 
 # -- authentication ---------------------------------------------------------------------------
