@@ -516,10 +516,7 @@ class KioskTerminal:
                     raise CopyCorrupted("the copy arrived incomplete")
                 return pdf, header
             except grpc.RpcError as err:
-                if err.code() not in (
-                    grpc.StatusCode.UNAVAILABLE,
-                    grpc.StatusCode.DEADLINE_EXCEEDED,
-                ):
+                if not _transient(err):
                     raise
                 last = err
             except CopyCorrupted:
@@ -698,9 +695,14 @@ class _CounterPurchase(_Purchase):
 
 
 def _transient(err: grpc.RpcError) -> bool:
-    """A failure the same request may get past: the center or the network was away."""
+    """A failure the same request may get past: the center or the network was away, or a
+    concurrent request changed the same copy first (ABORTED: send it again)."""
     code = err.code() if isinstance(err, grpc.Call) else None
-    return code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    return code in (
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.ABORTED,
+    )
 
 
 class CopyCorrupted(Exception):

@@ -56,6 +56,7 @@ from server.counter.reception import (
     reception_of,
     slip_for,
 )
+from server.db.conflicts import retry_on_conflict
 from server.db.engine import read_session, write_session
 from server.db.models import (
     Issuance,
@@ -911,6 +912,10 @@ class IssuanceDesk:
     def void_expired(self) -> int:
         """Void every reservation and unconfirmed print past its time. Returns how many."""
         now = self._clock()
+        # A sweep is idempotent: one the database refused over a concurrent change runs again.
+        return retry_on_conflict(lambda: self._sweep(now))
+
+    def _sweep(self, now: datetime) -> int:
         voided = 0
         with Session(self._engine) as db:
             stale = db.exec(
