@@ -79,6 +79,18 @@ def test_no_rule_of_a_request_stream_needs_the_request() -> None:
                 assert not POLICY[f"/{name}/{method.name}"].needs_request, method.full_name
 
 
+def test_every_scope_field_of_the_policy_is_a_string_field_of_the_request() -> None:
+    pool = descriptor_pool.Default()
+    for name in SERVED:
+        for method in pool.FindServiceByName(name).methods:
+            rule = POLICY[f"/{name}/{method.name}"]
+            for field in (rule.municipality_field, rule.operator_field):
+                if field is not None:
+                    found = method.input_type.fields_by_name.get(field)
+                    assert found is not None, (method.full_name, field)
+                    assert found.type == found.TYPE_STRING, (method.full_name, field)
+
+
 def test_a_scoped_rule_without_its_request_field_is_refused_when_built() -> None:
     with pytest.raises(ValueError, match="municipality field"):
         Rule({CallerKind.MUNICIPALITY_STAFF: Scope.OWN_MUNICIPALITY})
