@@ -410,6 +410,26 @@ def test_issue_with_two_keys_for_one_reservation_at_once_prints_it_once(bench: B
         assert key == (f"key-a-{n}" if first.ok else f"key-b-{n}")
 
 
+def test_issue_and_cancel_at_once_leave_a_void_copy_never_charged(bench: Bench) -> None:
+    """A cancel may follow the claim (PRINTING → VOIDED) or precede it; either way the copy is
+    void, and an Issue that lost is told the copy is final rather than handed a copy."""
+    kiosk = Kiosk(bench)
+    token = kiosk.sign_in()
+    for n in range(ROUNDS):
+        reservation_id = kiosk.reserve(token)
+        issue, cancel = together(
+            partial(kiosk.issue, token, reservation_id, f"issue-cancel-{n}"),
+            partial(kiosk.cancel, token, reservation_id),
+        )
+        assert cancel.ok and cancel.value == issuance_pb2.ISSUANCE_STATE_VOIDED, cancel
+        if not issue.ok:
+            assert (issue.code, issue.reason) == (
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "ISSUANCE_FINAL",
+            ), issue
+        assert_books_match(bench, reservation_id, "voided")
+
+
 def test_one_key_for_two_reservations_at_once_prints_only_one_of_them(bench: Bench) -> None:
     kiosk = Kiosk(bench)
     token = kiosk.sign_in()
