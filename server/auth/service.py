@@ -19,11 +19,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select, update
 
 from server.audit import log as audit
-from server.auth.certs import CertificateOutcome, verify_certificate, verify_challenge_signature
 from server.auth.limits import AttemptLimiter, AttemptLimits
-from server.auth.revocation import RevocationChecker, RevocationOutcome
+from server.auth.revocation import RevocationChecker
+from server.auth.verification import (
+    AuthFailed,
+    RevocationUnavailable,
+    check_certificate,
+    check_signature_and_status,
+)
 from server.common.clock import Clock
-from server.common.errors import RateLimited, Unauthenticated, Unavailable
+from server.common.errors import RateLimited, Unauthenticated
 from server.db.engine import read_session, write_session
 from server.db.models import AuthChallenge, CardSerial, Kiosk, KioskSession, Municipality, Resident
 from server.municipal.rules import (
@@ -34,19 +39,6 @@ from server.municipal.rules import (
 )
 
 _DOMAIN_TAG = b"konbini-auth-v1"
-
-
-class AuthFailed(Unauthenticated):
-    """Authentication refused; `reason` says why in machine-readable form."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, reason=reason)
-
-
-class RevocationUnavailable(Unavailable):
-    """Revocation status cannot be established now (responder down, CRL stale)."""
-
-    reason = "REVOCATION_UNAVAILABLE"
 
 
 class KioskNotRegistered(Unauthenticated):
@@ -188,36 +180,16 @@ class Authenticator:
         self, tbs: bytes, certificate_der: bytes, signature: bytes, now: datetime
     ) -> str:
         """The serial of a valid, unrevoked certificate whose key signed `tbs`; else raises."""
-        check = verify_certificate(certificate_der, trust_anchor=self._anchor, at=now)
-        if check.outcome is not CertificateOutcome.OK or check.certificate is None:
-            raise AuthFailed(f"CERTIFICATE_{check.outcome.name}", _CERT_MESSAGES[check.outcome])
-        cert = check.certificate
+        cert = check_certificate(certificate_der, trust_anchor=self._anchor, at=now)
         serial = str(cert.serial_number)
         # A card over its failures is refused before its signature or status is looked at.
         self._limiter.check_card(serial, now)
         try:
-            self._check_signature_and_status(cert, tbs, signature)
+            check_signature_and_status(cert, tbs, signature, revocation=self._revocation)
         except AuthFailed:
             self._limiter.card_failed(serial, now)
             raise
         return serial
-
-    def _check_signature_and_status(
-        self, cert: x509.Certificate, tbs: bytes, signature: bytes
-    ) -> None:
-        if not verify_challenge_signature(cert, tbs, signature):
-            raise AuthFailed("SIGNATURE_INVALID", "the signature does not match the certificate")
-
-        status = self._revocation.check(cert)
-        if status.outcome is RevocationOutcome.REVOKED:
-            raise AuthFailed("CERTIFICATE_REVOKED", "the certificate has been revoked")
-        if status.outcome is RevocationOutcome.UNKNOWN:
-            raise AuthFailed("CERTIFICATE_UNKNOWN", "the authority does not know this certificate")
-        if status.outcome is not RevocationOutcome.GOOD:
-            raise RevocationUnavailable(
-                "revocation status cannot be checked now; try again later",
-                metadata={"revocation": status.outcome.name, "detail": status.detail},
-            )
 
     def _open_session(
         self, db: Session, kiosk_id: str, serial: str, now: datetime
@@ -302,14 +274,3 @@ def _card_subject(certificate_der: bytes) -> str:
         return audit.opaque_id(str(x509.load_der_x509_certificate(certificate_der).serial_number))
     except ValueError:
         return audit.opaque_id(certificate_der.hex())
-
-
-_CERT_MESSAGES: dict[CertificateOutcome, str] = {
-    CertificateOutcome.OK: "",
-    CertificateOutcome.MALFORMED: "the certificate could not be parsed",
-    CertificateOutcome.UNTRUSTED_ISSUER: "the certificate was not issued by the JPKI user-auth CA",
-    CertificateOutcome.NOT_YET_VALID: "the certificate is not valid yet",
-    CertificateOutcome.EXPIRED: "the certificate has expired",
-    CertificateOutcome.WRONG_KEY_TYPE: "the certificate key is not RSA-2048",
-    CertificateOutcome.WRONG_USAGE: "this is not a user-authentication certificate",
-}

@@ -2,7 +2,7 @@
 
 The portal asks for a challenge, the applicant's card signs it (利用者証明用電子証明書, after
 the 4-digit PIN), and the portal sends the certificate and signature. The center checks them as
-it checks a kiosk's (`server.auth.certs`: chain to the JPKI user-auth CA, validity, key; the
+it checks a kiosk's (`server.auth.verification`: chain to the JPKI user-auth CA, validity, key; the
 signature; revocation by OCSP or CRL), maps the certificate serial to a resident (利用者管理,
 `card_serials`), and returns that resident's own household — the household is never chosen by
 the request, only by the certificate, so no one can pre-fill another household's form.
@@ -24,9 +24,8 @@ from cryptography import x509
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
-from server.auth.certs import CertificateOutcome, verify_certificate, verify_challenge_signature
-from server.auth.revocation import RevocationChecker, RevocationOutcome
-from server.auth.service import AuthFailed, RevocationUnavailable
+from server.auth.revocation import RevocationChecker
+from server.auth.verification import AuthFailed, check_certificate, check_signature_and_status
 from server.bcl.store import resident_record
 from server.common.clock import Clock
 from server.common.errors import PermissionDenied
@@ -112,24 +111,8 @@ class Autofill:
     ) -> AutofilledHousehold:
         now = self._clock()
         tbs = self._consume(client, challenge_id, now)
-        check = verify_certificate(certificate_der, trust_anchor=self._anchor, at=now)
-        if check.outcome is not CertificateOutcome.OK or check.certificate is None:
-            raise AuthFailed(
-                f"CERTIFICATE_{check.outcome.name}", f"certificate refused: {check.outcome.value}"
-            )
-        cert = check.certificate
-        if not verify_challenge_signature(cert, tbs, signature):
-            raise AuthFailed("SIGNATURE_INVALID", "the signature does not match the certificate")
-        status = self._revocation.check(cert)
-        if status.outcome is RevocationOutcome.REVOKED:
-            raise AuthFailed("CERTIFICATE_REVOKED", "the certificate has been revoked")
-        if status.outcome is RevocationOutcome.UNKNOWN:
-            raise AuthFailed("CERTIFICATE_UNKNOWN", "the authority does not know this certificate")
-        if status.outcome is not RevocationOutcome.GOOD:
-            raise RevocationUnavailable(
-                "revocation status cannot be checked now; try again later",
-                metadata={"revocation": status.outcome.name},
-            )
+        cert = check_certificate(certificate_der, trust_anchor=self._anchor, at=now)
+        check_signature_and_status(cert, tbs, signature, revocation=self._revocation)
         return self._household(client, str(cert.serial_number))
 
     def _consume(self, client: EreviewClient, challenge_id: str, now: datetime) -> bytes:
