@@ -30,7 +30,7 @@ from server.auth.verification import (
 from server.common.clock import Clock
 from server.common.errors import RateLimited, Unauthenticated
 from server.db.engine import read_session, write_session
-from server.db.models import AuthChallenge, CardSerial, Kiosk, KioskSession, Municipality, Resident
+from server.db.models import AuthChallenge, CardSerial, KioskSession, Municipality, Resident
 from server.municipal.rules import (
     NATIONAL_KIOSK_HOURS,
     DailyHours,
@@ -99,10 +99,9 @@ class Authenticator:
         hours = kiosk_open(now, self._settings.kiosk_hours)
         if not hours.available:
             raise ServiceNotAvailable(hours)
+        # The kiosk is registered and active: the access interceptor (server.access.resolve)
+        # refused any other before this call got here.
         with write_session(self._engine, expire_on_commit=False) as db:
-            kiosk = db.get(Kiosk, kiosk_id)
-            if kiosk is None or not kiosk.active:
-                raise KioskNotRegistered(f"kiosk {kiosk_id!r} is not registered or is suspended")
             self._limiter.count_challenge(db, kiosk_id, now)
             challenge_id = secrets.token_hex(16)
             tbs = b"\x00".join(
