@@ -96,7 +96,12 @@ from server.koseki.registration import (
     file_request,
     registrations_of,
 )
-from server.municipal.policy import availability_of, is_suppressed, suppressed_among
+from server.municipal.policy import (
+    availability_of,
+    is_suppressed,
+    offerings_of,
+    suppressed_among,
+)
 from server.municipal.rules import (
     NATIONAL_KIOSK_HOURS,
     OPEN,
@@ -361,13 +366,13 @@ class IssuanceDesk:
         home = db.get(Municipality, me.municipality_code)
         assert home is not None  # the resident's foreign key
         counter_of = _counter_municipality(db, sess.kiosk_id)
-        sources = [(home, o) for o in _enabled_offers(db, home.code)]
+        sources = [(home, o) for o in offerings_of(db, home.code, enabled_only=True)]
         if access is not None and access.municipality_code != home.code:
             keeper = db.get(Municipality, access.municipality_code)
             if keeper is not None:  # the 本籍地 offers its 戸籍 certificates, nothing else
                 sources += [
                     (keeper, o)
-                    for o in _enabled_offers(db, keeper.code)
+                    for o in offerings_of(db, keeper.code, enabled_only=True)
                     if _kind(o.kind) is not None and _kind(o.kind) in _KOSEKI_KINDS
                 ]
         kinds: dict[str, list[str]] = {}
@@ -1086,14 +1091,6 @@ def _kind(value: str) -> CertificateKind | None:
         return CertificateKind(value)
     except ValueError:
         return None
-
-
-def _enabled_offers(db: Session, municipality_code: str) -> Sequence[Offering]:
-    return db.exec(
-        select(Offering)
-        .where(Offering.municipality_code == municipality_code)
-        .where(col(Offering.enabled).is_(True))
-    ).all()
 
 
 def _issuer(

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, or_, select
 
-from server.db.models import Resident
+from server.db.models import Offering, Resident
 from server.municipal.models import CertificateHoursRow, IssuanceSuppression, ServiceSuspension
 from server.municipal.rules import (
     Availability,
@@ -15,6 +15,16 @@ from server.municipal.rules import (
     SuspensionSpan,
     kind_availability,
 )
+
+
+def offerings_of(
+    db: Session, municipality_code: str, *, enabled_only: bool = False
+) -> list[Offering]:
+    """The certificates a municipality offers at kiosks (with their fees), by kind."""
+    query = select(Offering).where(Offering.municipality_code == municipality_code)
+    if enabled_only:
+        query = query.where(col(Offering.enabled).is_(True))
+    return list(db.exec(query.order_by(col(Offering.kind))).all())
 
 
 def active_suspensions(db: Session, municipality_code: str, now: datetime) -> list[SuspensionSpan]:

@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from konbini.portal.v1 import portal_pb2, portal_pb2_grpc
 from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from server.access.caller import CallerKind
 from server.access.interceptor import bound_caller
@@ -17,10 +17,9 @@ from server.common.clock import Clock
 from server.common.errors import FailedPrecondition, InvalidArgument
 from server.common.protoconv import timestamp, to_datetime
 from server.counter.desk import CounterCopy, CounterDesk
-from server.db.models import Offering
 from server.koseki.registration import QueuedRequest
 from server.municipal import models
-from server.municipal.policy import availability_of
+from server.municipal.policy import availability_of, offerings_of
 from server.municipal.rules import DailyHours, kiosk_open
 from server.municipal.staff import StaffDesk, StaffIdentity, StaffTokenInvalid, active_notices
 from server.settlement.queries import check_municipality_code
@@ -334,14 +333,7 @@ class PortalServicer(portal_pb2_grpc.PortalServiceServicer):
         code = check_municipality_code(request.municipality_code)
         now = self._clock()
         with Session(self._engine) as db:
-            kinds = [
-                o.kind
-                for o in db.exec(
-                    select(Offering)
-                    .where(Offering.municipality_code == code)
-                    .where(col(Offering.enabled).is_(True))
-                ).all()
-            ]
+            kinds = [o.kind for o in offerings_of(db, code, enabled_only=True)]
             rules = availability_of(db, code, kinds, now, self._hours)
         return portal_pb2.ServiceStatusResponse(
             open=kiosk_open(now, self._hours).available,

@@ -38,6 +38,7 @@ from server.municipal.models import (
     ServiceSuspension,
     StaffAccount,
 )
+from server.municipal.policy import offerings_of
 from server.municipal.rules import DailyHours, format_hhmm
 
 MAX_FEE_YEN = 10_000
@@ -128,13 +129,7 @@ class StaffDesk:
 
     def list_offerings(self, who: StaffIdentity) -> list[Offering]:
         with Session(self._engine) as db:
-            return list(
-                db.exec(
-                    select(Offering)
-                    .where(Offering.municipality_code == who.municipality_code)
-                    .order_by(col(Offering.kind))
-                ).all()
-            )
+            return offerings_of(db, who.municipality_code)
 
     def set_offering(self, who: StaffIdentity, kind: str, fee_yen: int, enabled: bool) -> Offering:
         kind_value = parse_kind(kind)
