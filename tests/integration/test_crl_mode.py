@@ -1,4 +1,8 @@
-"""The same center with revocation checked against the daily CRL instead of OCSP."""
+"""The same center with revocation checked against the daily CRL instead of OCSP.
+
+It runs as the bench's own center does, mutual TLS with the kiosk's client certificate, so
+the kiosk is named by its certificate as in production, not by the demo's plaintext header.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 
-import grpc
 import pytest
 
+from clients.kiosk.channel import open_channel
 from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitStatus
 from hardware_sim.printer import KioskPrinter
 from server.app import create_server
@@ -20,10 +24,10 @@ def crl_terminal(bench: Bench) -> Iterator[KioskTerminal]:
     # Time only moves forward in this module: the authority's published CRL carries the
     # moment it was made, and a CRL from "the future" is rightly refused.
     center = create_server(
-        dataclasses.replace(bench.config, revocation_mode="crl"), clock=bench.clock
+        dataclasses.replace(bench.tls_config, revocation_mode="crl"), clock=bench.clock
     )
     center.server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{center.port}")
+    channel = open_channel(f"127.0.0.1:{center.port}", bench.kiosk_tls(bench.kiosk_id))
     try:
         yield KioskTerminal(channel, kiosk_id=bench.kiosk_id, printer=KioskPrinter("P1"))
     finally:
