@@ -26,6 +26,7 @@ from grpc_status import rpc_status
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from server.common.errors import ERROR_DOMAIN, DomainError, InvalidArgument, RateLimited
+from server.common.handlers import Behaviour, wrap_handler
 from server.db.conflicts import conflict_error, is_transaction_conflict
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,10 @@ def _decoded_stream(requests: Iterator[Any]) -> Iterator[Any]:
         yield _decoded(request)
 
 
+def _decoded_request(request: Any, streamed: bool) -> Any:
+    return _decoded_stream(request) if streamed else _decoded(request)
+
+
 def _internal() -> status_pb2.Status:
     return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
 
@@ -142,62 +147,26 @@ class DomainErrorInterceptor(_ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
-        if handler.unary_unary is not None:
-            inner_uu = handler.unary_unary
 
-            def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-                try:
-                    return inner_uu(_decoded(request), context)
-                except Exception as exc:
-                    _abort(context, exc, method)
+        def call(
+            inner: Behaviour, request: Any, context: grpc.ServicerContext, *, streamed: bool
+        ) -> Any:
+            try:
+                return inner(_decoded_request(request, streamed), context)
+            except Exception as exc:
+                _abort(context, exc, method)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary,
-                request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            inner_us = handler.unary_stream
+        def stream(
+            inner: Behaviour, request: Any, context: grpc.ServicerContext, *, streamed: bool
+        ) -> Iterator[Any]:
+            try:
+                yield from inner(_decoded_request(request, streamed), context)
+            except Exception as exc:
+                _abort(context, exc, method)
 
-            def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                try:
-                    yield from inner_us(_decoded(request), context)
-                except Exception as exc:
-                    _abort(context, exc, method)
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream,
-                request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            inner_su = handler.stream_unary
-
-            def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-                try:
-                    return inner_su(_decoded_stream(requests), context)
-                except Exception as exc:
-                    _abort(context, exc, method)
-
-            return grpc.stream_unary_rpc_method_handler(
-                stream_unary,
-                request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream is not None:
-            inner_ss = handler.stream_stream
-
-            def stream_stream(
-                requests: Iterator[Any], context: grpc.ServicerContext
-            ) -> Iterator[Any]:
-                try:
-                    yield from inner_ss(_decoded_stream(requests), context)
-                except Exception as exc:
-                    _abort(context, exc, method)
-
-            return grpc.stream_stream_rpc_method_handler(
-                stream_stream,
-                request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return wrap_handler(
+            handler,
+            call=call,
+            stream=stream,
+            request_deserializer=_tolerant(handler.request_deserializer),
+        )

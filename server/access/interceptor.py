@@ -20,6 +20,7 @@ import grpc
 from server.access.caller import Caller, CallerKind
 from server.access.policy import POLICY, Rule, authorize
 from server.access.resolve import CallerResolver
+from server.common.handlers import Behaviour, wrap_handler
 from server.common.identity import kiosk_id_from_context
 
 log = logging.getLogger(__name__)
@@ -77,39 +78,17 @@ class AccessInterceptor(_ServerInterceptor):
             return None
         method = handler_call_details.method
         admit = self._admit
-        kw = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary is not None:
-            inner_uu = handler.unary_unary
 
-            def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-                admit(method, context, request)
-                return inner_uu(request, context)
+        def call(
+            inner: Behaviour, request: Any, context: grpc.ServicerContext, *, streamed: bool
+        ) -> Any:
+            admit(method, context, None if streamed else request)
+            return inner(request, context)
 
-            return grpc.unary_unary_rpc_method_handler(unary_unary, **kw)
-        if handler.unary_stream is not None:
-            inner_us = handler.unary_stream
+        def stream(
+            inner: Behaviour, request: Any, context: grpc.ServicerContext, *, streamed: bool
+        ) -> Iterator[Any]:
+            admit(method, context, None if streamed else request)
+            yield from inner(request, context)
 
-            def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                admit(method, context, request)
-                yield from inner_us(request, context)
-
-            return grpc.unary_stream_rpc_method_handler(unary_stream, **kw)
-        if handler.stream_unary is not None:
-            inner_su = handler.stream_unary
-
-            def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-                admit(method, context, None)
-                return inner_su(requests, context)
-
-            return grpc.stream_unary_rpc_method_handler(stream_unary, **kw)
-        inner_ss = handler.stream_stream
-        assert inner_ss is not None
-
-        def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-            admit(method, context, None)
-            yield from inner_ss(requests, context)
-
-        return grpc.stream_stream_rpc_method_handler(stream_stream, **kw)
+        return wrap_handler(handler, call=call, stream=stream)
