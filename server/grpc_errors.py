@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -26,7 +26,7 @@ from grpc_status import rpc_status
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from server.common.errors import ERROR_DOMAIN, DomainError, InvalidArgument, RateLimited
-from server.common.handlers import Behaviour, wrap_handler
+from server.common.handlers import Behaviour, ServerInterceptor, wrap_handler
 from server.db.conflicts import conflict_error, is_transaction_conflict
 
 log = logging.getLogger(__name__)
@@ -131,13 +131,7 @@ def _abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
     context.abort_with_status(rpc_status.to_status(status))
 
 
-if TYPE_CHECKING:  # grpc-stubs makes it generic; the runtime class is not
-    _ServerInterceptor = grpc.ServerInterceptor[Any, Any]
-else:
-    _ServerInterceptor = grpc.ServerInterceptor
-
-
-class DomainErrorInterceptor(_ServerInterceptor):
+class DomainErrorInterceptor(ServerInterceptor):
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],

@@ -13,22 +13,17 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from server.access.caller import Caller, CallerKind
 from server.access.policy import POLICY, Rule, authorize
 from server.access.resolve import CallerResolver
-from server.common.handlers import Behaviour, wrap_handler
+from server.common.handlers import Behaviour, ServerInterceptor, wrap_handler
 from server.common.identity import kiosk_id_from_context
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:  # grpc-stubs makes it generic; the runtime class is not
-    _ServerInterceptor = grpc.ServerInterceptor[Any, Any]
-else:
-    _ServerInterceptor = grpc.ServerInterceptor
 
 _bound: weakref.WeakKeyDictionary[grpc.ServicerContext, Caller] = weakref.WeakKeyDictionary()
 _bound_lock = threading.Lock()
@@ -54,7 +49,7 @@ def _bind(context: grpc.ServicerContext, caller: Caller) -> None:
         _bound[context] = caller
 
 
-class AccessInterceptor(_ServerInterceptor):
+class AccessInterceptor(ServerInterceptor):
     def __init__(self, resolver: CallerResolver, policy: Mapping[str, Rule] = POLICY) -> None:
         self._resolver = resolver
         self._policy = policy

@@ -10,9 +10,14 @@ around it also covers the errors raised while the response is iterated.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
+
+if TYPE_CHECKING:  # grpc-stubs makes it generic; the runtime class is not
+    ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+else:
+    ServerInterceptor = grpc.ServerInterceptor
 
 Behaviour = Callable[[Any, grpc.ServicerContext], Any]
 
