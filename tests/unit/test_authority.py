@@ -8,7 +8,6 @@ import stat
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,22 +44,6 @@ from tests.pki import (
 )
 
 DER = serialization.Encoding.DER
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
-def authority(clock: FrozenClock) -> JpkiAuthority:
-    return test_authority(clock)
-
-
-@pytest.fixture
-def responder(authority: JpkiAuthority) -> Iterator[ResponderHandle]:
-    with serve_in_thread(authority) as handle:
-        yield handle
 
 
 def ocsp_request(

@@ -21,20 +21,9 @@ from tests.pki import (
     impostor_authority,
     issue_custom_auth_cert,
     issue_test_card,
-    test_authority,
 )
 
 DER = serialization.Encoding.DER
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
-def authority(clock: FrozenClock) -> JpkiAuthority:
-    return test_authority(clock)
 
 
 def check(authority: JpkiAuthority, der: bytes, at: datetime) -> CertificateOutcome:

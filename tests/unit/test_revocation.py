@@ -7,7 +7,7 @@ GOOD and never as an exception.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -32,27 +32,6 @@ from tests.pki import (
     synthetic_revocations,
     test_authority,
 )
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
-def authority(clock: FrozenClock) -> JpkiAuthority:
-    return test_authority(clock)
-
-
-@pytest.fixture
-def responder(authority: JpkiAuthority) -> Iterator[ResponderHandle]:
-    with serve_in_thread(authority) as handle:
-        yield handle
-
-
-@pytest.fixture
-def cert(authority: JpkiAuthority) -> x509.Certificate:
-    return auth_cert(issue_test_card(authority))
 
 
 def ocsp_checker(
