@@ -8,8 +8,10 @@ directions to a round trip.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from konbini.settlement.v1 import settlement_pb2 as pb
@@ -44,39 +46,22 @@ def _dt(ts: Timestamp) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)
 
 
+def _same_fields(value: object, record: type[Any]) -> dict[str, Any]:
+    """The fields of the dataclass `record`, read from `value`: the dataclass itself or its
+    message, for records whose message carries the same scalar fields under the same names
+    (a field the message lacks fails at once, in either direction)."""
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(record)}
+
+
 # -- cells and statements ---------------------------------------------------------------------
 
 
 def cell_to_proto(c: Cell) -> pb.SettlementCell:
-    return pb.SettlementCell(
-        municipality_code=c.municipality_code,
-        operator_id=c.operator_id,
-        certificate_kind=c.certificate_kind,
-        copies=c.copies,
-        fees_yen=c.fees_yen,
-        commission_yen=c.commission_yen,
-        bcl_fee_yen=c.bcl_fee_yen,
-        net_remittance_yen=c.net_remittance_yen,
-        after_hours_copies=c.after_hours_copies,
-        other_municipality_copies=c.other_municipality_copies,
-        counter_copies=c.counter_copies,
-    )
+    return pb.SettlementCell(**_same_fields(c, Cell))
 
 
 def cell_from_proto(m: pb.SettlementCell) -> Cell:
-    return Cell(
-        municipality_code=m.municipality_code,
-        operator_id=m.operator_id,
-        certificate_kind=m.certificate_kind,
-        copies=m.copies,
-        fees_yen=m.fees_yen,
-        commission_yen=m.commission_yen,
-        bcl_fee_yen=m.bcl_fee_yen,
-        net_remittance_yen=m.net_remittance_yen,
-        after_hours_copies=m.after_hours_copies,
-        other_municipality_copies=m.other_municipality_copies,
-        counter_copies=m.counter_copies,
-    )
+    return Cell(**_same_fields(m, Cell))
 
 
 def municipality_statement_to_proto(s: MunicipalityStatement) -> pb.MunicipalityStatement:
@@ -133,32 +118,11 @@ def operator_statement_from_proto(m: pb.OperatorStatement) -> OperatorStatement:
 
 
 def month_totals_to_proto(t: MonthTotals) -> pb.MonthTotals:
-    return pb.MonthTotals(
-        month=t.month,
-        copies=t.copies,
-        fees_yen=t.fees_yen,
-        commission_yen=t.commission_yen,
-        bcl_fee_yen=t.bcl_fee_yen,
-        net_remittance_yen=t.net_remittance_yen,
-        contribution_yen=t.contribution_yen,
-        bcl_billed_yen=t.bcl_billed_yen,
-        closed=t.closed,
-        total_cost_yen=t.total_cost_yen,
-    )
+    return pb.MonthTotals(**_same_fields(t, MonthTotals), total_cost_yen=t.total_cost_yen)
 
 
 def month_totals_from_proto(m: pb.MonthTotals) -> MonthTotals:
-    return MonthTotals(
-        month=m.month,
-        copies=m.copies,
-        fees_yen=m.fees_yen,
-        commission_yen=m.commission_yen,
-        bcl_fee_yen=m.bcl_fee_yen,
-        net_remittance_yen=m.net_remittance_yen,
-        contribution_yen=m.contribution_yen,
-        bcl_billed_yen=m.bcl_billed_yen,
-        closed=m.closed,
-    )
+    return MonthTotals(**_same_fields(m, MonthTotals))
 
 
 def _counts_to_proto(counts: tuple[Count, ...]) -> list[pb.CopyCount]:
