@@ -18,7 +18,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import grpc
@@ -40,11 +40,13 @@ from hardware_sim.card.credentials import CardCredentials, TokenKind
 from hardware_sim.card.reader import InProcessReader
 from hardware_sim.printer import KioskPrinter
 from server.app import Center, create_server
-from server.bcl.records import ResidentRecord, SealRegistrationRecord
+from server.bcl.records import IssuingBackend, ResidentRecord, SealRegistrationRecord
 from server.bcl.store import link_card_serials
 from server.common.clock import JST, FrozenClock, system_clock
 from server.config import ServerConfig
 from server.db.engine import make_engine, upgrade
+from server.db.models import Municipality
+from server.municipal.onboarding import OnboardingRequest, onboard
 from tests.credentials import bearer, national_token
 from tests.hil.transports import InProcessTransport, PcscTransport, Transport
 from tests.hil.vpcd_slots import VpcdSlot, hold_free_slot, unavailable_reason
@@ -61,6 +63,49 @@ PHONE_PIN = "2580"  # the phones' own PIN (Android PIN mode; an iPhone keeps it 
 def kiosk_ca() -> KioskCa:
     """The kiosk CA of the test session. TLS checks dates on the wall clock, not the bench's."""
     return KioskCa.create(clock=system_clock)
+
+
+YOKOHAMA = "141003"  # 横浜市: a second municipality on the bench's center, none of its residents
+OSAKA = "271004"  # 大阪市: keeps 戸籍 of people who live elsewhere, through its 戸籍 server
+
+
+def add_yokohama(engine: sa.Engine) -> str:
+    """横浜市 joined on the center (once: a later call finds it), without residents or offerings."""
+    with Session(engine) as db:
+        if db.get(Municipality, YOKOHAMA) is None:
+            db.add(
+                Municipality(
+                    code=YOKOHAMA,
+                    prefecture="神奈川県",
+                    name="横浜市",
+                    mayor_title="市長",
+                    mayor_name="横浜　太郎",
+                    municipality_class="designated_city_1m",
+                    backend="own",
+                    population=3_770_000,
+                    joined_on=date(2010, 2, 1),
+                )
+            )
+            db.commit()
+    return YOKOHAMA
+
+
+def add_osaka(engine: sa.Engine) -> str:
+    """大阪市 onboarded with its own 戸籍 server and fees for its 戸籍 certificates."""
+    onboard(
+        engine,
+        OnboardingRequest(
+            code=OSAKA,
+            population=2_750_000,
+            joined_on=date(2012, 4, 1),
+            backend=IssuingBackend.OWN_SERVER,
+            mayor_name="大阪　一郎",
+            designated_city=True,
+            fees={"juminhyo": 300, "koseki_zenbu": 450, "koseki_kojin": 450, "koseki_fuhyo": 300},
+            koseki_server="osaka-koseki.example",
+        ),
+    )
+    return OSAKA
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import timedelta
 
 import grpc
 import pypdf
@@ -34,16 +34,15 @@ from clients.kiosk.terminal import (
 from hardware_sim.printer import KioskPrinter, PrinterFault
 from server.bcl.records import IssuingBackend, ResidentRecord
 from server.common.identity import KIOSK_ID_HEADER
-from server.db.models import Municipality
 from server.kiosks.registry import KioskRegistry, counter_operator_id
 from server.municipal.staff import StaffDesk
 from server.settlement.fees import BCL_ISSUING_FEE_YEN
 from server.settlement.periods import Month
 from server.settlement.reconcile import reconcile_month
 from server.settlement.statements import statistics
-from tests.integration.conftest import Bench
+from tests.integration.conftest import YOKOHAMA, Bench, add_yokohama
 
-OTHER_TOWN = "141003"  # 横浜市, onboarded below; the bench's residents do not live there
+OTHER_TOWN = YOKOHAMA  # onboarded below; the bench's residents do not live there
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -64,22 +63,7 @@ def counter_id(bench: Bench) -> str:
 
 @pytest.fixture(scope="module")
 def other_town_counter_id(bench: Bench) -> str:
-    with Session(bench.center.engine) as db:
-        if db.get(Municipality, OTHER_TOWN) is None:
-            db.add(
-                Municipality(
-                    code=OTHER_TOWN,
-                    prefecture="神奈川県",
-                    name="横浜市",
-                    mayor_title="市長",
-                    mayor_name="横浜　太郎",
-                    municipality_class="designated_city_1m",
-                    backend="own",
-                    population=3_770_000,
-                    joined_on=date(2010, 2, 1),
-                )
-            )
-            db.commit()
+    add_yokohama(bench.center.engine)
     terminal_id = f"C{OTHER_TOWN}01"
     KioskRegistry(bench.center.engine).register_counter_terminal(
         terminal_id, municipality_code=OTHER_TOWN, location="区役所 戸籍課"

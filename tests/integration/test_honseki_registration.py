@@ -20,12 +20,11 @@ from sqlmodel import Session
 
 from clients.kiosk.terminal import CertificateChoice, Order, VisitStatus
 from server.bcl.models import BclKosekiEvent
-from server.bcl.records import IssuingBackend, ResidentRecord
+from server.bcl.records import ResidentRecord
 from server.bcl.registers import KosekiEventKind
 from server.common.era import to_wareki
-from server.municipal.onboarding import OnboardingRequest, onboard
 from server.municipal.staff import StaffDesk
-from tests.integration.conftest import Bench
+from tests.integration.conftest import OSAKA, Bench, add_osaka
 from tests.integration.test_certificates import (
     KIND,
     add_koseki,
@@ -38,7 +37,6 @@ from tests.integration.test_certificates import (
     session,
 )
 
-OSAKA = "271004"  # 大阪市, the 本籍地
 OSAKA_HONSEKI = "大阪府大阪市北区中之島一丁目3番地"
 OSAKA_HENSEI = date(2012, 6, 1)  # 戸籍編製 of the families' 戸籍
 C = CertificateChoice
@@ -46,19 +44,7 @@ C = CertificateChoice
 
 @pytest.fixture(scope="module")
 def osaka(bench: Bench) -> None:
-    onboard(
-        bench.center.engine,
-        OnboardingRequest(
-            code=OSAKA,
-            population=2_750_000,
-            joined_on=date(2012, 4, 1),
-            backend=IssuingBackend.OWN_SERVER,
-            mayor_name="大阪　一郎",
-            designated_city=True,
-            fees={"juminhyo": 300, "koseki_zenbu": 450, "koseki_kojin": 450, "koseki_fuhyo": 300},
-            koseki_server="osaka-koseki.example",
-        ),
-    )
+    add_osaka(bench.center.engine)  # the 本籍地
 
 
 def staff_token(bench: Bench, code: str) -> str:

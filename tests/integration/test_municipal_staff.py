@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 
 import grpc
 import pytest
 from konbini.issuance.v1 import issuance_pb2
 from konbini.portal.v1 import portal_pb2, portal_pb2_grpc
 from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
-from sqlmodel import Session
 
 from clients.errors import decode_error
 from clients.kiosk.terminal import CertificateChoice, Order, VisitStatus
 from server.common.identity import KIOSK_ID_HEADER
 from server.common.protoconv import timestamp
-from server.db.models import Municipality
 from server.municipal.staff import StaffDesk
-from tests.integration.conftest import Bench
+from tests.integration.conftest import Bench, add_yokohama
 from tests.integration.test_kiosk_visits import (
     download,
     issuance_stub,
@@ -39,22 +37,8 @@ def staff_token(bench: Bench) -> str:
 @pytest.fixture(scope="module")
 def other_staff_token(bench: Bench) -> str:
     """Staff of another municipality (神奈川県横浜市) on the same center."""
-    with Session(bench.center.engine) as db:
-        db.add(
-            Municipality(
-                code="141003",
-                prefecture="神奈川県",
-                name="横浜市",
-                mayor_title="市長",
-                mayor_name="横浜　太郎",
-                municipality_class="designated_city_1m",
-                backend="own",
-                population=3_770_000,
-                joined_on=date(2010, 2, 1),
-            )
-        )
-        db.commit()
-    _, token = StaffDesk(bench.center.engine, clock=bench.clock).create_account("141003", "市民課")
+    code = add_yokohama(bench.center.engine)
+    _, token = StaffDesk(bench.center.engine, clock=bench.clock).create_account(code, "市民課")
     return token
 
 

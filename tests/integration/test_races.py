@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import partial
 
 import grpc
@@ -30,15 +30,13 @@ from clients.errors import decode_error
 from clients.kiosk.jpki import JpkiClient
 from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitStatus
 from hardware_sim.printer import KioskPrinter
-from server.bcl.records import IssuingBackend
 from server.common.clock import FrozenClock
 from server.common.identity import KIOSK_ID_HEADER
 from server.issuance.documents import CertificateDocument
 from server.issuance.service import IssuanceDesk, IssuanceSettings
 from server.kiosks.registry import KioskRegistry
-from server.municipal.onboarding import OnboardingRequest, onboard
 from tests.credentials import bearer, staff_token
-from tests.integration.conftest import Bench
+from tests.integration.conftest import Bench, add_osaka
 
 # Fresh copies per scenario: enough to catch an overlap, cheap enough for CI; RACE_ROUNDS=30
 # for a longer soak. (Households of the bench limit the sign-ins: about 40 in all.)
@@ -457,25 +455,9 @@ def test_one_key_for_two_reservations_at_once_prints_only_one_of_them(bench: Ben
 
 # -- 本籍地 利用登録 ---------------------------------------------------------------------------
 
-OSAKA = "271004"  # 大阪市: keeps 戸籍 of people who live elsewhere, through its 戸籍 server
-
-
 @pytest.fixture(scope="module")
 def osaka(bench: Bench) -> str:
-    onboard(
-        bench.center.engine,
-        OnboardingRequest(
-            code=OSAKA,
-            population=2_750_000,
-            joined_on=date(2012, 4, 1),
-            backend=IssuingBackend.OWN_SERVER,
-            mayor_name="大阪　一郎",
-            designated_city=True,
-            fees={"juminhyo": 300, "koseki_zenbu": 450},
-            koseki_server="osaka-koseki.example",
-        ),
-    )
-    return OSAKA
+    return add_osaka(bench.center.engine)
 
 
 def test_one_registration_filed_at_once_from_two_screens_is_filed_once(
