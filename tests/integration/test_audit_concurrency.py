@@ -8,9 +8,7 @@ five rolls back, and its entry must leave no trace and no gap.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,48 +21,24 @@ from sqlmodel import Session
 from server.audit.log import append
 from server.audit.verify import verify_chain
 from server.db.engine import make_engine, upgrade
+from tests.databases import BACKENDS, fresh_postgres
 
-PG_URL = os.environ.get("KONBINI_TEST_DATABASE_URL", "")
 AT = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 PER_WRITER = 40
 
 
-def _backends() -> list[object]:
-    return [
-        "sqlite",
-        pytest.param(
-            "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(not PG_URL, reason="KONBINI_TEST_DATABASE_URL not set"),
-            ],
-        ),
-    ]
-
-
-@pytest.fixture(params=_backends())
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'audit.db'}"
         upgrade(make_engine(url))
         yield url
         return
-    name = f"konbini_audit_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(
-        sa.engine.make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
+    with fresh_postgres("konbini_audit") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _write(url: str, writer: str, count: int) -> None:

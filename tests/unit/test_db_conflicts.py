@@ -7,16 +7,14 @@ by PostgreSQL (a unique key, a deadlock between two connections).
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from contextlib import ExitStack
 from pathlib import Path
 
 import grpc
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -24,8 +22,7 @@ from clients.errors import decode_error
 from server.db.conflicts import TransactionConflict, is_transaction_conflict, retry_on_conflict
 from server.db.engine import make_engine
 from server.grpc_errors import DomainErrorInterceptor
-
-PG_URL = os.environ.get("KONBINI_TEST_DATABASE_URL", "")
+from tests.databases import BACKENDS, PG_URL, fresh_postgres
 
 _SCHEMA = (
     "CREATE TABLE parents (id INTEGER PRIMARY KEY)",
@@ -36,45 +33,19 @@ _SCHEMA = (
 )
 
 
-def _backends() -> list[object]:
-    return [
-        "sqlite",
-        pytest.param(
-            "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(not PG_URL, reason="KONBINI_TEST_DATABASE_URL not set"),
-            ],
-        ),
-    ]
-
-
-@pytest.fixture(params=_backends())
+@pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
-        admin = None
-        name = ""
-    else:
-        name = f"konbini_conflicts_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(
-            sa.engine.make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = sa.engine.make_url(PG_URL).set(database=name)
-        engine = make_engine(url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        for statement in _SCHEMA:
-            conn.exec_driver_sql(statement)
-    try:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'c.db'}"
+        else:
+            url = stack.enter_context(fresh_postgres("konbini_conflicts"))
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        with engine.begin() as conn:
+            for statement in _SCHEMA:
+                conn.exec_driver_sql(statement)
         yield engine
-    finally:
-        engine.dispose()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def _raised(engine: Engine, statement: str) -> DBAPIError:
@@ -105,47 +76,43 @@ def test_a_missing_parent_or_a_null_is_a_bug_not_a_conflict(engine: Engine) -> N
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="KONBINI_TEST_DATABASE_URL not set")
-def test_a_deadlock_on_postgresql_is_a_conflict(tmp_path: Path) -> None:
-    name = f"konbini_deadlock_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(
-        sa.engine.make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(
-        sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    )
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE rows (id INTEGER PRIMARY KEY, n INTEGER)")
-            conn.exec_driver_sql("INSERT INTO rows VALUES (1, 0), (2, 0)")
-        both_hold_one = threading.Barrier(2)
-        errors: list[BaseException] = []
+def test_a_deadlock_on_postgresql_is_a_conflict() -> None:
+    with fresh_postgres("konbini_deadlock") as url:
+        engine = make_engine(url)
+        try:
+            errors = _lock_in_opposite_orders(engine)
+        finally:
+            engine.dispose()
+    [deadlock] = errors  # PostgreSQL broke the cycle by refusing one of them
+    assert is_transaction_conflict(deadlock)
 
-        def lock_in_order(first: int, second: int) -> None:
-            try:
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(f"UPDATE rows SET n = n + 1 WHERE id = {first}")
-                    both_hold_one.wait()
-                    conn.exec_driver_sql(f"UPDATE rows SET n = n + 1 WHERE id = {second}")
-            except DBAPIError as exc:
-                errors.append(exc)
 
-        threads = [
-            threading.Thread(target=lock_in_order, args=(1, 2)),
-            threading.Thread(target=lock_in_order, args=(2, 1)),
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        [deadlock] = errors  # PostgreSQL broke the cycle by refusing one of them
-        assert is_transaction_conflict(deadlock)
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def _lock_in_opposite_orders(engine: Engine) -> list[BaseException]:
+    """Two transactions each lock one row and then want the other's: what they raised."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE rows (id INTEGER PRIMARY KEY, n INTEGER)")
+        conn.exec_driver_sql("INSERT INTO rows VALUES (1, 0), (2, 0)")
+    both_hold_one = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def lock_in_order(first: int, second: int) -> None:
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"UPDATE rows SET n = n + 1 WHERE id = {first}")
+                both_hold_one.wait()
+                conn.exec_driver_sql(f"UPDATE rows SET n = n + 1 WHERE id = {second}")
+        except DBAPIError as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=lock_in_order, args=(1, 2)),
+        threading.Thread(target=lock_in_order, args=(2, 1)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def _insert_once_taken(engine: Engine, refusals: int) -> Callable[[], str]:
