@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
@@ -48,12 +45,12 @@ from server.db.engine import make_engine, upgrade
 from server.db.models import Municipality
 from server.municipal.onboarding import OnboardingRequest, onboard
 from tests.credentials import bearer, national_token
+from tests.databases import BACKENDS, fresh_postgres
 from tests.hil.transports import InProcessTransport, PcscTransport, Transport
 from tests.hil.vpcd_slots import VpcdSlot, hold_free_slot, unavailable_reason
 from tests.pki import test_authority
 
 START = datetime(2026, 4, 1, 10, 0, tzinfo=JST)
-PG_URL = os.environ.get("KONBINI_TEST_DATABASE_URL", "")
 
 
 PHONE_PIN = "2580"  # the phones' own PIN (Android PIN mode; an iPhone keeps it internal)
@@ -246,36 +243,15 @@ class Bench:
             conn.execute(sa.text(statement), params)
 
 
-def _backends() -> list[object]:
-    return [
-        "sqlite",
-        pytest.param(
-            "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(not PG_URL, reason="KONBINI_TEST_DATABASE_URL not set"),
-            ],
-        ),
-    ]
-
-
-@pytest.fixture(scope="module", params=_backends())
+@pytest.fixture(scope="module", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'center.db'}"
         return
-    name = f"konbini_it_{uuid.uuid4().hex[:12]}"
-    admin = sa.engine.make_url(PG_URL)
-    conninfo = (
-        f"host={admin.host} port={admin.port or 5432} user={admin.username} dbname={admin.database}"
-    )
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres("konbini_it") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ Run on SQLite, and on PostgreSQL when KONBINI_TEST_DATABASE_URL is set (a fresh 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,38 +27,19 @@ from server.audit.log import append
 from server.audit.models import AuditEntry
 from server.audit.verify import verify_chain
 from server.db.engine import make_engine, upgrade
+from tests.databases import BACKENDS, fresh_postgres
 
 AT = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
-PG_URL = os.environ.get("KONBINI_TEST_DATABASE_URL", "")
 ENTRIES = 10
 
 
-def _backends() -> list[object]:
-    return [
-        "sqlite",
-        pytest.param(
-            "postgres",
-            marks=pytest.mark.skipif(not PG_URL, reason="KONBINI_TEST_DATABASE_URL not set"),
-        ),
-    ]
-
-
-@pytest.fixture(params=_backends())
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'audit.db'}"
         return
-    name = f"konbini_audit_{uuid.uuid4().hex[:10]}"
-    admin_url = sa.engine.make_url(PG_URL).set(database="postgres")
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres("konbini_audit") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ database per test)."""
 from __future__ import annotations
 
 import io
-import os
 import string
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -18,9 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -51,6 +47,7 @@ from server.koseki.backend import BclKosekiTables
 from server.koseki.records import Koseki
 from tests.certificates import document
 from tests.certificates import koseki as sample_koseki
+from tests.databases import BACKENDS, fresh_postgres
 from tests.unit.test_bcl_upload import (
     CODE,
     TODAY,
@@ -80,37 +77,19 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Files:
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
 
-PG_URL = os.environ.get("KONBINI_TEST_DATABASE_URL", "")
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(not PG_URL, reason="KONBINI_TEST_DATABASE_URL not set"),
-    ),
-]
-
-
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         yield new_engine(tmp_path / "center.db")
         return
-    name = f"konbini_kev_{uuid.uuid4().hex[:12]}"
-    admin = sa.engine.make_url(PG_URL)
-    conninfo = (
-        f"host={admin.host} port={admin.port or 5432} user={admin.username} dbname={admin.database}"
-    )
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(admin.set(database=name).render_as_string(hide_password=False))
-    try:
-        upgrade(engine)
-        join_municipality(engine, code=CODE, prefecture="東京都", name="千代田区")
-        yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres("konbini_kev") as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            join_municipality(engine, code=CODE, prefecture="東京都", name="千代田区")
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
 from server.db.engine import make_engine
 from server.leader import SweepLeadership
-
-PG_URL = os.environ.get("KONBINI_TEST_DATABASE_URL", "")
+from tests.databases import PG_URL, fresh_postgres
 
 
 def test_on_sqlite_whoever_asks_leads(tmp_path: Path) -> None:
@@ -31,20 +27,13 @@ def pg_engines() -> Iterator[tuple[sa.Engine, sa.Engine]]:
     """Two engines (two "machines") on a scratch PostgreSQL database of this test."""
     if not PG_URL:
         pytest.skip("KONBINI_TEST_DATABASE_URL does not name a PostgreSQL server")
-    base = sa.engine.make_url(PG_URL)
-    name = f"konbini_leader_{uuid.uuid4().hex[:8]}"
-    admin = f"host={base.host} port={base.port or 5432} user={base.username} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    engines = (make_engine(url), make_engine(url))
-    try:
-        yield engines
-    finally:
-        for engine in engines:
-            engine.dispose()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres("konbini_leader") as url:
+        engines = (make_engine(url), make_engine(url))
+        try:
+            yield engines
+        finally:
+            for engine in engines:
+                engine.dispose()
 
 
 @pytest.mark.postgres
