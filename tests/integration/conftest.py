@@ -243,6 +243,14 @@ class Bench:
             conn.execute(sa.text(statement), params)
 
 
+@pytest.fixture
+def restore_clock(bench: Bench) -> Iterator[None]:
+    """The bench's clock set back after a test that moves it (the bench is shared per module)."""
+    saved = bench.clock.now
+    yield
+    bench.clock.now = saved
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -85,13 +84,6 @@ def other_staff_token(bench: Bench, other_town_counter_id: str) -> str:
         OTHER_TOWN, "区民課"
     )
     return token
-
-
-@pytest.fixture
-def restore_clock(bench: Bench) -> Iterator[None]:
-    saved = bench.clock.now
-    yield
-    bench.clock.now = saved
 
 
 def staff(bench: Bench) -> staff_pb2_grpc.MunicipalityStaffServiceStub:

@@ -9,7 +9,7 @@ in `test_kiosk_identity.py`.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -40,13 +40,6 @@ def settled_rows(bench: Bench, issue_number: str) -> list[tuple[object, ...]]:
         " WHERE issue_number = :n",
         n=issue_number,
     )
-
-
-@pytest.fixture
-def restore_clock(bench: Bench) -> Iterator[None]:
-    saved = bench.clock.now
-    yield
-    bench.clock.now = saved
 
 
 def is_head_of_family(bench: Bench) -> Callable[[ResidentRecord], bool]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import grpc
@@ -40,13 +39,6 @@ def other_staff_token(bench: Bench) -> str:
     code = add_yokohama(bench.center.engine)
     _, token = StaffDesk(bench.center.engine, clock=bench.clock).create_account(code, "市民課")
     return token
-
-
-@pytest.fixture
-def restore_clock(bench: Bench) -> Iterator[None]:
-    saved = bench.clock.now
-    yield
-    bench.clock.now = saved
 
 
 def staff(bench: Bench) -> staff_pb2_grpc.MunicipalityStaffServiceStub:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -217,13 +217,6 @@ def assert_books_match(bench: Bench, issuance_id: str, state: str) -> None:
         assert found == Books("issued", 1, 1, 0, 1, 1), found
     else:
         assert found == Books("voided", 0, 0, 1, 1, 1), found
-
-
-@pytest.fixture
-def restore_clock(bench: Bench) -> Iterator[None]:
-    saved = bench.clock.now
-    yield
-    bench.clock.now = saved
 
 
 # -- print reports ----------------------------------------------------------------------------

@@ -66,13 +66,6 @@ def channel(bench: Bench) -> Iterator[grpc.Channel]:
         server.stop(grace=None).wait()
 
 
-@pytest.fixture
-def restore_clock(bench: Bench) -> Iterator[None]:
-    saved = bench.clock.now
-    yield
-    bench.clock.now = saved
-
-
 def stub(channel: grpc.Channel) -> settlement_pb2_grpc.SettlementServiceStub:
     return settlement_pb2_grpc.SettlementServiceStub(channel)
 
