@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -42,6 +43,7 @@ from tests.integration.conftest import Bench, add_osaka
 # for a longer soak. (Households of the bench limit the sign-ins: about 40 in all.)
 ROUNDS = int(os.environ.get("RACE_ROUNDS", "3"))
 BROKEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,21 @@ def together(*calls: Callable[[], object]) -> list[Outcome]:
         assert r.code not in BROKEN, r  # a race is never the caller's INTERNAL
         outcomes.append(r)
     return outcomes
+
+
+def one_answer(
+    outcomes: list[Outcome], key: Callable[[issuance_pb2.ReportPrintResultResponse], T]
+) -> T:
+    """What every one of `outcomes` was told, as `key` reads it: each succeeded, all alike."""
+    assert all(o.ok for o in outcomes), outcomes
+    answers = {
+        key(r)
+        for r in (o.value for o in outcomes)
+        if isinstance(r, issuance_pb2.ReportPrintResultResponse)
+    }
+    assert len(answers) == 1, answers
+    [answer] = answers
+    return answer
 
 
 class Kiosk:
@@ -232,14 +249,9 @@ def test_identical_print_reports_at_once_answer_the_same_issued_copy_charged_onc
         outcomes = together(
             *[partial(kiosk.report, token, issuance_id, printed=True, pages=pages)] * 3
         )
-        assert all(o.ok for o in outcomes), outcomes
-        answers = {
-            (r.state, r.issue_number, r.charged_yen)
-            for r in (o.value for o in outcomes)
-            if isinstance(r, issuance_pb2.ReportPrintResultResponse)
-        }
-        assert len(answers) == 1, answers
-        [(state, number, charged)] = answers
+        state, number, charged = one_answer(
+            outcomes, lambda r: (r.state, r.issue_number, r.charged_yen)
+        )
         assert state == issuance_pb2.ISSUANCE_STATE_ISSUED and number and charged > 0
         assert_books_match(bench, issuance_id, "issued")
 
@@ -448,6 +460,7 @@ def test_one_key_for_two_reservations_at_once_prints_only_one_of_them(bench: Ben
 
 # -- 本籍地 利用登録 ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def osaka(bench: Bench) -> str:
     return add_osaka(bench.center.engine)
@@ -536,14 +549,9 @@ def test_identical_counter_print_reports_at_once_open_one_reception(
         outcomes = together(
             *[partial(counter.report, token, issuance_id, printed=True, pages=pages)] * 3
         )
-        assert all(o.ok for o in outcomes), outcomes
-        answers = {
-            (r.state, r.reception_number, r.fee_due_yen)
-            for r in (o.value for o in outcomes)
-            if isinstance(r, issuance_pb2.ReportPrintResultResponse)
-        }
-        assert len(answers) == 1, answers
-        [(state, number, due)] = answers
+        state, number, due = one_answer(
+            outcomes, lambda r: (r.state, r.reception_number, r.fee_due_yen)
+        )
         assert state == issuance_pb2.ISSUANCE_STATE_AWAITING_HANDOVER and number and due > 0
         assert bench.sql(
             "SELECT reception_number FROM counter_receptions WHERE issuance_id = :i",
