@@ -20,9 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from server.access.caller import ANONYMOUS, Caller, CallerKind, CredentialsInvalid
-from server.access.tokens import AccessTokens, token_digest
+from server.access.tokens import AccessTokens
 from server.auth.service import KioskNotRegistered
 from server.common.identity import KIOSK_ID_HEADER, KioskIdentityMissing, kiosk_id_from_context
+from server.common.tokens import token_digest
 from server.db.engine import read_session
 from server.db.models import Kiosk
 from server.ereview.access import CLIENT_HEADER, ClientRegistry, credentials_from_metadata

@@ -8,7 +8,6 @@ file (`server.ereview.access`); `server.access.resolve` consults all three.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from sqlalchemy.engine import Engine
@@ -18,11 +17,8 @@ from server.access.caller import TOKEN_KINDS, Caller, CallerKind
 from server.access.models import AccessToken
 from server.common.clock import Clock
 from server.common.errors import InvalidArgument, NotFound
+from server.common.tokens import token_digest
 from server.db.models import Operator
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class AccessTokens:

@@ -9,7 +9,6 @@ session bound to that kiosk.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from server.auth.verification import (
 )
 from server.common.clock import Clock
 from server.common.errors import RateLimited, Unauthenticated
+from server.common.tokens import token_digest
 from server.db.engine import read_session, write_session
 from server.db.models import AuthChallenge, CardSerial, KioskSession, Municipality, Resident
 from server.municipal.rules import (
@@ -58,10 +58,6 @@ class AuthenticatedSession:
     expires_at: datetime
     municipality_code: str
     municipality_name: str
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

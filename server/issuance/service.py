@@ -32,7 +32,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
 from server.audit import log as audit
-from server.auth.service import token_digest
 from server.bcl.models import BclTaxRecord
 from server.bcl.records import ResidentRecord
 from server.bcl.registers import TaxRecord
@@ -47,6 +46,7 @@ from server.common.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from server.common.tokens import token_digest
 from server.counter.models import CounterReception
 from server.counter.reception import (
     RECEPTION_SEQUENCE,

@@ -8,7 +8,6 @@ reads it live, and a copy reserved but not yet printed is stopped too.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from server.common.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from server.common.tokens import token_digest
 from server.db.models import Municipality, Offering, Resident
 from server.issuance.documents import CertificateKind
 from server.issuance.tax import KIOSK_TAX_YEARS, TaxYears
@@ -68,10 +68,6 @@ class TaxYearsView:
 class StaffIdentity:
     staff_id: str
     municipality_code: str
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def parse_kind(kind: str, *, allow_all: bool = False) -> str:

@@ -32,12 +32,13 @@ from server.access.interceptor import AccessInterceptor
 from server.access.models import AccessToken
 from server.access.policy import POLICY, MethodNotInPolicy, Rule, Scope, authorize
 from server.access.resolve import CallerResolver
-from server.access.tokens import AccessTokens, token_digest
+from server.access.tokens import AccessTokens
 from server.app import SERVICE_NAMES, create_server
 from server.bcl.servicer import create_bcl_server
 from server.bcl.upload import BclSettings, BclUploads
 from server.common.clock import FrozenClock
 from server.common.errors import InvalidArgument
+from server.common.tokens import token_digest
 from server.config import ServerConfig
 from server.db.engine import make_engine, upgrade
 from server.db.models import Operator
