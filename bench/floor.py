@@ -2,13 +2,11 @@
 
 Per complete session the center must verify the card certificate's signature (chain to the
 user-auth CA), verify the card's signature over the challenge, verify the OCSP response's
-signature, and render the certificate PDF. Each is timed here in CPU time on one thread, with
-the same keys, certificates and kind of document as the load run. Everything else the center
-spends per issuance (gRPC, protobuf, SQL, the session and state bookkeeping) is overhead.
-
-The server does not sign the PDF today (the 電子公印 is an image), so an RSA-2048 seal
-signature is timed and reported beside the floor, not in it: adding work the server does not
-do would only flatter the ratio.
+signature, and render the certificate PDF with its seal: the municipality's ECDSA P-256
+signature over the printed text, drawn as the QR code (`server.verify`). Each is timed here in
+CPU time on one thread, with the same keys, certificates and kind of document as the load run.
+Everything else the center spends per issuance (gRPC, protobuf, SQL, the session and state
+bookkeeping) is overhead. The seal signature alone is also reported, inside the render's time.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 
 from bench.pdf_render import CREATED, sample_documents
@@ -31,7 +29,19 @@ from server.auth.certs import verify_certificate, verify_challenge_signature
 from server.auth.revocation import OcspChecker
 from server.config import DEFAULT_FONT
 from server.issuance.pdf import CertificateRenderer, RendererConfig
+from server.verify.keys import SealSigner
+from server.verify.seal import CopySealer
 from tests.pki import issue_test_card, pooled_key_source
+
+
+class _OneSealKey:
+    """The center's key store reduced to one municipality's key, already loaded."""
+
+    def __init__(self, signer: SealSigner) -> None:
+        self._signer = signer
+
+    def signer(self, municipality_code: str) -> SealSigner:
+        return self._signer
 
 
 def _cpu_ms(fn: Callable[[], object], repeat: int) -> float:
@@ -79,14 +89,16 @@ def measure(*, repeat: int = 200, font: Path = DEFAULT_FONT) -> dict[str, Any]:
     ).public_bytes(serialization.Encoding.DER)
     ocsp_sign = _cpu_ms(lambda: authority.ocsp_response_der(request), repeat)
 
-    renderer = CertificateRenderer(RendererConfig(font_path=font))
     docs = sample_documents(repeat)
+    seal_signer = SealSigner(docs[0].municipality.code, ec.generate_private_key(ec.SECP256R1()))
+    renderer = CertificateRenderer(
+        RendererConfig(font_path=font), sealer=CopySealer(_OneSealKey(seal_signer))
+    )
     for doc in docs[:5]:
         renderer.render(doc, created_at=CREATED)
     it = iter(docs)
     render_ms = _cpu_ms(lambda: renderer.render(next(it), created_at=CREATED), repeat)
-    seal_key = pooled_key_source()()
-    seal_ms = _cpu_ms(lambda: seal_key.sign(bytes(32), padding.PKCS1v15(), hashes.SHA256()), repeat)
+    seal_ms = _cpu_ms(lambda: seal_signer.sign(bytes(200)), repeat)
 
     parts = {
         "certificate_chain_ms": _cpu_ms(
@@ -101,6 +113,6 @@ def measure(*, repeat: int = 200, font: Path = DEFAULT_FONT) -> dict[str, Any]:
     return {
         "floor_cpu_ms_per_issuance": round(sum(parts.values()), 2),
         "floor_parts_ms": {k: round(v, 3) for k, v in parts.items()},
-        "seal_signature_ms_not_in_floor": round(seal_ms, 3),
+        "seal_signature_ms_in_render": round(seal_ms, 3),
         "ocsp_response_signing_ms_at_authority": round(ocsp_sign, 3),
     }
