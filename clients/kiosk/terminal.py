@@ -13,7 +13,12 @@ ID and tap again), read the certificate, VERIFY the PIN if needed, SIGN the cent
 Money: the printer is asked before anything is reserved and again before the till takes the fee;
 the card must still answer before the fee is taken, before the copy is requested and before it is
 printed. A copy that does not come out whole is reported failed (the center voids it, nothing is
-charged) and the fee goes back; leaving mid-way cancels the reservation or the copy.
+charged) and the fee goes back; leaving mid-way cancels the reservation or the copy. A copy
+that did print is never cancelled: if the center cannot be told (it keeps failing through the
+report's back-off), the report goes to the terminal's outbox (`outbox_path`: kept across a
+restart), the resident keeps the copy and the fee stays paid, and the outbox is sent again
+before each later visit (`send_pending_reports`). The center accepts such a report from this
+kiosk with the copy's token until the printing deadline.
 
 Counter mode (らくらく窓口, `counter_printer=` given): the same screens on a terminal in the town
 hall. No till: the certificate goes to the printer behind the counter, the terminal's own printer
@@ -24,14 +29,17 @@ at the counter, who hands the copy over (`konbini staff hand-over`). The visit e
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import hashlib
 import time
+import typing
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 import grpc
@@ -207,6 +215,8 @@ class VisitOutcome:
     reception_number: str = ""
     slip_pdf: bytes = field(default=b"", repr=False)
     fee_due_yen: int = 0
+    # Printed, but the center has not yet heard so: the report waits in the terminal's outbox.
+    report_pending: bool = False
 
     @property
     def kept_yen(self) -> int:
@@ -243,9 +253,11 @@ class KioskTerminal:
         report_backoff_s: Sequence[float] = REPORT_BACKOFF_S,
         sleep: Callable[[float], None] = time.sleep,
         counter_printer: Printer | None = None,
+        outbox_path: Path | None = None,
     ) -> None:
         """`counter_printer` puts the terminal in counter mode (らくらく窓口): certificates go to
-        that printer behind the counter, and `printer` prints the 受付票."""
+        that printer behind the counter, and `printer` prints the 受付票. `outbox_path` keeps
+        unacknowledged print reports across a restart of the terminal (in memory if None)."""
         self.kiosk_id = kiosk_id
         self._auth = auth_pb2_grpc.AuthServiceStub(channel)
         self._issuance = issuance_pb2_grpc.IssuanceServiceStub(channel)
@@ -259,6 +271,7 @@ class KioskTerminal:
         self._timeout = timeout_s
         self._report_backoff = tuple(report_backoff_s)
         self._sleep = sleep
+        self._outbox = _Outbox(outbox_path)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -359,6 +372,7 @@ class KioskTerminal:
         """
         token = ""
         kind: TokenKind | None = None
+        self.send_pending_reports()
         try:
             card = JpkiClient(connection)
             kind, certificate = self._read_chip(card, pin)
@@ -427,6 +441,27 @@ class KioskTerminal:
             return RegistrationOutcome(VisitStatus.CARD_ERROR, SCREEN_TEXT[VisitStatus.CARD_ERROR])
         finally:
             self._end_session(token)
+
+    @property
+    def pending_reports(self) -> tuple[issuance_pb2.ReportPrintResultRequest, ...]:
+        """Print results of copies that printed here and the center has not acknowledged."""
+        return self._outbox.requests
+
+    def send_pending_reports(self) -> int:
+        """Send the outbox once more (one try each, no pause); returns how many still wait.
+
+        A report the center answers, or refuses for good (past the printing deadline: the
+        sweeper has voided the copy, and the operator's daily report will show the difference),
+        leaves the outbox; one it still cannot hear stays for the next visit.
+        """
+        for request in self._outbox.requests:
+            try:
+                self._issuance.ReportPrintResult(request, metadata=self._md, timeout=self._timeout)
+            except grpc.RpcError as err:
+                if _transient(err):
+                    continue
+            self._outbox.remove(request)
+        return len(self._outbox.requests)
 
     def _end_session(self, token: str) -> None:
         if token:
@@ -575,13 +610,27 @@ class _Purchase:
             return self._refunded(_outcome(VisitStatus.PRINT_FAILED))
         printed = t._printer.print_pdf(pdf)
         report = self._report(
-            header, printed=printed.ok, pages=printed.pages_printed, reason=printed.fault_name
+            header,
+            printed=printed.ok,
+            pages=printed.pages_printed,
+            reason=printed.fault_name,
+            keep_if_unheard=printed.ok,
         )
         if not printed.ok:  # a copy that did not come out whole is void, whatever came out
             return self._refunded(
                 _outcome(VisitStatus.PRINT_FAILED, issue_number=header.issue_number)
             )
         on_step(KioskStep.PRINTED)
+        if report is None:  # in the outbox: the copy is the resident's, the fee stays paid
+            return _outcome(
+                VisitStatus.ISSUED,
+                issue_number=header.issue_number,
+                fee_yen=header.fee_yen,
+                pages=header.page_count,
+                pdf=pdf,
+                paid_yen=self._paid,
+                report_pending=True,
+            )
         return _outcome(
             VisitStatus.ISSUED,
             issue_number=report.issue_number,
@@ -592,14 +641,44 @@ class _Purchase:
             paid_yen=self._paid,
         )
 
+    @typing.overload
     def _report(
-        self, header: issuance_pb2.IssueHeader, *, printed: bool, pages: int, reason: str
-    ) -> issuance_pb2.ReportPrintResultResponse:
+        self,
+        header: issuance_pb2.IssueHeader,
+        *,
+        printed: bool,
+        pages: int,
+        reason: str,
+        keep_if_unheard: typing.Literal[False] = False,
+    ) -> issuance_pb2.ReportPrintResultResponse: ...
+
+    @typing.overload
+    def _report(
+        self,
+        header: issuance_pb2.IssueHeader,
+        *,
+        printed: bool,
+        pages: int,
+        reason: str,
+        keep_if_unheard: bool,
+    ) -> issuance_pb2.ReportPrintResultResponse | None: ...
+
+    def _report(
+        self,
+        header: issuance_pb2.IssueHeader,
+        *,
+        printed: bool,
+        pages: int,
+        reason: str,
+        keep_if_unheard: bool = False,
+    ) -> issuance_pb2.ReportPrintResultResponse | None:
         """Tell the center how the copy came out, again and again while it cannot answer.
 
         The report is idempotent (same token, same issuance id: a report the center already
         took is answered the same), and the copy is already in the tray or the bin, so a lost
-        answer is sent again after a pause rather than turned into a cancel and a refund.
+        answer is sent again after a pause rather than turned into a cancel and a refund. With
+        `keep_if_unheard`, a report the center still cannot hear after the last pause goes to
+        the outbox (None is returned) instead of failing the visit.
         """
         t = self._t
         request = issuance_pb2.ReportPrintResultRequest(
@@ -618,6 +697,10 @@ class _Purchase:
                 break
             except grpc.RpcError as err:
                 pause = next(pauses, None)
+                if pause is None and keep_if_unheard and _transient(err):
+                    t._outbox.add(request)
+                    self._settled = True  # never cancel a copy that printed
+                    return None
                 if pause is None or not _transient(err):
                     raise
                 t._sleep(pause)
@@ -692,6 +775,45 @@ class _CounterPurchase(_Purchase):
             slip_pdf=report.reception_slip_pdf if slip_ok else b"",
             fee_due_yen=report.fee_due_yen,
         )
+
+
+class _Outbox:
+    """Print reports the center has not acknowledged; on disk when given a path.
+
+    One line per report: the serialized request in base64. Rewritten whole on each change (it
+    holds a handful of reports at most), through a temporary file and a rename.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._requests: list[issuance_pb2.ReportPrintResultRequest] = []
+        if path is not None and path.exists():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    self._requests.append(
+                        issuance_pb2.ReportPrintResultRequest.FromString(base64.b64decode(line))
+                    )
+
+    @property
+    def requests(self) -> tuple[issuance_pb2.ReportPrintResultRequest, ...]:
+        return tuple(self._requests)
+
+    def add(self, request: issuance_pb2.ReportPrintResultRequest) -> None:
+        self._requests.append(request)
+        self._save()
+
+    def remove(self, request: issuance_pb2.ReportPrintResultRequest) -> None:
+        self._requests.remove(request)
+        self._save()
+
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        tmp = self._path.with_name(self._path.name + ".tmp")
+        tmp.write_text(
+            "".join(base64.b64encode(r.SerializeToString()).decode() + "\n" for r in self._requests)
+        )
+        tmp.replace(self._path)
 
 
 def _transient(err: grpc.RpcError) -> bool:

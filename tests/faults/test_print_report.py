@@ -29,7 +29,7 @@ from hardware_sim.authority.ca import JpkiAuthority
 from hardware_sim.authority.responder import ResponderHandle, serve_in_thread
 from hardware_sim.card.applet import JpkiApplet
 from hardware_sim.card.reader import InProcessReader
-from hardware_sim.printer import KioskPrinter
+from hardware_sim.printer import KioskPrinter, PrinterFault
 from server.app import Center, create_server
 from server.common.clock import FrozenClock
 from server.config import ServerConfig
@@ -283,3 +283,85 @@ def test_the_kiosk_terminal_reports_again_instead_of_cancelling_a_printed_copy(
     assert len(pauses) == 1  # one lost report, one pause, one report that got through
     assert outcome.kept_yen == outcome.fee_yen > 0
     assert charges(bench.center.engine, issuance_id) == ("issued", 1, 1)
+
+
+class _LoseReportsWhile(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+    """Every ReportPrintResult is lost while `down` is set: the center is out of reach."""
+
+    def __init__(self) -> None:
+        self.down = True
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        if self.down and details.method.endswith("/ReportPrintResult"):
+            raise _Lost()
+        return continuation(details, request)
+
+
+def test_a_printed_copy_the_center_cannot_hear_of_waits_in_the_outbox_and_is_charged_once(
+    bench: Bench, tmp_path: Path
+) -> None:
+    outage = _LoseReportsWhile()
+    channel = grpc.intercept_channel(grpc.insecure_channel(bench.target), outage)
+    card = bench.seeded.cards[0]
+    reader = InProcessReader()
+    reader.insert(JpkiApplet(card))
+    reader.connect()
+    outbox = tmp_path / "outbox"
+    try:
+        terminal = KioskTerminal(
+            channel,
+            kiosk_id=bench.seeded.kiosk_ids[0],
+            printer=KioskPrinter("P1"),
+            sleep=lambda _s: None,
+            outbox_path=outbox,
+        )
+        outcome = terminal.visit(reader, card.auth_pin, Order(CertificateChoice.JUMINHYO))
+        with bench.center.engine.connect() as conn:
+            (issuance_id,) = conn.execute(sa.text("SELECT id FROM issuances")).scalars().all()
+        # The copy is in the tray: the resident keeps it and the fee, nothing is cancelled.
+        assert outcome.status is VisitStatus.ISSUED
+        assert outcome.report_pending
+        assert outcome.kept_yen == outcome.fee_yen > 0
+        assert charges(bench.center.engine, issuance_id) == ("printing", 0, 0)
+        assert len(terminal.pending_reports) == 1
+
+        # The terminal restarts with its outbox on disk; the center is reachable again.
+        outage.down = False
+        restarted = KioskTerminal(
+            channel,
+            kiosk_id=bench.seeded.kiosk_ids[0],
+            printer=KioskPrinter("P1"),
+            outbox_path=outbox,
+        )
+        assert len(restarted.pending_reports) == 1
+        assert restarted.send_pending_reports() == 0
+        assert restarted.send_pending_reports() == 0  # nothing left to send twice
+    finally:
+        channel.close()
+    assert charges(bench.center.engine, issuance_id) == ("issued", 1, 1)
+
+
+def test_a_copy_that_did_not_print_is_still_cancelled_when_its_report_is_lost(
+    bench: Bench,
+) -> None:
+    outage = _LoseReportsWhile()
+    channel = grpc.intercept_channel(grpc.insecure_channel(bench.target), outage)
+    card = bench.seeded.cards[0]
+    reader = InProcessReader()
+    reader.insert(JpkiApplet(card))
+    reader.connect()
+    printer = KioskPrinter("P1")
+    printer.inject_mid_job(PrinterFault.JAM)
+    try:
+        terminal = KioskTerminal(
+            channel, kiosk_id=bench.seeded.kiosk_ids[0], printer=printer, sleep=lambda _s: None
+        )
+        outcome = terminal.visit(reader, card.auth_pin, Order(CertificateChoice.JUMINHYO))
+    finally:
+        channel.close()
+    with bench.center.engine.connect() as conn:
+        (issuance_id,) = conn.execute(sa.text("SELECT id FROM issuances")).scalars().all()
+    assert outcome.status is not VisitStatus.ISSUED
+    assert outcome.kept_yen == 0
+    assert not terminal.pending_reports
+    assert charges(bench.center.engine, issuance_id)[1:] == (0, 0)
