@@ -754,6 +754,13 @@ class IssuanceDesk:
                 row = db.get(Issuance, issuance_id)
                 assert row is not None
                 doc = self._document(db, row, access)
+                assert doc.koseki is not None
+                linked = _linked_residents(db, access)
+                on_copy = [linked[n] for n in doc.koseki.subjects if n in linked]
+                withheld = bool(suppressed_among(db, on_copy))
+            if withheld:  # 交付抑止 set for a member on the copy since the reservation
+                self._void_unprinted(issuance_id, "suppressed")
+                raise NotAvailableHere()
         # Render outside any transaction: it is the slow part and holds no lock.
         pdf = self._renderer.render(doc, created_at=plan.printing_started_at)
         pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
@@ -778,6 +785,16 @@ class IssuanceDesk:
                 return first
             db.commit()
         return IssuedCopy(issuance_id, doc.issue_number.format(), pages, pdf, digest, fee)
+
+    def _void_unprinted(self, issuance_id: str, reason: str) -> None:
+        """Void a claimed copy that is not to be handed out (nothing printed; a kiosk's fee
+        is refunded as for any void from PRINTING)."""
+        now = self._clock()
+        with write_session(self._engine) as db:
+            row = locked_issuance(db, issuance_id)
+            if row is not None and IssuanceState(row.state) is IssuanceState.PRINTING:
+                self._transition(db, row, IssuanceEvent.CANCEL, now, reason)
+                db.commit()
 
     def _document(
         self, db: Session, row: Issuance, access: KosekiAccess | None
@@ -970,10 +987,7 @@ class IssuanceDesk:
     def _report(self, db: Session, row: Issuance) -> PrintReport:
         charged = 0
         if IssuanceState(row.state) is IssuanceState.ISSUED:
-            entry = db.exec(
-                select(SettlementEntry).where(SettlementEntry.issuance_id == row.id)
-            ).one()
-            charged = entry.fee_yen
+            charged = _charged_yen(db, row.id)
         reception = reception_of(db, row.id) if row.channel == Channel.COUNTER.value else None
         return PrintReport(
             IssuanceState(row.state),
@@ -981,6 +995,17 @@ class IssuanceDesk:
             charged,
             slip_for(db, reception, row) if reception is not None else None,
         )
+
+
+def _charged_yen(db: Session, issuance_id: str) -> int:
+    """The fee of the copy's register row: the one this transaction just posted is taken from
+    the session instead of read back; a retried report's comes from the database."""
+    for obj in (*db.new, *db.identity_map.values()):
+        if isinstance(obj, SettlementEntry) and obj.issuance_id == issuance_id:
+            return obj.fee_yen
+    return db.exec(
+        select(SettlementEntry.fee_yen).where(SettlementEntry.issuance_id == issuance_id)
+    ).one()
 
 
 def locked_issuance(db: Session, issuance_id: str) -> Issuance | None:

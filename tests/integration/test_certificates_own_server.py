@@ -12,24 +12,27 @@ import dataclasses
 
 import grpc
 import pytest
+from konbini.issuance.v1 import issuance_pb2
 from sqlmodel import Session
 
 from clients.kiosk.terminal import CertificateChoice, Order, VisitStatus
 from hardware_sim.printer import KioskPrinter
 from server.bcl.records import ResidentRecord
 from server.bcl.registers import KosekiMemberRecord
-from server.db.models import Municipality
+from server.db.models import Issuance, Municipality
 from server.municipal.staff import StaffDesk
 from tests.integration.conftest import Bench
 from tests.integration.test_certificates import (
     KIND,
     add_koseki,
     koseki_of,
+    md,
     offering,
     pages_text,
     refusal,
     reserve,
     session,
+    stub,
 )
 
 C = CertificateChoice
@@ -257,3 +260,39 @@ def test_a_large_koseki_prints_on_several_sheets_each_numbered(bench: Bench) -> 
     assert bench.sql(
         "SELECT sheets FROM settlement_entries WHERE issue_number = :n", n=done.issue_number
     ) == [(len(texts),)]
+
+
+def test_a_member_suppressed_after_a_zenbu_reservation_stops_its_issue(bench: Bench) -> None:
+    """交付抑止 stops issuance at once: set on another member of the 戸籍 between Reserve and
+    Issue, the 全部事項 copy (which would show them) is not printed, and nothing is charged."""
+    people = family(bench)
+    add_koseki(
+        bench, bench.seeded.profile.code, koseki_of("K-HOME5", people, honseki=HONSEKI, linked=True)
+    )
+    me = people[0]
+    t = session(bench, me)
+    zenbu = offering(bench, t, KIND.CERTIFICATE_KIND_KOSEKI_ZENBU)
+    assert zenbu is not None
+    mine = [s.subject_id for s in zenbu.eligible_subjects if s.is_self]
+    reserved = reserve(bench, t, KIND.CERTIFICATE_KIND_KOSEKI_ZENBU, mine)
+    desk = StaffDesk(bench.center.engine, clock=bench.clock)
+    _, staff = desk.create_account(bench.seeded.profile.code, "支援措置担当")
+    desk.suppress(desk.authenticate(staff), resident_id=people[1].resident_id, note="DV支援措置")
+    err = refusal(
+        lambda: list(
+            stub(bench).Issue(
+                issuance_pb2.IssueRequest(
+                    session_token=t,
+                    reservation_id=reserved.reservation_id,
+                    idempotency_key=f"zenbu-suppressed-{reserved.reservation_id}",
+                    printer_id="P1",
+                ),
+                metadata=md(bench.kiosk_id),
+            )
+        )
+    )
+    assert err.code is grpc.StatusCode.PERMISSION_DENIED
+    assert err.reason == "NOT_AVAILABLE_AT_KIOSK"
+    with Session(bench.center.engine) as db:
+        row = db.get(Issuance, reserved.reservation_id)
+        assert row is not None and row.state == "voided" and row.pdf is None
