@@ -20,7 +20,9 @@ Outcomes, in the order they win (outcome, reason: when):
 - ALTERED, TEXT_ALTERED: the PDF's printed text differs from what was sealed;
 - UNKNOWN, ISSUANCE_UNKNOWN (online): no issuance has this number;
 - ALTERED, RECORD_MISMATCH (online): the record's kind or municipality differs from the seal's;
-- VOIDED, ISSUANCE_VOIDED (online): the copy was voided (a failed print, a disposal);
+- VOIDED, ISSUANCE_VOIDED (online): the copy was voided (a failed print, an expiry);
+- VOIDED, COPY_TAKEN_BACK (online): issued, then taken back as wrongly issued (誤交付, the
+  ledger's reversal by CorrectCopy): the sheet is to be disposed of;
 - UNKNOWN, NOT_YET_ISSUED (online): printing or hand-over not confirmed yet;
 - AUTHENTIC (no reason): everything checked agrees.
 
@@ -42,6 +44,8 @@ from server.common.clock import Clock, system_clock
 from server.common.errors import InvalidArgument
 from server.db.models import Issuance
 from server.issuance.states import IssuanceState
+from server.settlement.ledger import reversal_key
+from server.settlement.models import LedgerEntry
 from server.verify.keys import PublishedKey, published_keys
 from server.verify.payload import PayloadMalformed, SealPayload
 from server.verify.printed import PdfUnreadable, extract_printed_text, printed_digest
@@ -191,6 +195,12 @@ class Verifier:
             return _verdict(Outcome.VOIDED, "ISSUANCE_VOIDED", **seen)
         if row.state != IssuanceState.ISSUED.value:
             return _verdict(Outcome.UNKNOWN, "NOT_YET_ISSUED", **seen)
+        # A correction leaves the issuance ISSUED (it happened) and reverses its charge.
+        taken_back = db.exec(
+            select(LedgerEntry.id).where(LedgerEntry.entry_key == reversal_key(row.id))
+        ).first()
+        if taken_back is not None:
+            return _verdict(Outcome.VOIDED, "COPY_TAKEN_BACK", **seen)
         identical = (
             bool(submission.pdf) and row.pdf_sha256 == hashlib.sha256(submission.pdf).digest()
         )

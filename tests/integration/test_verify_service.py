@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 from fpdf import FPDF
+from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 from konbini.verify.v1 import verify_pb2, verify_pb2_grpc
 
 from clients.cli import main as konbini
@@ -145,6 +146,29 @@ def test_a_copy_voided_by_a_paper_jam_is_voided(
     reply = verify_pdf(stub, printer.last)
     assert (reply.result, reply.reason) == (R.VOIDED, "ISSUANCE_VOIDED")
     iid = issuance_id(bench, outcome.issue_number)
+    assert audit_rows(bench, iid)[-1][1]["result"] == "voided"
+
+
+def test_a_copy_taken_back_as_wrongly_issued_is_voided(
+    bench: Bench, stub: verify_pb2_grpc.VerifyServiceStub
+) -> None:
+    # 誤交付: the national operator takes the copy back and refunds it (CorrectCopy). The sheet
+    # is to be disposed of, so a receiving institution must not be told it is authentic.
+    me = bench.take()
+    outcome = bench.terminal().visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+    )
+    assert outcome.status is VisitStatus.ISSUED, outcome
+    assert verify_pdf(stub, outcome.pdf).result == R.AUTHENTIC
+    iid = issuance_id(bench, outcome.issue_number)
+    settlement = settlement_pb2_grpc.SettlementServiceStub(bench.api_channel)
+    settlement.CorrectCopy(
+        settlement_pb2.CorrectCopyRequest(issuance_id=iid, reason="誤交付"),
+        metadata=bench.national,
+    )
+    reply = verify_pdf(stub, outcome.pdf)
+    assert (reply.result, reply.reason) == (R.VOIDED, "COPY_TAKEN_BACK"), reply
+    assert reply.record_checked
     assert audit_rows(bench, iid)[-1][1]["result"] == "voided"
 
 
