@@ -40,6 +40,9 @@ class KindTotals:
     fees_yen: int
     commission_yen: int
     bcl_fee_yen: int
+    # What operators pass on (operator_receivable): fees less commission of kiosk copies; a
+    # counter copy's fee is in the municipality's own till and adds nothing here.
+    net_remittance_yen: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class MonthlySummary:
 
     @property
     def net_remittance_yen(self) -> int:
-        return self.total_fees_yen - self.total_commission_yen
+        return sum(k.net_remittance_yen for k in self.kinds)
 
 
 class SettlementQueries:
@@ -113,7 +116,12 @@ class SettlementQueries:
             month=str(m),
             kinds=tuple(
                 KindTotals(
-                    c.certificate_kind, c.copies, c.fees_yen, c.commission_yen, c.bcl_fee_yen
+                    c.certificate_kind,
+                    c.copies,
+                    c.fees_yen,
+                    c.commission_yen,
+                    c.bcl_fee_yen,
+                    c.net_remittance_yen,
                 )
                 for c in group(cells, "certificate_kind")
             ),

@@ -18,6 +18,7 @@ import grpc
 import pypdf
 import pytest
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
+from konbini.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 from konbini.staff.v1 import staff_pb2, staff_pb2_grpc
 from sqlmodel import Session
 
@@ -214,6 +215,28 @@ def test_hand_over_issues_the_copy_and_posts_the_fee_to_the_municipality_without
     with Session(bench.center.engine) as db:  # no operator reports counter copies
         check = reconcile_month(db, Month.of(bench.clock.now))
     assert operator_of_record not in {d.operator_id for d in check.differences}
+
+
+def test_the_monthly_summary_does_not_count_a_counter_fee_as_an_operator_remittance(
+    bench: Bench, counter_id: str, staff_token: str
+) -> None:
+    """The fee of a counter copy is in the town hall's till: no operator collected it, so the
+    summary's net remittance (what operators pass on) does not grow with it."""
+    summary = settlement_pb2_grpc.SettlementServiceStub(bench.api_channel).MonthlySummary
+    request = settlement_pb2.MonthlySummaryRequest(
+        municipality_code=bench.seeded.profile.code, month=str(Month.of(bench.clock.now))
+    )
+    before = summary(request, metadata=bench.national)
+    _, outcome = visit_counter(bench, counter_id, bench.take())
+    staff(bench).HandOverCounterCopy(
+        staff_pb2.HandOverCounterCopyRequest(reception_number=outcome.reception_number),
+        metadata=bearer(staff_token),
+    )
+    after = summary(request, metadata=bench.national)
+    assert after.total_copies == before.total_copies + 1
+    assert after.total_fees_yen - before.total_fees_yen == fee_of_juminhyo(bench)
+    assert after.total_commission_yen == before.total_commission_yen
+    assert after.net_remittance_yen == before.net_remittance_yen
 
 
 def test_a_second_hand_over_is_refused_and_charges_once(
