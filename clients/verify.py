@@ -50,6 +50,16 @@ def _summary(result: str, reason: str, sealed: dict[str, str], checks: list[str]
     return head
 
 
+def _is_payload(text: str) -> bool:
+    from server.verify.payload import PayloadMalformed, SealPayload
+
+    try:
+        SealPayload.from_text(text)
+    except PayloadMalformed:
+        return False
+    return True
+
+
 def _offline(args: argparse.Namespace) -> int:
     from server.verify.keys import import_keys
     from server.verify.payload import PayloadMalformed, SealPayload
@@ -60,7 +70,11 @@ def _offline(args: argparse.Namespace) -> int:
     if not args.keys_file:
         print("--offline needs --keys-file (from `konbini verify --keys`)", file=sys.stderr)
         return 2
-    keys = import_keys(Path(args.keys_file).read_text(encoding="utf-8"))
+    try:
+        keys = import_keys(Path(args.keys_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"cannot use the seal key file {args.keys_file}: {exc}", file=sys.stderr)
+        return 2
     pdf, text = _copy(args.copy)
     printed = None
     try:
@@ -70,8 +84,14 @@ def _offline(args: argparse.Namespace) -> int:
             if not found:
                 print(_summary("UNKNOWN", "NO_SEAL", {}, []))
                 return 1
-            text = found[0]
-        payload = SealPayload.from_text(text)
+            # As the center reads a PDF: the first QR code that is a seal payload.
+            seals = [SealPayload.from_text(t) for t in found if _is_payload(t)]
+            if not seals:
+                print(_summary("UNKNOWN", "SEAL_UNREADABLE", {}, []))
+                return 1
+            payload = seals[0]
+        else:
+            payload = SealPayload.from_text(text)
     except (PayloadMalformed, PdfUnreadable) as exc:
         print(f"INVALID_ARGUMENT: {exc}", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -222,15 +222,27 @@ def export_keys(keys: Iterable[PublishedKey], *, exported_at: datetime) -> str:
 
 
 def import_keys(text: str) -> dict[bytes, PublishedKey]:
-    """Read an export; a key whose id does not match its public key is refused."""
-    doc: Mapping[str, Any] = json.loads(text)
-    if doc.get("format") != EXPORT_FORMAT:
-        raise ValueError(f"not a {EXPORT_FORMAT} file")
-    out: dict[bytes, PublishedKey] = {}
-    for entry in doc["keys"]:
-        key = serialization.load_pem_public_key(entry["public_key_pem"].encode("ascii"))
-        if not isinstance(key, ec.EllipticCurvePublicKey):
-            raise ValueError("a seal key is an elliptic-curve key")
-        published = PublishedKey(bytes.fromhex(entry["key_id"]), entry["municipality_code"], key)
-        out[published.key_id] = published
-    return out
+    """Read an export. Anything but a well-formed one is a ValueError: a key whose id does not
+    match its public key, a municipality code that is not 6 digits, one key listed twice."""
+    try:
+        doc: Any = json.loads(text)
+        if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
+            raise ValueError(f"not a {EXPORT_FORMAT} file")
+        entries = doc["keys"]
+        if not isinstance(entries, list):
+            raise ValueError("keys must be a list")
+        out: dict[bytes, PublishedKey] = {}
+        for entry in entries:
+            code = entry["municipality_code"]
+            if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
+                raise ValueError(f"municipality code must be 6 digits: {code!r}")
+            key = serialization.load_pem_public_key(entry["public_key_pem"].encode("ascii"))
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise ValueError("a seal key is an elliptic-curve key")
+            published = PublishedKey(bytes.fromhex(entry["key_id"]), code, key)
+            if published.key_id in out:
+                raise ValueError(f"key {entry['key_id']} is listed twice")
+            out[published.key_id] = published
+        return out
+    except (KeyError, TypeError, AttributeError, UnicodeError) as exc:
+        raise ValueError(f"malformed seal key file: {type(exc).__name__} {exc}") from None

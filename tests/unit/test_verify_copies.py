@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
+from clients.cli import main as konbini
 from server.common.errors import InvalidArgument
 from server.issuance.documents import CertificateDocument, CertificateKind, IssueNumber
 from server.issuance.pdf import CertificateRenderer, RendererConfig
@@ -279,6 +283,44 @@ def test_an_export_whose_key_id_does_not_match_its_key_is_refused() -> None:
     text = export_keys(KEYS.values(), exported_at=datetime(2026, 4, 1, tzinfo=UTC))
     with pytest.raises(ValueError):
         import_keys(text.replace(SIGNER.key_id.hex(), "00000000"))
+
+
+def test_a_key_file_naming_one_key_for_two_municipalities_is_refused() -> None:
+    # Which municipality the key seals for decides KEY_OTHER_MUNICIPALITY: a file that says
+    # both cannot be trusted for either, whichever entry happens to come last.
+    doc = json.loads(export_keys(KEYS.values(), exported_at=datetime(2026, 4, 1, tzinfo=UTC)))
+    doc["keys"].append({**doc["keys"][0], "municipality_code": "271004"})
+    with pytest.raises(ValueError, match="twice"):
+        import_keys(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda doc: "{not json",
+        lambda doc: json.dumps({**doc, "keys": [{"key_id": "00"}]}),
+        lambda doc: json.dumps({**doc, "keys": "none"}),
+        lambda doc: json.dumps([doc]),
+        lambda doc: json.dumps(
+            {**doc, "keys": [{**doc["keys"][0], "municipality_code": "13101"}]}
+        ),
+        lambda doc: json.dumps({**doc, "keys": [{**doc["keys"][0], "public_key_pem": "x"}]}),
+    ],
+)
+def test_a_damaged_key_file_is_refused_with_a_value_error(damage: Any) -> None:
+    doc = json.loads(export_keys(KEYS.values(), exported_at=datetime(2026, 4, 1, tzinfo=UTC)))
+    with pytest.raises(ValueError):
+        import_keys(damage(doc))
+
+
+def test_konbini_verify_offline_with_a_damaged_key_file_says_so_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "seal-keys.json"
+    keys.write_text('{"format": "konbini-seal-keys/1", "keys": [{}]}', encoding="utf-8")
+    payload = sample_payload().to_text()
+    assert konbini(["verify", "--offline", "--keys-file", str(keys), payload]) == 2
+    assert "seal key file" in capsys.readouterr().err
 
 
 # -- hostile input ----------------------------------------------------------------------------
