@@ -29,7 +29,7 @@ from server.common.errors import InvalidArgument
 from server.common.protoconv import timestamp
 from server.ereview.access import ClientRegistry
 from server.grpc_errors import DomainErrorInterceptor
-from server.kiosks.tls import InsecureListenerRefused
+from server.kiosks.tls import LOOPBACK, InsecureListenerRefused
 
 # The municipality a call acts for: the calling staff member's (resolved by the center's access
 # interceptor, server.access), or, for the national operator, the one the request names.
@@ -195,6 +195,8 @@ def create_bcl_server(
     """
     if credentials is None and not insecure:
         raise InsecureListenerRefused("the BCL server needs TLS credentials outside the demo")
+    if credentials is None and host not in LOOPBACK:  # bearer tokens would cross the wire bare
+        raise InsecureListenerRefused(f"the plaintext BCL server is for loopback only, not {host}")
     engine = uploads.engine
     resolver = CallerResolver(
         engine, tokens=AccessTokens(engine, clock=system_clock), ereview=ClientRegistry()

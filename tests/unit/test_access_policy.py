@@ -223,3 +223,17 @@ def test_the_bcl_server_will_not_listen_without_tls_outside_the_demo_mode(
     uploads = BclUploads(engine, BclSettings(data_dir=tmp_path / "bcl"), clock=FrozenClock())
     with pytest.raises(InsecureListenerRefused):
         create_bcl_server(uploads)
+
+
+def test_the_bcl_server_in_the_demo_mode_listens_on_loopback_only(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # Plaintext carries staff and operator bearer tokens in the clear: like the center's demo
+    # mode, never on an interface other hosts can reach.
+    uploads = BclUploads(engine, BclSettings(data_dir=tmp_path / "bcl"), clock=FrozenClock())
+    for host in ("0.0.0.0", "::", "192.0.2.1"):
+        with pytest.raises(InsecureListenerRefused, match="loopback"):
+            create_bcl_server(uploads, host=host, insecure=True)
+    server, port = create_bcl_server(uploads, host="127.0.0.1", insecure=True)
+    assert port > 0
+    server.stop(None)
