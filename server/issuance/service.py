@@ -562,7 +562,14 @@ class IssuanceDesk:
                 raise NotEligible("no active seal registration")
             detail = self._detail(db, me, request, access, chosen, now)
             if request.kind.needs_koseki_server:
-                subject_pks = str(_pk(me))  # the requester; the members are in the detail
+                # The requester first, then the members on the copy who live here (the members
+                # themselves are in the detail): Issue and the clerk's hand-over check 交付抑止
+                # of each of them, as of one's household on a 住民票.
+                assert access is not None and detail is not None
+                linked = _linked_residents(db, access)
+                on_copy = (linked.get(int(n)) for n in detail.member_nos.split(","))
+                pks = dict.fromkeys([_pk(me), *(_pk(r) for r in on_copy if r is not None)])
+                subject_pks = ",".join(str(pk) for pk in pks)
             else:
                 subject_pks = ",".join(str(_pk(c.resident)) for c in chosen if c.resident)
             row = Issuance(
@@ -802,9 +809,9 @@ class IssuanceDesk:
         kind = CertificateKind(row.kind)
         muni_row = db.get(Municipality, row.municipality_code)
         assert muni_row is not None
-        persons = tuple(
-            resident_record(_get_resident(db, int(pk))) for pk in row.subject_pks.split(",")
-        )
+        # A 戸籍 copy names its requester; its members (in `subject_pks` too) are in the 戸籍.
+        pks = [row.requester_pk] if kind.needs_koseki_server else row.subject_pks.split(",")
+        persons = tuple(resident_record(_get_resident(db, int(pk))) for pk in pks)
         requester = _get_resident(db, row.requester_pk)
         head: ResidentRecord | None = None
         size = 0
@@ -883,13 +890,15 @@ class IssuanceDesk:
                     field="pages_printed",
                 )
             event = printed_event(channel) if printed else IssuanceEvent.PRINT_FAILED
-            self._transition(db, row, event, now, failure_reason or ("printed" if printed else ""))
+            settled = self._transition(
+                db, row, event, now, failure_reason or ("printed" if printed else "")
+            )
             if IssuanceState(row.state) is IssuanceState.AWAITING_HANDOVER:
                 sequence = _next_sequence(db, now, row.municipality_code, RECEPTION_SEQUENCE)
                 open_reception(
                     db, row, sequence=sequence, now=now, collect_within=self._settings.handover_ttl
                 )
-            report = self._report(db, row)  # in this transaction: no second one to read it
+            report = self._report(db, row, settled)  # in this transaction: no second one
             db.commit()
             return report
 
@@ -981,13 +990,19 @@ class IssuanceDesk:
 
     def _transition(
         self, db: Session, row: Issuance, event: IssuanceEvent, now: datetime, reason: str
-    ) -> None:
-        apply_event(db, row, event, now, reason)
+    ) -> SettlementEntry | None:
+        return apply_event(db, row, event, now, reason)
 
-    def _report(self, db: Session, row: Issuance) -> PrintReport:
+    def _report(
+        self, db: Session, row: Issuance, settled: SettlementEntry | None = None
+    ) -> PrintReport:
         charged = 0
-        if IssuanceState(row.state) is IssuanceState.ISSUED:
-            charged = _charged_yen(db, row.id)
+        if settled is not None:  # posted by this transaction: no need to read it back
+            charged = settled.fee_yen
+        elif IssuanceState(row.state) is IssuanceState.ISSUED:
+            charged = db.exec(
+                select(SettlementEntry.fee_yen).where(SettlementEntry.issuance_id == row.id)
+            ).one()
         reception = reception_of(db, row.id) if row.channel == Channel.COUNTER.value else None
         return PrintReport(
             IssuanceState(row.state),
@@ -995,17 +1010,6 @@ class IssuanceDesk:
             charged,
             slip_for(db, reception, row) if reception is not None else None,
         )
-
-
-def _charged_yen(db: Session, issuance_id: str) -> int:
-    """The fee of the copy's register row: the one this transaction just posted is taken from
-    the session instead of read back; a retried report's comes from the database."""
-    for obj in (*db.new, *db.identity_map.values()):
-        if isinstance(obj, SettlementEntry) and obj.issuance_id == issuance_id:
-            return obj.fee_yen
-    return db.exec(
-        select(SettlementEntry.fee_yen).where(SettlementEntry.issuance_id == issuance_id)
-    ).one()
 
 
 def locked_issuance(db: Session, issuance_id: str) -> Issuance | None:
@@ -1027,10 +1031,11 @@ def apply_event(
     reason: str,
     *,
     actor: str | None = None,
-) -> None:
+) -> SettlementEntry | None:
     """Move `row` by `event` through the state table, in the caller's transaction: the
     transition log, and the money (settlement entry, or void log) that goes with the move.
-    `actor` is who moved it when not the terminal or the center (a clerk at the counter)."""
+    `actor` is who moved it when not the terminal or the center (a clerk at the counter).
+    Returns the settlement entry when the move issued the copy."""
     old = IssuanceState(row.state)
     new = next_state(old, event)
     row.state = new.value
@@ -1045,13 +1050,15 @@ def apply_event(
             issuance_id=row.id, from_state=old.value, to_state=new.value, at=now, reason=reason
         )
     )
+    settled = None
     if new is IssuanceState.ISSUED:  # the register row and the journal entry
-        post_issued_copy(db, row, now)
+        settled = post_issued_copy(db, row, now)
     elif new is IssuanceState.VOIDED:  # the void log only: a void costs nothing
         record_voided_copy(db, row, now, from_state=old.value)
     if actor is None:
         actor = "center" if event is IssuanceEvent.EXPIRE else row.kiosk_id
     _audit_issuance(db, row, new.value, actor, now, {"from": old.value, "reason": reason[:200]})
+    return settled
 
 
 def _audit_issuance(

@@ -257,13 +257,19 @@ def copy_issued_draft(facts: CopyFacts, *, month: Month, hours: CounterHours) ->
     )
 
 
-def write_entry(db: Session, draft: EntryDraft, *, posted_at: datetime) -> LedgerEntry:
-    entry = LedgerEntry(**draft.entry_row(posted_at=posted_at))
-    db.add(entry)
-    db.flush()
-    assert entry.id is not None
-    db.add_all(LedgerLine(**row) for row in draft.line_rows(entry.id))
-    return entry
+_ENTRIES: sa.Table = LedgerEntry.__table__  # type: ignore[attr-defined]
+_LINES: sa.Table = LedgerLine.__table__  # type: ignore[attr-defined]
+
+
+def write_entry(db: Session, draft: EntryDraft, *, posted_at: datetime) -> int:
+    """Write the entry and all its lines, two statements whatever the number of lines; the
+    entry's id comes back from its INSERT, nothing is read back. Returns the entry's id."""
+    conn = db.connection()
+    entry_id = conn.execute(
+        sa.insert(_ENTRIES).returning(_ENTRIES.c.id), draft.entry_row(posted_at=posted_at)
+    ).scalar_one()
+    conn.execute(sa.insert(_LINES).values(draft.line_rows(entry_id)))  # one multi-row INSERT
+    return int(entry_id)
 
 
 _Ts = TypeVarTuple("_Ts")
@@ -311,6 +317,20 @@ def latest_closed_month(db: Session) -> Month | None:
 def open_month(db: Session, wanted: Month) -> Month:
     """The month a posting dated `wanted` goes to: that month, or the first open one after the
     closed months (corrections of a closed month land in the open month)."""
+    # The usual case in one statement: the wanted month's row exists, is open and is later
+    # than every closed month. It takes the same shared lock as `_period_closed_at`.
+    latest_closed = (
+        sa.select(func.max(LedgerPeriod.month))
+        .where(col(LedgerPeriod.closed_at).is_not(None))
+        .scalar_subquery()
+    )
+    usual = db.exec(
+        select(LedgerPeriod.closed_at, latest_closed)
+        .where(LedgerPeriod.month == str(wanted))
+        .with_for_update(read=True, of=LedgerPeriod)
+    ).first()
+    if usual is not None and usual[0] is None and (usual[1] is None or str(wanted) > usual[1]):
+        return wanted
     latest = latest_closed_month(db)
     target = wanted if latest is None or wanted > latest else latest.next()
     while _period_closed_at(db, target, for_update=False) is not None:
@@ -321,23 +341,51 @@ def open_month(db: Session, wanted: Month) -> Month:
 # -- the hooks the issuance desk calls -------------------------------------------------------
 
 
+_HOURS_COLUMNS = (
+    CounterHoursSetting.opens,
+    CounterHoursSetting.closes,
+    CounterHoursSetting.weekdays,
+    CounterHoursSetting.closed_on_holidays,
+)
+
+
+def _hours(opens: str | None, closes: str, weekdays: str, closed_on_holidays: bool) -> CounterHours:
+    if opens is None:  # no row of its own (an outer join's NULLs)
+        return DEFAULT_COUNTER_HOURS
+    return CounterHours.from_text(
+        opens=opens, closes=closes, weekdays=weekdays, closed_on_holidays=closed_on_holidays
+    )
+
+
 def counter_hours_of(db: Session, municipality_code: str) -> CounterHours:
     row = db.get(CounterHoursSetting, municipality_code)
     if row is None:
         return DEFAULT_COUNTER_HOURS
-    return CounterHours.from_text(
-        opens=row.opens,
-        closes=row.closes,
-        weekdays=row.weekdays,
-        closed_on_holidays=row.closed_on_holidays,
+    return _hours(row.opens, row.closes, row.weekdays, row.closed_on_holidays)
+
+
+def _backend_and_hours(db: Session, municipality_code: str) -> tuple[IssuingBackend, CounterHours]:
+    """What a copy's posting needs of its municipality, in one statement."""
+    row = rows(
+        db,
+        sa.select(col(Municipality.backend), *(col(c) for c in _HOURS_COLUMNS))
+        .select_from(Municipality)
+        .outerjoin(
+            CounterHoursSetting,
+            col(CounterHoursSetting.municipality_code) == col(Municipality.code),
+        )
+        .where(col(Municipality.code) == municipality_code),
     )
+    assert len(row) == 1, f"municipality {municipality_code!r} is not registered"
+    backend, *hours = row[0]
+    return IssuingBackend(backend), _hours(*hours)
 
 
-def post_issued_copy(db: Session, issuance: Issuance, now: datetime) -> LedgerEntry:
+def post_issued_copy(db: Session, issuance: Issuance, now: datetime) -> SettlementEntry:
     """Record an issued copy: its register row and its journal entry, in the caller's
-    transaction (the one that moves the issuance to ISSUED)."""
-    muni = db.get(Municipality, issuance.municipality_code)
-    assert muni is not None and issuance.issue_number is not None
+    transaction (the one that moves the issuance to ISSUED). Returns the register row."""
+    assert issuance.issue_number is not None
+    backend, hours = _backend_and_hours(db, issuance.municipality_code)
     facts = CopyFacts(
         issuance_id=issuance.id,
         municipality_code=issuance.municipality_code,
@@ -347,33 +395,29 @@ def post_issued_copy(db: Session, issuance: Issuance, now: datetime) -> LedgerEn
         certificate_kind=issuance.kind,
         issued_at=now,
         fee_yen=issuance.fee_yen,
-        backend=IssuingBackend(muni.backend),
+        backend=backend,
         channel=Channel(issuance.channel),
     )
     charges = charges_for_copy(fee_yen=facts.fee_yen, backend=facts.backend, channel=facts.channel)
-    db.add(
-        SettlementEntry(
-            issuance_id=issuance.id,
-            issue_number=issuance.issue_number,
-            municipality_code=issuance.municipality_code,
-            month=str(Month.of(now)),
-            kind=issuance.kind,
-            issued_at=now,
-            kiosk_id=issuance.kiosk_id,
-            operator_id=issuance.operator_id,
-            kiosk_municipality_code=issuance.kiosk_municipality_code,
-            fee_yen=charges.fee_yen,
-            commission_yen=charges.commission_yen,
-            bcl_fee_yen=charges.bcl_fee_yen,
-            sheets=issuance.page_count or 1,
-        )
+    register = SettlementEntry(
+        issuance_id=issuance.id,
+        issue_number=issuance.issue_number,
+        municipality_code=issuance.municipality_code,
+        month=str(Month.of(now)),
+        kind=issuance.kind,
+        issued_at=now,
+        kiosk_id=issuance.kiosk_id,
+        operator_id=issuance.operator_id,
+        kiosk_municipality_code=issuance.kiosk_municipality_code,
+        fee_yen=charges.fee_yen,
+        commission_yen=charges.commission_yen,
+        bcl_fee_yen=charges.bcl_fee_yen,
+        sheets=issuance.page_count or 1,
     )
-    draft = copy_issued_draft(
-        facts,
-        month=open_month(db, Month.of(now)),
-        hours=counter_hours_of(db, issuance.municipality_code),
-    )
-    return write_entry(db, draft, posted_at=now)
+    db.add(register)
+    draft = copy_issued_draft(facts, month=open_month(db, Month.of(now)), hours=hours)
+    write_entry(db, draft, posted_at=now)
+    return register
 
 
 def record_voided_copy(db: Session, issuance: Issuance, now: datetime, *, from_state: str) -> None:
@@ -445,9 +489,8 @@ def correct_copy(db: Session, issuance_id: str, *, reason: str, now: datetime) -
         memo=reason,
         channel=original.channel,
     )
-    entry = write_entry(db, draft, posted_at=now)
-    assert entry.id is not None
-    return Correction(entry.id, entry.month, refund, newly_posted=True)
+    entry_id = write_entry(db, draft, posted_at=now)
+    return Correction(entry_id, str(draft.month), refund, newly_posted=True)
 
 
 # -- the monthly close -----------------------------------------------------------------------
