@@ -11,9 +11,10 @@ and the digest is SHA-256 over it. Anyone can recompute it from a PDF with any P
 maps the drawn glyphs back to Unicode through the fonts' ToUnicode maps; here that is
 `extract_printed_text`, which reads each text-showing operator (Tj, TJ, ', ") of each page and of
 the form XObjects it paints, in content-stream order. Editing, adding or removing a character
-anywhere changes the digest. Images are not covered (the ground, the seal impression): an image
-pasted over the text is for the eye of the person comparing the copy with the fields the QR
-carries, which `konbini verify` prints.
+anywhere changes the digest; so does text an annotation shows over a page (its `/Contents` and
+its appearance), which is how PDF editors usually add text. Images are not covered (the ground,
+the seal impression): an image pasted over the text is for the eye of the person comparing the
+copy with the fields the QR carries, which `konbini verify` prints.
 """
 
 from __future__ import annotations
@@ -173,6 +174,38 @@ def _walk(
                 _walk(reader, form, inner_res, out, depth + 1)
 
 
+def _annotations(
+    reader: PdfReader, page: DictionaryObject, resources: DictionaryObject, out: list[str]
+) -> None:
+    """The text a page's annotations show over it (a PDF editor's "add text" writes one): its
+    `/Contents` and the strings of its normal appearance. A copy as rendered has none."""
+    annots = page.get("/Annots")
+    if annots is None:
+        return
+    annots = annots.get_object()
+    if not isinstance(annots, ArrayObject):
+        return
+    for ref in annots:
+        annot = ref.get_object()
+        if not isinstance(annot, DictionaryObject):
+            continue
+        if annot.get("/Subtype") in ("/Link", "/Popup"):
+            continue  # not drawn as text (a popup's text is its parent's /Contents)
+        contents = annot.get("/Contents")
+        if contents is not None:
+            out.append(str(contents.get_object()))
+        ap = annot.get("/AP")
+        normal = ap.get_object().get("/N") if ap is not None else None
+        form = normal.get_object() if normal is not None else None
+        if isinstance(form, DictionaryObject) and not isinstance(form, StreamObject):
+            state = annot.get("/AS")  # one appearance per state (a check box): the one shown
+            shown = form.get(state) if state is not None else None
+            form = shown.get_object() if shown is not None else None
+        if isinstance(form, StreamObject):
+            inner = form.get("/Resources")
+            _walk(reader, form, inner.get_object() if inner is not None else resources, out, 1)
+
+
 def extract_printed_text(pdf: bytes) -> list[list[str]]:
     """Every page's drawn strings, in order, as the fonts' ToUnicode maps spell them."""
     try:
@@ -187,6 +220,7 @@ def extract_printed_text(pdf: bytes) -> list[list[str]]:
                 res = page.get("/Resources")
                 resources = res.get_object() if res is not None else DictionaryObject()
                 _walk(reader, contents, resources, strings, 0)
+            _annotations(reader, page, resources, strings)
             pages.append(strings)
         return pages
     except PdfUnreadable:

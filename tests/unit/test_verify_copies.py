@@ -19,6 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
+from pypdf.annotations import FreeText
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, StreamObject
 
 from clients.cli import main as konbini
 from server.common.errors import InvalidArgument
@@ -226,6 +228,44 @@ def test_a_copy_saved_again_unchanged_is_still_authentic(renderer: CertificateRe
     writer.write(out)
     assert out.getvalue() != pdf
     assert check(out.getvalue()) == (Outcome.AUTHENTIC, "")
+
+
+def annotated(pdf: bytes, annotation: DictionaryObject) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_annotation(page_number=0, annotation=annotation)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_text_added_as_an_annotation_is_detected(renderer: CertificateRenderer) -> None:
+    # A PDF editor's "add text" tool typically writes a FreeText annotation, which viewers and
+    # printers draw over the page: its text is printed text like any other.
+    pdf = renderer.render(juminhyo(), created_at=CREATED)
+    box = FreeText(text="転出済", rect=(300, 600, 400, 630), background_color="ffffff")
+    assert check(annotated(pdf, box)) == (Outcome.ALTERED, "TEXT_ALTERED")
+
+
+def test_text_in_an_annotations_appearance_is_detected(renderer: CertificateRenderer) -> None:
+    pdf = renderer.render(juminhyo(), created_at=CREATED)
+    look = StreamObject()
+    look.set_data(b"BT /F1 12 Tf 0 0 Td (VOID) Tj ET")
+    look.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject([NumberObject(n) for n in (0, 0, 99, 99)]),
+        }
+    )
+    stamp = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Stamp"),
+            NameObject("/Rect"): ArrayObject([NumberObject(n) for n in (100, 100, 199, 199)]),
+            NameObject("/AP"): DictionaryObject({NameObject("/N"): look}),
+        }
+    )
+    assert check(annotated(pdf, stamp)) == (Outcome.ALTERED, "TEXT_ALTERED")
 
 
 def test_a_pdf_without_a_qr_code_has_no_seal() -> None:
