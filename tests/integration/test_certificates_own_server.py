@@ -13,13 +13,15 @@ import dataclasses
 import grpc
 import pytest
 from konbini.issuance.v1 import issuance_pb2
+from konbini.staff.v1 import staff_pb2
 from sqlmodel import Session
 
-from clients.kiosk.terminal import CertificateChoice, Order, VisitStatus
+from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitStatus
 from hardware_sim.printer import KioskPrinter
 from server.bcl.records import ResidentRecord
 from server.bcl.registers import KosekiMemberRecord
 from server.db.models import Issuance, Municipality
+from server.kiosks.registry import KioskRegistry
 from server.municipal.staff import StaffDesk
 from tests.integration.conftest import Bench
 from tests.integration.test_certificates import (
@@ -34,6 +36,8 @@ from tests.integration.test_certificates import (
     session,
     stub,
 )
+from tests.integration.test_counter_terminal import bearer
+from tests.integration.test_counter_terminal import staff as counter_staff
 
 C = CertificateChoice
 HONSEKI = "東京都千代田区一番町3番地"
@@ -265,7 +269,7 @@ def test_a_large_koseki_prints_on_several_sheets_each_numbered(bench: Bench) -> 
 def test_a_member_suppressed_after_a_zenbu_reservation_stops_its_issue(bench: Bench) -> None:
     """交付抑止 stops issuance at once: set on another member of the 戸籍 between Reserve and
     Issue, the 全部事項 copy (which would show them) is not printed, and nothing is charged."""
-    people = family(bench)
+    people = family(bench, size=2)
     add_koseki(
         bench, bench.seeded.profile.code, koseki_of("K-HOME5", people, honseki=HONSEKI, linked=True)
     )
@@ -296,3 +300,40 @@ def test_a_member_suppressed_after_a_zenbu_reservation_stops_its_issue(bench: Be
     with Session(bench.center.engine) as db:
         row = db.get(Issuance, reserved.reservation_id)
         assert row is not None and row.state == "voided" and row.pdf is None
+
+
+def test_a_member_suppressed_after_a_counter_zenbu_printed_stops_its_hand_over(
+    bench: Bench,
+) -> None:
+    """At the counter too: 交付抑止 set on another member of the 戸籍 after the 全部事項 printed
+    behind the counter means the clerk may not hand it over; it is void and costs nothing."""
+    code = bench.seeded.profile.code
+    people = family(bench, size=2)
+    add_koseki(bench, code, koseki_of("K-HOME6", people, honseki=HONSEKI, linked=True))
+    terminal_id = f"C{code}09"
+    KioskRegistry(bench.center.engine).register_counter_terminal(
+        terminal_id, municipality_code=code, location="戸籍住民課 窓口"
+    )
+    terminal = KioskTerminal(
+        bench.channel_for(terminal_id),
+        kiosk_id=terminal_id,
+        printer=KioskPrinter("SLIP9"),
+        counter_printer=KioskPrinter("CP9"),
+    )
+    me = people[0]
+    done = terminal.visit(bench.reader(me), bench.pin(me), Order(C.KOSEKI_ZENBU))
+    assert done.status is VisitStatus.AWAITING_HANDOVER, done
+    desk = StaffDesk(bench.center.engine, clock=bench.clock)
+    _, clerk = desk.create_account(code, "戸籍住民課 窓口")
+    desk.suppress(desk.authenticate(clerk), resident_id=people[1].resident_id, note="DV支援措置")
+    err = refusal(
+        lambda: counter_staff(bench).HandOverCounterCopy(
+            staff_pb2.HandOverCounterCopyRequest(reception_number=done.reception_number),
+            metadata=bearer(clerk),
+        )
+    )
+    assert err.code is grpc.StatusCode.FAILED_PRECONDITION
+    assert err.reason == "SUPPRESSED_SINCE_PRINTED"
+    assert bench.sql(
+        "SELECT count(*) FROM settlement_entries WHERE issue_number = :n", n=done.issue_number
+    ) == [(0,)]
