@@ -163,12 +163,15 @@ def _walk(
         elif op in (b"Tj", b"TJ", b"'", b'"'):
             fm = current or _FontMap(1)
             out.append(fm.decode(_text_of(operands, op)))
-        elif op == b"Do" and operands and depth < _MAX_FORM_DEPTH:
+        elif op == b"Do" and operands:
             xobj = xobjects.get(NameObject(str(operands[0])))
             if xobj is None:
                 continue
             form = xobj.get_object()
             if isinstance(form, StreamObject) and form.get("/Subtype") == "/Form":
+                if depth >= _MAX_FORM_DEPTH:
+                    # Skipping it would leave whatever it prints out of the digest.
+                    raise PdfUnreadable(f"forms nested more than {_MAX_FORM_DEPTH} deep")
                 inner = form.get("/Resources")
                 inner_res = inner.get_object() if inner is not None else resources
                 _walk(reader, form, inner_res, out, depth + 1)

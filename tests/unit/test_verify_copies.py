@@ -28,7 +28,12 @@ from server.issuance.documents import CertificateDocument, CertificateKind, Issu
 from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.verify.keys import export_keys, import_keys
 from server.verify.payload import KIND_CODES, PayloadMalformed, SealPayload
-from server.verify.printed import extract_printed_text, parse_to_unicode, printed_digest
+from server.verify.printed import (
+    PdfUnreadable,
+    extract_printed_text,
+    parse_to_unicode,
+    printed_digest,
+)
 from server.verify.qr import read_qr_texts
 from server.verify.seal import CopySealer, seal_payload
 from server.verify.verifier import Outcome, Submission, check_offline, read_submission
@@ -266,6 +271,50 @@ def test_text_in_an_annotations_appearance_is_detected(renderer: CertificateRend
         }
     )
     assert check(annotated(pdf, stamp)) == (Outcome.ALTERED, "TEXT_ALTERED")
+
+
+def form(content: bytes, resources: DictionaryObject) -> StreamObject:
+    xobject = StreamObject()
+    xobject.set_data(content)
+    xobject.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject([NumberObject(n) for n in (0, 0, 99, 99)]),
+            NameObject("/Resources"): resources,
+        }
+    )
+    return xobject
+
+
+def test_text_nested_deeper_than_the_reader_walks_is_never_authentic(
+    renderer: CertificateRenderer,
+) -> None:
+    # Forms within forms, as deep as it takes to pass under the reader's depth limit: the text
+    # inside is printed all the same, so a copy the reader cannot follow is no proof.
+    pdf = renderer.render(juminhyo(), created_at=CREATED)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    page = writer.pages[0]
+    fonts = page["/Resources"]["/Font"]
+    text = b"BT /F1 12 Tf 0 0 Td (VOID) Tj ET"
+    inner = form(text, DictionaryObject({NameObject("/Font"): fonts}))
+    for _ in range(8):
+        named = DictionaryObject({NameObject("/Fx"): writer._add_object(inner)})
+        inner = form(b"/Fx Do", DictionaryObject({NameObject("/XObject"): named}))
+    page["/Resources"]["/XObject"][NameObject("/Forged")] = writer._add_object(inner)
+    extra = StreamObject()
+    extra.set_data(b"q /Forged Do Q")
+    contents = page.get("/Contents")
+    resolved = contents.get_object()
+    parts = list(resolved) if isinstance(resolved, ArrayObject) else [contents]
+    page[NameObject("/Contents")] = ArrayObject([*parts, writer._add_object(extra)])
+    out = io.BytesIO()
+    writer.write(out)
+    try:
+        verdict = check(out.getvalue())
+    except PdfUnreadable:
+        return  # refused as unreadable: INVALID_ARGUMENT, not a verdict
+    assert verdict == (Outcome.ALTERED, "TEXT_ALTERED")
 
 
 def test_a_pdf_without_a_qr_code_has_no_seal() -> None:
