@@ -452,13 +452,15 @@ class KioskTerminal:
 
         A report the center answers, or refuses for good (past the printing deadline: the
         sweeper has voided the copy, and the operator's daily report will show the difference),
-        leaves the outbox; one it still cannot hear stays for the next visit.
+        leaves the outbox; one it still cannot hear stays for the next visit, and so does one
+        refused because of the kiosk itself (suspended for a while, say): that says nothing of
+        the copy, which is settled once the kiosk may call again.
         """
         for request in self._outbox.requests:
             try:
                 self._issuance.ReportPrintResult(request, metadata=self._md, timeout=self._timeout)
             except grpc.RpcError as err:
-                if _transient(err):
+                if _transient(err) or decode_error(err).reason in _KIOSK_REASONS:
                     continue
             self._outbox.remove(request)
         return len(self._outbox.requests)

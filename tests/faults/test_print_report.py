@@ -34,6 +34,7 @@ from server.app import Center, create_server
 from server.common.clock import FrozenClock
 from server.config import ServerConfig
 from server.db.engine import make_engine
+from server.kiosks.registry import KioskRegistry
 from tests.faults.books import audit_books
 from tests.faults.conftest import Recorder
 from tests.faults.kiosks import EmulatedKiosk, KioskNotebook, Plan
@@ -365,3 +366,37 @@ def test_a_copy_that_did_not_print_is_still_cancelled_when_its_report_is_lost(
     assert outcome.kept_yen == 0
     assert not terminal.pending_reports
     assert charges(bench.center.engine, issuance_id)[1:] == (0, 0)
+
+
+def test_a_pending_report_outlasts_a_suspension_of_its_kiosk(bench: Bench, tmp_path: Path) -> None:
+    """A kiosk-level refusal (the operator suspended the kiosk for a while) says nothing about
+    the copy: the printed copy's report stays in the outbox and settles it once the kiosk is
+    back, instead of being dropped and the copy voided and refunded while the resident has it."""
+    outage = _LoseReportsWhile()
+    channel = grpc.intercept_channel(grpc.insecure_channel(bench.target), outage)
+    card = bench.seeded.cards[0]
+    reader = InProcessReader()
+    reader.insert(JpkiApplet(card))
+    reader.connect()
+    kiosk_id = bench.seeded.kiosk_ids[0]
+    registry = KioskRegistry(bench.center.engine)
+    try:
+        terminal = KioskTerminal(
+            channel,
+            kiosk_id=kiosk_id,
+            printer=KioskPrinter("P1"),
+            sleep=lambda _s: None,
+            outbox_path=tmp_path / "outbox",
+        )
+        outcome = terminal.visit(reader, card.auth_pin, Order(CertificateChoice.JUMINHYO))
+        assert outcome.status is VisitStatus.ISSUED and outcome.report_pending
+        outage.down = False
+        registry.set_active(kiosk_id, False)
+        assert terminal.send_pending_reports() == 1  # KIOSK_SUSPENDED: kept
+        registry.set_active(kiosk_id, True)
+        assert terminal.send_pending_reports() == 0
+    finally:
+        channel.close()
+    with bench.center.engine.connect() as conn:
+        (issuance_id,) = conn.execute(sa.text("SELECT id FROM issuances")).scalars().all()
+    assert charges(bench.center.engine, issuance_id) == ("issued", 1, 1)
