@@ -12,9 +12,11 @@ maps the drawn glyphs back to Unicode through the fonts' ToUnicode maps; here th
 `extract_printed_text`, which reads each text-showing operator (Tj, TJ, ', ") of each page and of
 the form XObjects it paints, in content-stream order. Editing, adding or removing a character
 anywhere changes the digest; so does text an annotation shows over a page (its `/Contents` and
-its appearance), which is how PDF editors usually add text. Images are not covered (the ground,
-the seal impression): an image pasted over the text is for the eye of the person comparing the
-copy with the fields the QR carries, which `konbini verify` prints.
+its appearance), which is how PDF editors usually add text, and text in a tiling pattern's cell.
+Images are not covered (the ground, the seal impression): an image pasted over the text is for
+the eye of the person comparing the copy with the fields the QR carries, which `konbini verify`
+prints. Nor are glyph shapes: a font whose outlines or ToUnicode map were edited draws other
+characters than it decodes to (docs/verification.md, limits).
 """
 
 from __future__ import annotations
@@ -145,6 +147,8 @@ def _walk(
     fonts = fonts_dict.get_object() if fonts_dict is not None else DictionaryObject()
     xobjects_dict = resources.get("/XObject")
     xobjects = xobjects_dict.get_object() if xobjects_dict is not None else DictionaryObject()
+    patterns_dict = resources.get("/Pattern")
+    patterns = patterns_dict.get_object() if patterns_dict is not None else DictionaryObject()
     cache: dict[str, _FontMap] = {}
     current: _FontMap | None = None
     stack: list[_FontMap | None] = []
@@ -163,6 +167,16 @@ def _walk(
         elif op in (b"Tj", b"TJ", b"'", b'"'):
             fm = current or _FontMap(1)
             out.append(fm.decode(_text_of(operands, op)))
+        elif op in (b"scn", b"SCN") and operands and isinstance(operands[-1], NameObject):
+            # A tiling pattern's cell is a content stream too: its text prints where it fills.
+            pattern = patterns.get(operands[-1])
+            cell = pattern.get_object() if pattern is not None else None
+            if isinstance(cell, StreamObject) and cell.get("/PatternType") == 1:
+                if depth >= _MAX_FORM_DEPTH:
+                    raise PdfUnreadable(f"patterns nested more than {_MAX_FORM_DEPTH} deep")
+                inner = cell.get("/Resources")
+                inner_res = inner.get_object() if inner is not None else resources
+                _walk(reader, cell, inner_res, out, depth + 1)
         elif op == b"Do" and operands:
             xobj = xobjects.get(NameObject(str(operands[0])))
             if xobj is None:

@@ -317,6 +317,40 @@ def test_text_nested_deeper_than_the_reader_walks_is_never_authentic(
     assert verdict == (Outcome.ALTERED, "TEXT_ALTERED")
 
 
+def test_text_painted_as_a_tiling_pattern_is_detected(renderer: CertificateRenderer) -> None:
+    # A pattern cell is a content stream of its own: text in it is printed wherever it fills.
+    pdf = renderer.render(juminhyo(), created_at=CREATED)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    page = writer.pages[0]
+    cell = form(
+        b"BT /F1 12 Tf 0 0 Td (VOID) Tj ET",
+        DictionaryObject({NameObject("/Font"): page["/Resources"]["/Font"]}),
+    )
+    cell.update(
+        {
+            NameObject("/Type"): NameObject("/Pattern"),
+            NameObject("/PatternType"): NumberObject(1),
+            NameObject("/PaintType"): NumberObject(1),
+            NameObject("/TilingType"): NumberObject(1),
+            NameObject("/XStep"): NumberObject(99),
+            NameObject("/YStep"): NumberObject(99),
+        }
+    )
+    del cell["/Subtype"]
+    page["/Resources"][NameObject("/Pattern")] = DictionaryObject(
+        {NameObject("/P9"): writer._add_object(cell)}
+    )
+    extra = StreamObject()
+    extra.set_data(b"q /Pattern cs /P9 scn 100 100 200 50 re f Q")
+    contents = page.get("/Contents")
+    resolved = contents.get_object()
+    parts = list(resolved) if isinstance(resolved, ArrayObject) else [contents]
+    page[NameObject("/Contents")] = ArrayObject([*parts, writer._add_object(extra)])
+    out = io.BytesIO()
+    writer.write(out)
+    assert check(out.getvalue()) == (Outcome.ALTERED, "TEXT_ALTERED")
+
+
 def test_a_pdf_without_a_qr_code_has_no_seal() -> None:
     unsealed = CertificateRenderer(RendererConfig(font_path=MINCHO))
     assert read_qr_texts(unsealed.render(juminhyo(), created_at=CREATED)) == []
