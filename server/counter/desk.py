@@ -93,8 +93,8 @@ class CounterDesk:
             row = locked_issuance(db, reception.issuance_id)
             assert row is not None  # foreign key
             state = IssuanceState(row.state)
-            if state is IssuanceState.VOIDED:
-                raise _voided(number)
+            if state is IssuanceState.VOIDED:  # asked again: say why it was voided
+                raise _withheld(number) if row.void_reason == "suppressed" else _voided(number)
             if not claimed or state is IssuanceState.ISSUED:
                 raise _already(reception)
             refusal = self._refusal(db, row, reception, now)
@@ -123,11 +123,7 @@ class CounterDesk:
             return IssuanceEvent.EXPIRE, _voided(number)
         people = (db.get(Resident, int(pk)) for pk in row.subject_pks.split(","))
         if any(p is not None and is_suppressed(db, p) for p in people):
-            return IssuanceEvent.WITHHOLD, SuppressedSincePrinted(
-                f"交付抑止 was set for a person on reception {number} after it printed:"
-                " do not hand it over; the copy is void (no fee) and is to be shredded",
-                metadata={"reception_number": number},
-            )
+            return IssuanceEvent.WITHHOLD, _withheld(number)
         return None
 
     def waiting(self, municipality_code: str) -> list[CounterCopy]:
@@ -148,6 +144,14 @@ def _already(reception: CounterReception) -> AlreadyHandedOver:
     return AlreadyHandedOver(
         f"reception {reception.reception_number} was already handed over; nothing is charged again",
         metadata={"reception_number": reception.reception_number, "handed_over_at": when},
+    )
+
+
+def _withheld(number: str) -> SuppressedSincePrinted:
+    return SuppressedSincePrinted(
+        f"交付抑止 was set for a person on reception {number} after it printed:"
+        " do not hand it over; the copy is void (no fee) and is to be shredded",
+        metadata={"reception_number": number},
     )
 
 

@@ -335,6 +335,15 @@ def test_suppression_set_after_the_copy_printed_stops_the_hand_over_and_voids_it
     )
     issuance_id, state, _ = issuance_of(bench, outcome.reception_number)
     assert state == "voided" and charged(bench, issuance_id) == []
+    # Asked again (the suppression lifted meanwhile), the clerk is told why it was voided, not
+    # that it was never collected; still nothing is charged.
+    with pytest.raises(grpc.RpcError) as again:
+        staff(bench).HandOverCounterCopy(
+            staff_pb2.HandOverCounterCopyRequest(reception_number=outcome.reception_number),
+            metadata=bearer(staff_token),
+        )
+    assert decode_error(again.value).reason == "SUPPRESSED_SINCE_PRINTED"
+    assert charged(bench, issuance_id) == []
 
 
 def test_a_copy_that_jams_at_the_counter_printer_is_void_and_gets_no_reception(
