@@ -92,6 +92,23 @@ def canonical_details(details: Mapping[str, str] | None) -> str:
 
 def entry_hash(seq: int, prev_hash: str, fields: EntryFields) -> str:
     """SHA-256 over the canonical encoding of (seq, prev_hash, fields), as lower-case hex."""
+    return hashlib.sha256(_HASH_PREFIX + _canonical(seq, prev_hash, fields)).hexdigest()
+
+
+_HASH_PREFIX = b"konbini-audit\n"
+_CHAINED = '"prev_hash":"","seq":0,'  # the two chained fields, adjacent in sorted key order
+
+
+def _hash_parts(fields: EntryFields) -> tuple[str, str, str]:
+    """The hashed bytes around prev_hash and seq, so that the database can compute the hash
+    once it holds the head: prefix + prev_hash + middle + str(seq) + suffix."""
+    text = (_HASH_PREFIX + _canonical(0, "", fields)).decode("utf-8")
+    # Inside a JSON string a quote is escaped, so this text occurs only as the keys themselves.
+    before, after = text.split(_CHAINED)
+    return before + '"prev_hash":"', '","seq":', "," + after
+
+
+def _canonical(seq: int, prev_hash: str, fields: EntryFields) -> bytes:
     payload = {
         "v": 1,
         "seq": seq,
@@ -104,7 +121,7 @@ def entry_hash(seq: int, prev_hash: str, fields: EntryFields) -> str:
         "details": fields.details,
     }
     encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(b"konbini-audit\n" + encoded.encode("utf-8")).hexdigest()
+    return encoded.encode("utf-8")
 
 
 def opaque_id(value: str) -> str:
@@ -196,8 +213,57 @@ _ENTRIES: sa.Table = AuditEntry.__table__  # type: ignore[attr-defined]
 _INSERT = sa.insert(_ENTRIES)
 
 
+# PostgreSQL, one entry: lock the head, advance it, hash and insert the entry in one statement
+# (one round trip). The head is read FOR UPDATE, so under READ COMMITTED a writer that waited
+# for the lock chains onto the head the other one committed, never onto the one it first saw.
+_APPEND_ONE = sa.text(
+    """
+WITH old AS (
+    SELECT seq, head_hash FROM audit_chain_head WHERE id = :head_id FOR UPDATE
+), head AS (
+    UPDATE audit_chain_head AS h
+    SET seq = old.seq + 1,
+        head_hash = encode(sha256(convert_to(
+            :before || old.head_hash || :middle || (old.seq + 1)::text || :after, 'UTF8')), 'hex')
+    FROM old
+    WHERE h.id = :head_id
+    RETURNING h.seq, h.head_hash, old.head_hash AS prev_hash
+)
+INSERT INTO audit_entries
+    (seq, at, event, actor, subject, municipality_code, details, prev_hash, entry_hash)
+SELECT head.seq, :at, :event, :actor, :subject, :municipality_code, :details,
+       head.prev_hash, head.head_hash
+FROM head
+"""
+).bindparams(sa.bindparam("at", type_=_ENTRIES.c.at.type))
+
+
+def _append_one_in_postgres(conn: sa.Connection, fields: EntryFields) -> None:
+    before, middle, after = _hash_parts(fields)
+    written = conn.execute(
+        _APPEND_ONE,
+        {
+            "head_id": HEAD_ROW_ID,
+            "before": before,
+            "middle": middle,
+            "after": after,
+            "at": fields.at,
+            "event": fields.event,
+            "actor": fields.actor,
+            "subject": fields.subject,
+            "municipality_code": fields.municipality_code,
+            "details": fields.details,
+        },
+    )
+    if written.rowcount != 1:
+        raise RuntimeError("audit_chain_head has no row: run the migrations (0007a)")
+
+
 def write_entries(conn: sa.Connection, entries: list[EntryFields]) -> None:
     """Chain `entries` onto the head and write them; the caller's transaction commits them."""
+    if conn.dialect.name == "postgresql" and len(entries) == 1:
+        _append_one_in_postgres(conn, entries[0])
+        return
     row = conn.execute(_ADVANCE, {"count": len(entries)}).one_or_none()
     if row is None:
         raise RuntimeError("audit_chain_head has no row: run the migrations (0007a)")
