@@ -17,6 +17,7 @@ import binascii
 import contextlib
 import logging
 import socket
+import sys
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -91,6 +92,13 @@ class AuthorityHTTPServer(ThreadingHTTPServer):
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up on a kept-alive connection (or a stop that shuts it) is
+        normal; anything else is logged, not printed to stderr by socketserver."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        log.exception("responder request from %s failed", client_address[0])
 
     def server_close(self) -> None:
         """Close the listening socket and every kept-alive connection: a stopped responder
