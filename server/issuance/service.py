@@ -666,19 +666,22 @@ class IssuanceDesk:
                 ).first()
                 if other is not None:
                     raise IdempotencyKeyReused("this idempotency key belongs to another copy")
-            if IssuanceState(row.state) is IssuanceState.RESERVED:
+            state = IssuanceState(row.state)
+            if state in (IssuanceState.RESERVED, IssuanceState.PRINTING):
                 subjects = [_get_resident(db, int(pk)) for pk in row.subject_pks.split(",")]
                 if suppressed_among(db, subjects):
-                    # Suppression set after the reservation: it stops issuance at once.
+                    # Suppression set after the reservation stops issuance at once, also a
+                    # retry of a copy rendered before it that the kiosk has not printed.
                     self._transition(db, row, IssuanceEvent.CANCEL, now, "suppressed")
                     db.commit()
                     raise NotAvailableHere()
+            if state is IssuanceState.RESERVED:
                 if now >= row.expires_at:
                     self._transition(db, row, IssuanceEvent.EXPIRE, now, "reservation expired")
                     db.commit()
                     raise ReservationExpired("the reservation has expired; choose again")
                 self._claim(db, row, idempotency_key, printer_id, now)
-            elif IssuanceState(row.state) is not IssuanceState.PRINTING:
+            elif state is not IssuanceState.PRINTING:
                 raise AlreadyFinal(f"this copy is already {row.state}")
             # What the copy needs is read in the claim's own transaction: one per call.
             try:

@@ -28,7 +28,8 @@ from server.bcl.models import BclFuhyoEntry, BclKosekiMember, BclTaxRecord
 from server.bcl.records import ResidentRecord, Sex
 from server.bcl.registers import KosekiMemberRecord
 from server.common.identity import KIOSK_ID_HEADER
-from server.db.models import Offering, Resident
+from server.db.models import Issuance, Offering, Resident
+from server.municipal.staff import StaffDesk
 from tests.integration.conftest import Bench
 
 KIND = issuance_pb2.CertificateKind
@@ -321,3 +322,36 @@ def test_koseki_is_not_issued_without_a_declared_koseki_server(bench: Bench) -> 
     assert offering(bench, token, KIND.CERTIFICATE_KIND_KOSEKI_ZENBU) is None
     err = refusal(lambda: reserve(bench, token, KIND.CERTIFICATE_KIND_KOSEKI_ZENBU, ["x"]))
     assert err.reason == "OFFERING_NOT_ALLOWED" and "戸籍 server" in err.message
+
+
+def test_suppression_set_before_a_retried_issue_stops_the_rendered_copy(bench: Bench) -> None:
+    """An Issue whose answer was lost has stored the rendered copy; if 交付抑止 is set before the
+    kiosk's retry (same idempotency key), the retry does not hand out the stored copy: it is
+    voided unprinted and the kiosk is told only that it is not available."""
+    me = bench.take()
+    token = session(bench, me)
+    juminhyo = offering(bench, token, KIND.CERTIFICATE_KIND_JUMINHYO)
+    assert juminhyo is not None
+    mine = [s.subject_id for s in juminhyo.eligible_subjects if s.is_self]
+    reserved = reserve(bench, token, KIND.CERTIFICATE_KIND_JUMINHYO, mine)
+    request = issuance_pb2.IssueRequest(
+        session_token=token,
+        reservation_id=reserved.reservation_id,
+        idempotency_key=f"retried-{reserved.reservation_id}",
+        printer_id="P1",
+    )
+    first = list(stub(bench).Issue(request, metadata=md(bench.kiosk_id)))
+    assert first  # rendered and stored; say the answer never reached the kiosk
+    desk = StaffDesk(bench.center.engine, clock=bench.clock)
+    _, staff = desk.create_account(bench.seeded.profile.code, "支援措置担当")
+    who = desk.authenticate(staff)
+    suppression = desk.suppress(who, resident_id=me.resident_id, note="DV支援措置")
+    try:
+        err = refusal(lambda: list(stub(bench).Issue(request, metadata=md(bench.kiosk_id))))
+    finally:
+        assert suppression.id is not None
+        desk.lift_suppression(who, suppression.id)
+    assert (err.code, err.reason) == (grpc.StatusCode.PERMISSION_DENIED, "NOT_AVAILABLE_AT_KIOSK")
+    with Session(bench.center.engine) as db:
+        row = db.get(Issuance, reserved.reservation_id)
+        assert row is not None and row.state == "voided" and row.pdf is None
