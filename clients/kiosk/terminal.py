@@ -30,9 +30,11 @@ at the counter, who hands the copy over (`konbini staff hand-over`). The visit e
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import dataclasses
 import hashlib
+import os
 import time
 import typing
 import uuid
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Protocol
 
 import grpc
+from google.protobuf.message import DecodeError
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 
@@ -783,18 +786,33 @@ class _Outbox:
     """Print reports the center has not acknowledged; on disk when given a path.
 
     One line per report: the serialized request in base64. Rewritten whole on each change (it
-    holds a handful of reports at most), through a temporary file and a rename.
+    holds a handful of reports at most), through a temporary file, fsync and a rename, so a
+    power cut leaves the old outbox or the new one. A line that cannot be read (a damaged
+    disk) does not stop the terminal: it is set aside in `<outbox>.unreadable` for the
+    operator, whose daily report to the center covers that copy.
     """
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
         self._requests: list[issuance_pb2.ReportPrintResultRequest] = []
-        if path is not None and path.exists():
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    self._requests.append(
-                        issuance_pb2.ReportPrintResultRequest.FromString(base64.b64decode(line))
-                    )
+        if path is None or not path.exists():
+            return
+        unreadable: list[str] = []
+        for line in path.read_text(errors="replace").splitlines():
+            if not line.strip():
+                continue
+            try:
+                request = issuance_pb2.ReportPrintResultRequest.FromString(
+                    base64.b64decode(line, validate=True)
+                )
+            except (binascii.Error, DecodeError):
+                unreadable.append(line)
+                continue
+            self._requests.append(request)
+        if unreadable:
+            with path.with_name(path.name + ".unreadable").open("a") as kept:
+                kept.writelines(line + "\n" for line in unreadable)
+            self._save()
 
     @property
     def requests(self) -> tuple[issuance_pb2.ReportPrintResultRequest, ...]:
@@ -812,9 +830,12 @@ class _Outbox:
         if self._path is None:
             return
         tmp = self._path.with_name(self._path.name + ".tmp")
-        tmp.write_text(
-            "".join(base64.b64encode(r.SerializeToString()).decode() + "\n" for r in self._requests)
-        )
+        with tmp.open("w") as f:
+            f.writelines(
+                base64.b64encode(r.SerializeToString()).decode() + "\n" for r in self._requests
+            )
+            f.flush()
+            os.fsync(f.fileno())
         tmp.replace(self._path)
 
 
