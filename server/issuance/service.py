@@ -764,7 +764,7 @@ class IssuanceDesk:
                 row = db.get(Issuance, issuance_id)
                 assert row is not None
                 doc = self._document(db, row, access)
-                assert doc.koseki is not None
+                assert doc.koseki is not None and access is not None  # a 戸籍 plan has both
                 linked = _linked_residents(db, access)
                 on_copy = [linked[n] for n in doc.koseki.subjects if n in linked]
                 withheld = bool(suppressed_among(db, on_copy))

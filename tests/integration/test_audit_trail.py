@@ -18,9 +18,8 @@ from server.audit.log import opaque_id
 from server.audit.verify import verify_chain
 from server.bcl.records import ResidentRecord
 from server.municipal.staff import StaffDesk
-from tests.integration.conftest import Bench
+from tests.integration.conftest import OSAKA, Bench
 from tests.integration.test_honseki_registration import (  # noqa: F401 (fixtures)
-    OSAKA,
     family_in_osaka,
     osaka,
     osaka_staff,

@@ -9,10 +9,9 @@ from konbini.staff.v1 import staff_pb2
 from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitStatus
 from hardware_sim.printer import KioskPrinter
 from server.kiosks.registry import KioskRegistry, counter_operator_id
-from tests.integration.conftest import Bench
+from tests.integration.conftest import OSAKA, Bench
 from tests.integration.test_certificates import pages_text
 from tests.integration.test_honseki_registration import (  # noqa: F401 (fixtures)
-    OSAKA,
     OSAKA_HONSEKI,
     bearer,
     family_in_osaka,

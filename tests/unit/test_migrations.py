@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from server.db.engine import make_engine, upgrade
 from server.db.all_models import METADATA as ALL_TABLES
+from server.db.engine import make_engine, upgrade
 
 
 def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:

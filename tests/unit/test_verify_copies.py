@@ -294,7 +294,7 @@ def test_text_nested_deeper_than_the_reader_walks_is_never_authentic(
     # inside is printed all the same, so a copy the reader cannot follow is no proof.
     pdf = renderer.render(juminhyo(), created_at=CREATED)
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    page = writer.pages[0]
+    page: Any = writer.pages[0]  # pypdf types its dictionaries' values loosely
     fonts = page["/Resources"]["/Font"]
     text = b"BT /F1 12 Tf 0 0 Td (VOID) Tj ET"
     inner = form(text, DictionaryObject({NameObject("/Font"): fonts}))
@@ -304,7 +304,7 @@ def test_text_nested_deeper_than_the_reader_walks_is_never_authentic(
     page["/Resources"]["/XObject"][NameObject("/Forged")] = writer._add_object(inner)
     extra = StreamObject()
     extra.set_data(b"q /Forged Do Q")
-    contents = page.get("/Contents")
+    contents: Any = page.get("/Contents")
     resolved = contents.get_object()
     parts = list(resolved) if isinstance(resolved, ArrayObject) else [contents]
     page[NameObject("/Contents")] = ArrayObject([*parts, writer._add_object(extra)])
@@ -321,7 +321,7 @@ def test_text_painted_as_a_tiling_pattern_is_detected(renderer: CertificateRende
     # A pattern cell is a content stream of its own: text in it is printed wherever it fills.
     pdf = renderer.render(juminhyo(), created_at=CREATED)
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    page = writer.pages[0]
+    page: Any = writer.pages[0]  # pypdf types its dictionaries' values loosely
     cell = form(
         b"BT /F1 12 Tf 0 0 Td (VOID) Tj ET",
         DictionaryObject({NameObject("/Font"): page["/Resources"]["/Font"]}),
@@ -342,7 +342,7 @@ def test_text_painted_as_a_tiling_pattern_is_detected(renderer: CertificateRende
     )
     extra = StreamObject()
     extra.set_data(b"q /Pattern cs /P9 scn 100 100 200 50 re f Q")
-    contents = page.get("/Contents")
+    contents: Any = page.get("/Contents")
     resolved = contents.get_object()
     parts = list(resolved) if isinstance(resolved, ArrayObject) else [contents]
     page[NameObject("/Contents")] = ArrayObject([*parts, writer._add_object(extra)])
@@ -424,9 +424,7 @@ def test_a_key_file_naming_one_key_for_two_municipalities_is_refused() -> None:
         lambda doc: json.dumps({**doc, "keys": [{"key_id": "00"}]}),
         lambda doc: json.dumps({**doc, "keys": "none"}),
         lambda doc: json.dumps([doc]),
-        lambda doc: json.dumps(
-            {**doc, "keys": [{**doc["keys"][0], "municipality_code": "13101"}]}
-        ),
+        lambda doc: json.dumps({**doc, "keys": [{**doc["keys"][0], "municipality_code": "13101"}]}),
         lambda doc: json.dumps({**doc, "keys": [{**doc["keys"][0], "public_key_pem": "x"}]}),
     ],
 )
