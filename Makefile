@@ -53,8 +53,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: setup
-	$(PY) -m mypy server hardware_sim clients tests
+# bench/ and load/ are checked too, against the extras they import (Locust, ReportLab).
+typecheck: setup $(STAMPS)/bench
+	$(PY) -m mypy server hardware_sim clients tests bench load
 
 protos: setup
 	$(PY) tools/gen_protos.py
