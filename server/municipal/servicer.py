@@ -310,6 +310,7 @@ class StaffServicer(staff_pb2_grpc.MunicipalityStaffServiceServicer):
             offered=view.offered,
         )
 
+
 class PortalServicer(portal_pb2_grpc.PortalServiceServicer):
     """What kiosks list: notices in force and whether service is open now."""
 
