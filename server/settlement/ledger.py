@@ -423,9 +423,7 @@ def post_issued_copy(db: Session, issuance: Issuance, now: datetime) -> Settleme
 def record_voided_copy(db: Session, issuance: Issuance, now: datetime, *, from_state: str) -> None:
     """Log a void (cancelled, expired or failed print): no money, no journal entry."""
     # A kiosk takes the fee when printing starts; a counter copy is paid only at hand-over.
-    paid = (
-        from_state == IssuanceState.PRINTING.value and issuance.channel == Channel.KIOSK.value
-    )
+    paid = from_state == IssuanceState.PRINTING.value and issuance.channel == Channel.KIOSK.value
     db.add(
         VoidedCopy(
             issuance_id=issuance.id,
