@@ -137,13 +137,22 @@ class Cluster:
                     raise
                 time.sleep(0.1)
 
+    def standby_script(self) -> Path:
+        """tools/pg_standby.sh, copied beside the clusters: the postgres user runs it, and the
+        checkout may sit where that user cannot read (a root-only temporary directory)."""
+        script = self.root / PG_STANDBY.name
+        if not script.exists():
+            shutil.copyfile(PG_STANDBY, script)
+            script.chmod(0o755)
+        return script
+
     def clone_standby(self, name: str = "west") -> Cluster:
         """A streaming-replication standby of this cluster, made by tools/pg_standby.sh."""
         port = free_port()
         datadir = self.root / f"{name}-data"
         run_as_owner(
             [
-                str(PG_STANDBY),
+                str(self.standby_script()),
                 "clone",
                 "--primary",
                 f"127.0.0.1:{self.port}",
@@ -160,7 +169,7 @@ class Cluster:
     def require_sync(self, standby: Cluster) -> None:
         run_as_owner(
             [
-                str(PG_STANDBY),
+                str(self.standby_script()),
                 "require-sync",
                 "--primary",
                 f"127.0.0.1:{self.port}",
@@ -170,7 +179,7 @@ class Cluster:
         )
 
     def promote(self) -> None:
-        run_as_owner([str(PG_STANDBY), "promote", "--datadir", str(self.datadir)])
+        run_as_owner([str(self.standby_script()), "promote", "--datadir", str(self.datadir)])
 
 
 def new_cluster(name: str = "east") -> Cluster:
