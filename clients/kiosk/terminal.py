@@ -197,6 +197,8 @@ SCREEN_TEXT: dict[VisitStatus, str] = {
 }
 # Counter mode, when the 受付票 itself did not print: the number is on the screen instead.
 SLIP_NOT_PRINTED = "受付票を印刷できませんでした。受付番号 {number} を窓口でお伝えください。"
+# Counter mode, when the center could not be told the copy printed: no reception number yet.
+RECEPTION_PENDING = "受付票を発行できませんでした。窓口で交付番号 {number} をお伝えください。"
 
 
 @dataclass(frozen=True)
@@ -759,11 +761,28 @@ class _CounterPurchase(_Purchase):
             return _outcome(VisitStatus.PRINT_FAILED)
         printed = t._printer.print_pdf(pdf)
         report = self._report(
-            header, printed=printed.ok, pages=printed.pages_printed, reason=printed.fault_name
+            header,
+            printed=printed.ok,
+            pages=printed.pages_printed,
+            reason=printed.fault_name,
+            keep_if_unheard=printed.ok,
         )
         if not printed.ok:  # void: the counter has nothing to hand over, nobody owes anything
             return _outcome(VisitStatus.PRINT_FAILED, issue_number=header.issue_number)
         on_step(KioskStep.PRINTED)
+        if report is None:
+            # The copy lies behind the counter, but only the center gives the reception number:
+            # the report waits in the outbox, and the resident gives the clerk the issue number.
+            return VisitOutcome(
+                VisitStatus.AWAITING_HANDOVER,
+                RECEPTION_PENDING.format(number=header.issue_number),
+                issue_number=header.issue_number,
+                fee_yen=header.fee_yen,
+                pages=header.page_count,
+                pdf=pdf,
+                fee_due_yen=header.fee_yen,
+                report_pending=True,
+            )
         slip_ok = bool(report.reception_slip_pdf) and slips.print_pdf(report.reception_slip_pdf).ok
         screen = SCREEN_TEXT[VisitStatus.AWAITING_HANDOVER]
         if not slip_ok:

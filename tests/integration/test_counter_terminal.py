@@ -13,6 +13,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import grpc
 import pypdf
@@ -472,3 +473,77 @@ def test_two_clerks_handing_over_the_same_copy_at_once_charge_it_once(
     assert results == ["ALREADY_HANDED_OVER", "handed over"]
     issuance_id, state, _ = issuance_of(bench, outcome.reception_number)
     assert state == "issued" and len(charged(bench, issuance_id)) == 1
+
+
+class _ReportsLost(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+    """The center cannot be reached for print reports while `down` is set."""
+
+    def __init__(self) -> None:
+        self.down = True
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        if self.down and details.method.endswith("/ReportPrintResult"):
+            raise _Unreachable()
+        return continuation(details, request)
+
+
+class _Unreachable(grpc.RpcError, grpc.Call):
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return "center unreachable (injected)"
+
+    def initial_metadata(self) -> Any:
+        return ()
+
+    def trailing_metadata(self) -> Any:
+        return ()
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> float:
+        return 0.0
+
+    def cancel(self) -> bool:
+        return False
+
+    def add_callback(self, callback: Any) -> bool:
+        return False
+
+
+def test_a_counter_copy_whose_report_is_lost_waits_for_the_clerk_instead_of_being_cancelled(
+    bench: Bench, counter_id: str, staff_token: str
+) -> None:
+    outage = _ReportsLost()
+    desk = CounterDesk(bench, counter_id)
+    desk.terminal = KioskTerminal(
+        grpc.intercept_channel(bench.channel_for(counter_id), outage),
+        kiosk_id=counter_id,
+        printer=desk.slips,
+        counter_printer=desk.counter,
+        sleep=lambda _s: None,
+    )
+    me = bench.take()
+    outcome = desk.terminal.visit(
+        bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO)
+    )
+    # Printed behind the counter; the resident is told to give the clerk the issue number.
+    assert outcome.status is VisitStatus.AWAITING_HANDOVER and outcome.report_pending
+    assert outcome.issue_number in outcome.screen and not outcome.reception_number
+    [(issuance_id, state)] = bench.sql(
+        "SELECT id, state FROM issuances WHERE issue_number = :n", n=outcome.issue_number
+    )
+    assert state == "printing"  # not cancelled
+
+    outage.down = False
+    assert desk.terminal.send_pending_reports() == 0
+    [(reception_number,)] = bench.sql(
+        "SELECT reception_number FROM counter_receptions WHERE issuance_id = :i", i=issuance_id
+    )
+    copy = staff(bench).HandOverCounterCopy(
+        staff_pb2.HandOverCounterCopyRequest(reception_number=str(reception_number)),
+        metadata=bearer(staff_token),
+    )
+    assert (copy.state, copy.issue_number) == ("issued", outcome.issue_number)
