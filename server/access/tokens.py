@@ -17,7 +17,7 @@ from server.access.caller import TOKEN_KINDS, Caller, CallerKind
 from server.access.models import AccessToken
 from server.common.clock import Clock
 from server.common.errors import InvalidArgument, NotFound
-from server.common.tokens import token_digest
+from server.common.tokens import new_secret, token_digest
 from server.db.models import Operator
 
 
@@ -38,7 +38,7 @@ class AccessTokens:
             if operator_id is not None and db.get(Operator, operator_id) is None:
                 raise NotFound(f"no operator {operator_id!r}")
             token_id = f"T{secrets.token_hex(6)}"
-            token = secrets.token_urlsafe(32)
+            token = new_secret()
             db.add(
                 AccessToken(
                     token_id=token_id,

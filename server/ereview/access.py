@@ -22,13 +22,13 @@ import hmac
 import json
 import os
 import re
-import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from server.common.errors import NotFound, PermissionDenied, Unauthenticated
+from server.common.tokens import new_secret
 
 CLIENT_HEADER = "konbini-ereview-client"
 AUTHORIZATION_HEADER = "authorization"
@@ -103,7 +103,7 @@ def new_client(
     client_id: str, name: str, municipalities: Iterable[str]
 ) -> tuple[EreviewClient, str]:
     """A client with a fresh secret; the secret is returned once and never stored."""
-    secret = secrets.token_urlsafe(32)
+    secret = new_secret()
     return EreviewClient(client_id, name, secret_digest(secret), frozenset(municipalities)), secret
 
 

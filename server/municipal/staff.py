@@ -25,7 +25,7 @@ from server.common.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from server.common.tokens import token_digest
+from server.common.tokens import new_secret, token_digest
 from server.db.models import Municipality, Offering, Resident
 from server.issuance.documents import CertificateKind
 from server.issuance.tax import KIOSK_TAX_YEARS, TaxYears
@@ -99,7 +99,7 @@ class StaffDesk:
             if db.get(Municipality, municipality_code) is None:
                 raise NotFound(f"municipality {municipality_code} is not onboarded")
             staff_id = f"S{municipality_code}-{secrets.token_hex(4)}"
-            token = secrets.token_urlsafe(32)
+            token = new_secret()
             db.add(
                 StaffAccount(
                     staff_id=staff_id,
