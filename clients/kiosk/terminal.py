@@ -36,7 +36,6 @@ import dataclasses
 import hashlib
 import os
 import time
-import typing
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -647,28 +646,6 @@ class _Purchase:
             pdf=pdf,
             paid_yen=self._paid,
         )
-
-    @typing.overload
-    def _report(
-        self,
-        header: issuance_pb2.IssueHeader,
-        *,
-        printed: bool,
-        pages: int,
-        reason: str,
-        keep_if_unheard: typing.Literal[False] = False,
-    ) -> issuance_pb2.ReportPrintResultResponse: ...
-
-    @typing.overload
-    def _report(
-        self,
-        header: issuance_pb2.IssueHeader,
-        *,
-        printed: bool,
-        pages: int,
-        reason: str,
-        keep_if_unheard: bool,
-    ) -> issuance_pb2.ReportPrintResultResponse | None: ...
 
     def _report(
         self,
