@@ -28,6 +28,7 @@ from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, Visi
 from hardware_sim.authority.ca import JpkiAuthority
 from hardware_sim.authority.responder import ResponderHandle, serve_in_thread
 from hardware_sim.card.applet import JpkiApplet
+from hardware_sim.card.credentials import CardCredentials
 from hardware_sim.card.reader import InProcessReader
 from hardware_sim.printer import KioskPrinter, PrinterFault
 from server.app import Center, create_server
@@ -40,6 +41,7 @@ from tests.faults.conftest import Recorder
 from tests.faults.kiosks import EmulatedKiosk, KioskNotebook, Plan
 from tests.faults.pgcluster import free_port
 from tests.faults.world import CenterProcess, Seeded, seed, write_anchor
+from tests.lost_reports import LoseReportsWhile, Lost
 from tests.pki import test_authority
 
 
@@ -212,32 +214,12 @@ def test_a_late_report_from_another_kiosk_is_refused(bench: Bench) -> None:
     assert charges(bench.center.engine, record.issuance_id) == ("printing", 0, 0)
 
 
-class _Lost(grpc.RpcError, grpc.Call):
-    """What a kiosk sees when the connection drops: UNAVAILABLE, no details."""
-
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.UNAVAILABLE
-
-    def details(self) -> str:
-        return "connection lost (injected)"
-
-    def initial_metadata(self) -> Any:
-        return ()
-
-    def trailing_metadata(self) -> Any:
-        return ()
-
-    def is_active(self) -> bool:
-        return False
-
-    def time_remaining(self) -> float:
-        return 0.0
-
-    def cancel(self) -> bool:
-        return False
-
-    def add_callback(self, callback: Callable[[], None]) -> bool:
-        return False
+def _reader(card: CardCredentials) -> InProcessReader:
+    """The resident's card on the kiosk's reader, connected."""
+    reader = InProcessReader()
+    reader.insert(JpkiApplet(card))
+    reader.connect()
+    return reader
 
 
 class _LoseFirstReport(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
@@ -252,7 +234,7 @@ class _LoseFirstReport(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-a
             self.lost += 1
             if self.after_commit:
                 continuation(details, request).result()
-            raise _Lost()
+            raise Lost()
         return continuation(details, request)
 
 
@@ -265,9 +247,7 @@ def test_the_kiosk_terminal_reports_again_instead_of_cancelling_a_printed_copy(
     )
     card = bench.seeded.cards[0]
     pauses: list[float] = []
-    reader = InProcessReader()
-    reader.insert(JpkiApplet(card))
-    reader.connect()
+    reader = _reader(card)
     try:
         terminal = KioskTerminal(
             channel,
@@ -286,27 +266,13 @@ def test_the_kiosk_terminal_reports_again_instead_of_cancelling_a_printed_copy(
     assert charges(bench.center.engine, issuance_id) == ("issued", 1, 1)
 
 
-class _LoseReportsWhile(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
-    """Every ReportPrintResult is lost while `down` is set: the center is out of reach."""
-
-    def __init__(self) -> None:
-        self.down = True
-
-    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        if self.down and details.method.endswith("/ReportPrintResult"):
-            raise _Lost()
-        return continuation(details, request)
-
-
 def test_a_printed_copy_the_center_cannot_hear_of_waits_in_the_outbox_and_is_charged_once(
     bench: Bench, tmp_path: Path
 ) -> None:
-    outage = _LoseReportsWhile()
+    outage = LoseReportsWhile()
     channel = grpc.intercept_channel(grpc.insecure_channel(bench.target), outage)
     card = bench.seeded.cards[0]
-    reader = InProcessReader()
-    reader.insert(JpkiApplet(card))
-    reader.connect()
+    reader = _reader(card)
     outbox = tmp_path / "outbox"
     try:
         terminal = KioskTerminal(
@@ -345,12 +311,10 @@ def test_a_printed_copy_the_center_cannot_hear_of_waits_in_the_outbox_and_is_cha
 def test_a_copy_that_did_not_print_is_still_cancelled_when_its_report_is_lost(
     bench: Bench,
 ) -> None:
-    outage = _LoseReportsWhile()
+    outage = LoseReportsWhile()
     channel = grpc.intercept_channel(grpc.insecure_channel(bench.target), outage)
     card = bench.seeded.cards[0]
-    reader = InProcessReader()
-    reader.insert(JpkiApplet(card))
-    reader.connect()
+    reader = _reader(card)
     printer = KioskPrinter("P1")
     printer.inject_mid_job(PrinterFault.JAM)
     try:
@@ -372,12 +336,10 @@ def test_a_pending_report_outlasts_a_suspension_of_its_kiosk(bench: Bench, tmp_p
     """A kiosk-level refusal (the operator suspended the kiosk for a while) says nothing about
     the copy: the printed copy's report stays in the outbox and settles it once the kiosk is
     back, instead of being dropped and the copy voided and refunded while the resident has it."""
-    outage = _LoseReportsWhile()
+    outage = LoseReportsWhile()
     channel = grpc.intercept_channel(grpc.insecure_channel(bench.target), outage)
     card = bench.seeded.cards[0]
-    reader = InProcessReader()
-    reader.insert(JpkiApplet(card))
-    reader.connect()
+    reader = _reader(card)
     kiosk_id = bench.seeded.kiosk_ids[0]
     registry = KioskRegistry(bench.center.engine)
     try:

@@ -13,7 +13,6 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import grpc
 import pypdf
@@ -42,6 +41,7 @@ from server.settlement.periods import Month
 from server.settlement.reconcile import reconcile_month
 from server.settlement.statements import statistics
 from tests.integration.conftest import YOKOHAMA, Bench, add_yokohama
+from tests.lost_reports import LoseReportsWhile
 
 OTHER_TOWN = YOKOHAMA  # onboarded below; the bench's residents do not live there
 
@@ -475,48 +475,10 @@ def test_two_clerks_handing_over_the_same_copy_at_once_charge_it_once(
     assert state == "issued" and len(charged(bench, issuance_id)) == 1
 
 
-class _ReportsLost(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
-    """The center cannot be reached for print reports while `down` is set."""
-
-    def __init__(self) -> None:
-        self.down = True
-
-    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        if self.down and details.method.endswith("/ReportPrintResult"):
-            raise _Unreachable()
-        return continuation(details, request)
-
-
-class _Unreachable(grpc.RpcError, grpc.Call):
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.UNAVAILABLE
-
-    def details(self) -> str:
-        return "center unreachable (injected)"
-
-    def initial_metadata(self) -> Any:
-        return ()
-
-    def trailing_metadata(self) -> Any:
-        return ()
-
-    def is_active(self) -> bool:
-        return False
-
-    def time_remaining(self) -> float:
-        return 0.0
-
-    def cancel(self) -> bool:
-        return False
-
-    def add_callback(self, callback: Any) -> bool:
-        return False
-
-
 def test_a_counter_copy_whose_report_is_lost_waits_for_the_clerk_instead_of_being_cancelled(
     bench: Bench, counter_id: str, staff_token: str
 ) -> None:
-    outage = _ReportsLost()
+    outage = LoseReportsWhile()
     desk = CounterDesk(bench, counter_id)
     desk.terminal = KioskTerminal(
         grpc.intercept_channel(bench.channel_for(counter_id), outage),
