@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 
 from bench.pdf_render import CREATED, sample_documents
+from bench.seal_cost import OneKey
 from hardware_sim.authority.ca import JpkiAuthority
 from server.auth.certs import verify_certificate, verify_challenge_signature
 from server.auth.revocation import OcspChecker
@@ -32,16 +33,6 @@ from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.verify.keys import SealSigner
 from server.verify.seal import CopySealer
 from tests.pki import issue_test_card, pooled_key_source
-
-
-class _OneSealKey:
-    """The center's key store reduced to one municipality's key, already loaded."""
-
-    def __init__(self, signer: SealSigner) -> None:
-        self._signer = signer
-
-    def signer(self, municipality_code: str) -> SealSigner:
-        return self._signer
 
 
 def _cpu_ms(fn: Callable[[], object], repeat: int) -> float:
@@ -92,7 +83,7 @@ def measure(*, repeat: int = 200, font: Path = DEFAULT_FONT) -> dict[str, Any]:
     docs = sample_documents(repeat)
     seal_signer = SealSigner(docs[0].municipality.code, ec.generate_private_key(ec.SECP256R1()))
     renderer = CertificateRenderer(
-        RendererConfig(font_path=font), sealer=CopySealer(_OneSealKey(seal_signer))
+        RendererConfig(font_path=font), sealer=CopySealer(OneKey(seal_signer))
     )
     for doc in docs[:5]:
         renderer.render(doc, created_at=CREATED)

@@ -37,7 +37,9 @@ from server.verify.seal import CopySealer, seal_payload
 RESULTS = Path(__file__).with_name("verify-results.json")
 
 
-class _OneKey:
+class OneKey:
+    """The center's key store reduced to one municipality's key, already loaded."""
+
     def __init__(self, signer: SealSigner) -> None:
         self._signer = signer
 
@@ -62,7 +64,7 @@ def measure(*, renders: int = 200, font: Path = DEFAULT_FONT) -> dict[str, Any]:
     docs = sample_documents(renders)
     signer = SealSigner(docs[0].municipality.code, ec.generate_private_key(ec.SECP256R1()))
     plain = CertificateRenderer(RendererConfig(font_path=font))
-    sealed = CertificateRenderer(RendererConfig(font_path=font), sealer=CopySealer(_OneKey(signer)))
+    sealed = CertificateRenderer(RendererConfig(font_path=font), sealer=CopySealer(OneKey(signer)))
 
     def render(r: CertificateRenderer, d: CertificateDocument) -> bytes:
         return r.render(d, created_at=CREATED)
