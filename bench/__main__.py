@@ -29,7 +29,7 @@ from cryptography import x509
 
 from bench import floor, pdf_render, revocation, sql_count
 from bench.load_run import LoadSettings, run_load
-from bench.report import table
+from bench.report import cpu_budget, table
 from bench.stack import Stack, create_postgres_database, drop_postgres_database, prepare
 from hardware_sim.authority.ca import AUTH_CA_CERT_FILE
 from server.multiproc import available_cores
@@ -155,6 +155,14 @@ def main(argv: list[str] | None = None) -> int:
             out.write_text(json.dumps(existing, indent=1, ensure_ascii=False) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    floor_ms = center.get("floor", {}).get("floor_cpu_ms_per_issuance")
+    for key in ("load_sqlite", "load_postgres"):
+        run = center.get(key)
+        budget = cpu_budget(run, floor_ms) if isinstance(run, dict) else None
+        if budget is not None and run is not None:
+            run["cpu_budget"] = budget
+    existing["center"] = center
+    out.write_text(json.dumps(existing, indent=1, ensure_ascii=False) + "\n")
     print(table(center))
     print(f"\nwritten to {out}")
     return 0

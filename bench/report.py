@@ -15,6 +15,37 @@ def quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+def cpu_budget(run: dict[str, Any], floor_ms: float | None) -> dict[str, float] | None:
+    """Where a completed issuance's CPU went on the whole machine, and the ceiling that sets.
+
+    Every program of the run shares the same cores (center, database server, JPKI authority,
+    load generator), so a complete issuance costs the sum of their CPU per issuance and the
+    machine cannot issue more than `cores × 1000 / that sum` per second, however the work is
+    scheduled. `floor_ceiling_per_s` is the same bound if the center did only its floor work
+    and everything else stayed as measured: the headroom left by removing overhead alone.
+    """
+    issued = run.get("issued") or 0
+    cores = run.get("machine_cores") or 0
+    if not issued or not cores or "server_cpu_ms_per_issuance" not in run:
+        return None
+    sessions_per_issued = run.get("sessions", issued) / issued
+    parts = {
+        "center_ms": float(run["server_cpu_ms_per_issuance"]),
+        "database_server_ms": float(run.get("database_server_cpu_ms_per_issuance", 0.0)),
+        "authority_ms": float(run.get("authority_cpu_ms_per_issuance", 0.0)),
+        "load_generator_ms": float(run.get("loadgen_cpu_ms_per_session", 0.0))
+        * sessions_per_issued,
+    }
+    total = sum(parts.values())
+    out = {k: round(v, 2) for k, v in parts.items()}
+    out["total_ms"] = round(total, 2)
+    out["ceiling_per_s"] = round(cores * 1e3 / total, 1) if total else 0.0
+    if floor_ms:
+        rest = total - parts["center_ms"] - parts["database_server_ms"] + floor_ms
+        out["floor_ceiling_per_s"] = round(cores * 1e3 / rest, 1)
+    return out
+
+
 def _verdict(ok: bool | None) -> str:
     return "" if ok is None else ("met" if ok else "NOT met")
 
@@ -65,6 +96,16 @@ def table(center: dict[str, Any]) -> str:
                     f"{cpu:.1f}",
                     f"≤ 2 × floor {floor:.1f}",
                     _verdict(cpu <= TARGET_OVERHEAD * floor),
+                )
+            )
+        budget = cpu_budget(run, floor)
+        if budget:
+            rows.append(
+                (
+                    f"{name}: machine CPU ms/issuance (all programs)",
+                    f"{budget['total_ms']:.1f}",
+                    f"ceiling {budget['ceiling_per_s']:.0f}/s on {run['machine_cores']} cores",
+                    "",
                 )
             )
         peak = run.get("server_rss_mb_peak_sampled")

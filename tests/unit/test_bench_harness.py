@@ -9,7 +9,7 @@ import pypdf
 import pytest
 
 from bench.profiling import summarise
-from bench.report import quantile, table
+from bench.report import cpu_budget, quantile, table
 from clients.kiosk.terminal import VisitStatus
 from load.scenario import Manifest, Mix, Resident, SessionResult, split
 
@@ -144,3 +144,42 @@ def test_the_manifest_keeps_phones_the_portal_the_bcl_export_and_the_counters(
     loaded = Manifest.load(tmp_path)
     assert loaded.residents == people and loaded.residents[0].phone_file == ""
     assert (loaded.ereview, loaded.bcl, loaded.counters) == (ereview, bcl, counters)
+
+
+def test_the_cpu_budget_adds_every_program_on_the_machine_and_bounds_the_rate() -> None:
+    # The SQLite run at 81fe5a5: 1,280 copies in 1,298 sessions on two cores.
+    run = {
+        "issued": 1280,
+        "sessions": 1298,
+        "machine_cores": 2,
+        "server_cpu_ms_per_issuance": 58.0,
+        "database_server_cpu_ms_per_issuance": 0.0,
+        "authority_cpu_ms_per_issuance": 1.0,
+        "loadgen_cpu_ms_per_session": 6.4,
+    }
+    budget = cpu_budget(run, floor_ms=14.0)
+    assert budget is not None
+    assert budget["load_generator_ms"] == round(6.4 * 1298 / 1280, 2)
+    assert budget["total_ms"] == round(58.0 + 1.0 + 6.4 * 1298 / 1280, 2)
+    # Two cores cannot finish more than 2,000 CPU-ms of work per second.
+    assert budget["ceiling_per_s"] == round(2000 / budget["total_ms"], 1)
+    # With only the floor left in the center, the rest of the machine still caps the rate.
+    assert budget["floor_ceiling_per_s"] == round(2000 / (14.0 + 1.0 + 6.4 * 1298 / 1280), 1)
+    assert "ceiling" in table(
+        {
+            "floor": {"floor_cpu_ms_per_issuance": 14.0},
+            "load_sqlite": {
+                **run,
+                "concurrency": 16,
+                "duration_s": 60,
+                "issuances_per_s": 21.3,
+                "p50_ms": 455,
+                "p99_ms": 3305,
+                "errors": 0,
+            },
+        }
+    )
+
+
+def test_no_cpu_budget_without_an_issued_copy() -> None:
+    assert cpu_budget({"issued": 0, "machine_cores": 2}, floor_ms=14.0) is None
