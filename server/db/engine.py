@@ -11,10 +11,25 @@ the upgrade from a read lock. `read_session` starts a deferred BEGIN: under WAL 
 lock at all, so the many read-only transactions of a kiosk session (the gate, menus) never
 queue behind writers. A read session refuses any statement that could write
 (`ReadOnlyTransaction`), so a read that grows a write cannot silently lose the IMMEDIATE.
+
+On SQLite, writers also queue in the kernel before BEGIN IMMEDIATE (`_WriterLock`): a
+per-process lock for the database file, then an exclusive `flock` on a file beside it
+(`<db>.writer`), both blocking, let go of right after the database ends the transaction. SQLite's
+own busy handler sleeps in growing steps (up to 100 ms) between attempts, so writers from
+several threads and processes queued by polling, leaving the cores idle while the lock was free;
+the kernel hands the lock to the next waiter when it is let go. Every program that opens the
+file through `make_engine` (the center's workers, the CLI, a BCL upload) takes the same lock;
+busy_timeout stays as the safety net for anything else that writes the file.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import queue
+import sqlite3
+import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -30,30 +45,48 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _READ_ONLY = "konbini_read_only"  # an execution option of the connections of `read_session`
 # Statements a read-only transaction may run; anything else could write.
 _READ_VERBS = frozenset({"SELECT", "BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SHOW", "SET"})
+# How long a SQLite writer waits for the write lock (ours, then SQLite's busy handler).
+BUSY_TIMEOUT_S = 30
 
 
 class ReadOnlyTransaction(RuntimeError):
     """A statement that may write was run in a `read_session`: a bug, use `write_session`."""
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine with the connection settings this service relies on."""
+def make_engine(url: str, *, echo: bool = False, writer_lock: bool = True) -> Engine:
+    """An engine with the connection settings this service relies on.
+
+    `writer_lock` (SQLite only): queue writers on the file's `_WriterLock`; False leaves them to
+    SQLite's busy handler alone, as before (for `bench.sqlite_writers`, which compares both)."""
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    lock: _WriterLock | None = None
     if url.startswith("sqlite"):
         # Threads of the gRPC pool share the file; writers wait instead of failing at once.
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": BUSY_TIMEOUT_S,
+            "factory": _SQLiteConnection,
+        }
         if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
             raise ValueError("use a SQLite file, not :memory: (several connections must share it)")
         db_path = sa.engine.make_url(url).database
         if db_path:
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            if writer_lock and not db_path.startswith("file:"):  # a URI filename: busy handler only
+                lock = _writer_lock(db_path)
     else:
         kwargs["pool_pre_ping"] = True
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 20
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+
+        def on_connect(dbapi_conn: Any, _record: Any) -> None:
+            _sqlite_pragmas(dbapi_conn)
+            if isinstance(dbapi_conn, _SQLiteConnection):
+                dbapi_conn.writer_lock = lock
+
+        sa.event.listen(engine, "connect", on_connect)
         # pysqlite's own transaction handling defers BEGIN; take control so that every
         # transaction that may write starts with BEGIN IMMEDIATE and a read-then-write cannot
         # deadlock, and only the read-only ones (`read_session`) are deferred.
@@ -97,18 +130,232 @@ def _refuse_writes_when_read_only(
         raise ReadOnlyTransaction(f"{verb} in a read-only session; use write_session")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cur.close()
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN" if _is_read_only(conn) else "BEGIN IMMEDIATE")
+    if _is_read_only(conn):
+        conn.exec_driver_sql("BEGIN")  # deferred: under WAL no lock, so not ours either
+        return
+    dbapi_conn = conn.connection.dbapi_connection
+    if not isinstance(dbapi_conn, _SQLiteConnection):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    dbapi_conn.take_writer_lock()
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        dbapi_conn.let_go_if_ended()  # BEGIN failed: no transaction holds it
+        raise
+
+
+class _SQLiteConnection(sqlite3.Connection):
+    """pysqlite's connection, holding its file's `_WriterLock` from before BEGIN IMMEDIATE until
+    the database has ended that transaction: SQLAlchemy's `commit` and `rollback` events come
+    before the DBAPI call, and the pool's `checkin` only when the connection goes back, so the
+    lock is let go of here, after `commit()`, `rollback()` (also the pool's reset) or `close()`
+    (also an invalidated connection) returns — exactly once, by whichever comes first."""
+
+    writer_lock: _WriterLock | None = None  # the file's, set on connect; None: busy handler only
+    _held: _WriterLock | None = None
+
+    def take_writer_lock(self) -> None:
+        lock = self.writer_lock
+        if lock is None or self._held is not None:
+            return
+        if not lock.acquire(BUSY_TIMEOUT_S):
+            orig = sqlite3.OperationalError("database is locked")  # what SQLite says at timeout
+            orig.sqlite_errorcode = sqlite3.SQLITE_BUSY
+            orig.sqlite_errorname = "SQLITE_BUSY"
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, orig)
+        self._held = lock
+
+    def let_go_if_ended(self) -> None:
+        if self._held is None:
+            return
+        try:
+            ended = not self.in_transaction
+        except sqlite3.ProgrammingError:  # closed: its transaction is gone
+            ended = True
+        if ended:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.let_go_if_ended()  # a failed COMMIT leaves the transaction, and the lock, open
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.let_go_if_ended()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._let_go()
+
+    def __del__(self) -> None:  # dropped without close(): SQLite rolls back, so let go too
+        self._let_go()
+
+
+class _WriterLock:
+    """One writer at a time on one SQLite file across threads and processes, queued in the
+    kernel: a `threading.Lock` orders this process's writers, then an exclusive `flock` on
+    `<db>.writer` orders the processes (the kernel drops it if a process dies). Neither blocking
+    call takes a timeout, so the `flock` wait runs in a helper thread while the writer waits
+    for it with one; a writer that gives up leaves the helper to let go of the lock as soon as
+    it gets it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._reset()
+
+    def _reset(self) -> None:
+        self._mutex = threading.Lock()
+        self._fd = -1
+        self._close_fd: weakref.finalize[[int], _WriterLock] | None = None
+        self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self._helper: threading.Thread | None = None
+        self._helper_state = threading.Lock()
+
+    def acquire(self, timeout: float) -> bool:
+        """Whether this thread got the lock within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        if not self._mutex.acquire(timeout=timeout):
+            return False
+        try:
+            if self._fd < 0:
+                self._fd = _open_lock_file(self.path + ".writer")
+                self._close_fd = weakref.finalize(self, os.close, self._fd)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                pass  # another process writes: wait in the kernel
+            request = _Request()
+            self._ask_helper(request)
+        except BaseException:
+            self._mutex.release()
+            raise
+        if request.done.wait(max(0.0, deadline - time.monotonic())) or not request.abandon():
+            if request.error is not None:
+                self._mutex.release()
+                raise request.error
+            return True
+        return False  # the helper lets go when the kernel grants it
+
+    def release(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
+
+    def _ask_helper(self, request: _Request) -> None:
+        with self._helper_state:
+            self._requests.put(request)
+            if self._helper is None:
+                self._helper = threading.Thread(
+                    target=self._serve, name=f"sqlite-writer-lock {self.path}", daemon=True
+                )
+                self._helper.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                request = self._requests.get(timeout=10)
+            except queue.Empty:
+                with self._helper_state:  # idle: end, unless a request came meanwhile
+                    if self._requests.empty():
+                        self._helper = None
+                        return
+                continue
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                request.error = exc
+                if not request.grant():
+                    self._mutex.release()
+                continue
+            if not request.grant():
+                self.release()
+
+
+class _Request:
+    """One wait for the `flock`, granted by the helper or abandoned by the writer: whichever
+    comes first decides who lets go of the lock."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: OSError | None = None
+        self._decided = threading.Lock()
+        self._abandoned = False
+        self._granted = False
+
+    def grant(self) -> bool:
+        with self._decided:
+            if self._abandoned:
+                return False
+            self._granted = True
+        self.done.set()
+        return True
+
+    def abandon(self) -> bool:
+        with self._decided:
+            if self._granted:
+                return False
+            self._abandoned = True
+            return True
+
+
+def _open_lock_file(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except PermissionError:  # another user's file: flock needs no write access
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+# One lock per database file per process, shared by every engine on that file.
+_writer_locks: weakref.WeakValueDictionary[str, _WriterLock] = weakref.WeakValueDictionary()
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(db_path: str) -> _WriterLock:
+    path = os.path.realpath(db_path)
+    with _writer_locks_guard:
+        found = _writer_locks.get(path)
+        if found is None:
+            found = _writer_locks[path] = _WriterLock(path)
+        return found
+
+
+def _forget_writer_locks_after_fork() -> None:
+    # A forked child shares the parent's open lock files (and so its flocks) and may have
+    # copied a mutex held by a parent thread: it starts afresh, leaving the parent's files be.
+    global _writer_locks_guard
+    _writer_locks_guard = threading.Lock()
+    for lock in list(_writer_locks.values()):
+        if lock._close_fd is not None:
+            lock._close_fd()  # this copy only: the parent's flock stays until it lets go
+        lock._reset()
+
+
+os.register_at_fork(after_in_child=_forget_writer_locks_after_fork)
 
 
 def alembic_config(url: str) -> Config:
