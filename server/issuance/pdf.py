@@ -31,23 +31,37 @@ from __future__ import annotations
 import copy
 import functools
 import io
+import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
-from fontTools import ttLib  # type: ignore[import-untyped]
+import numpy as np
+from fontTools import subset as ftsubset  # type: ignore[import-untyped]
+from fontTools import ttLib
 from fontTools.ttLib.tables._c_m_a_p import CmapSubtable  # type: ignore[import-untyped]
 from fontTools.ttLib.tables._g_l_y_f import Glyph  # type: ignore[import-untyped]
 from fpdf import FPDF
-from fpdf.enums import PDFResourceType
+from fpdf.enums import PDFResourceType, TextMode
 from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.image_datastructures import ImageCache, RasterImageInfo
 from fpdf.image_parsing import preload_image
-from fpdf.output import stream_content_for_raster_image
+from fpdf.output import (
+    CIDSystemInfo,
+    OutputProducer,
+    PDFFont,
+    PDFFontStream,
+    PDFType3Font,
+    _build_cmap_blocks,
+    _tt_font_widths,
+    stream_content_for_raster_image,
+)
+from fpdf.syntax import Name, PDFArray, PDFContentStream
+from fpdf.util import escape_parens
 from PIL import Image, ImageDraw, ImageFont
 
 from server.issuance.documents import CertificateDocument
@@ -139,6 +153,75 @@ class _Font:
         self._index = {name: i for i, name in enumerate(self._glyph_order)}
         # .notdef, .null, CR, space: the subsetter always keeps the first four glyphs.
         self._always = frozenset(self._glyph_order[:4])
+        self._tables = _static_tables(self._data)
+
+    def program(self, coded: dict[int, tuple[str, tuple[int, ...]]]) -> bytes:
+        """The embedded font program of one document, written directly (no fontTools).
+
+        `coded` maps each character code of the document (fpdf2's subset numbering) to the
+        glyph's name and the characters it stands for. Glyph i of the program is the glyph of
+        code i, so the PDF needs no CIDToGIDMap (Identity); codes no glyph uses get an empty
+        glyph. The glyph programs are the font's own stored bytes; composite glyphs (IPAex has
+        none) bring their parts after the coded glyphs, with the parts' indices renumbered.
+        """
+        names: list[str | None] = [None] * (max(coded) + 1)
+        for code, (glyph_name, _) in coded.items():
+            names[code] = glyph_name
+        index = {name: i for i, name in enumerate(names) if name is not None}
+        if self._components:
+            pending = [n for n in names if n is not None and n in self._components]
+            while pending:
+                for part in self._components.get(pending.pop(), ()):
+                    if part not in index:
+                        index[part] = len(names)
+                        names.append(part)
+                        pending.append(part)
+        count = len(names)
+
+        glyphs = bytearray()
+        offsets = [0]
+        metrics: list[int] = []
+        order = self._glyph_order
+        for name in names:
+            if name is None:
+                metrics += (0, 0)
+            else:
+                data = self._glyph_data[name]
+                if name in self._components:
+                    data = _renumber_components(data, lambda g: index[order[g]])
+                glyphs += data
+                glyphs += b"\0" * (-len(data) % 4)
+                metrics += self._metrics[name]
+            offsets.append(len(glyphs))
+
+        chars = sorted((u, code) for code, (_, unicodes) in coded.items() for u in unicodes if u)
+        tables = dict(self._tables)
+        head = bytearray(tables["head"])
+        struct.pack_into(">I", head, 8, 0)  # checkSumAdjustment: `_sfnt` sets it
+        struct.pack_into(">h", head, 50, 1)  # long loca offsets
+        tables["head"] = bytes(head)
+        hhea = bytearray(tables["hhea"])
+        struct.pack_into(">H", hhea, 34, count)  # every glyph has its full metrics
+        tables["hhea"] = bytes(hhea)
+        maxp = bytearray(tables["maxp"])
+        struct.pack_into(">H", maxp, 4, count)
+        tables["maxp"] = bytes(maxp)
+        os2 = bytearray(tables["OS/2"])
+        bmp = [u for u, _ in chars if u <= 0xFFFF] or [0]
+        struct.pack_into(">HH", os2, 64, min(bmp), max(bmp))
+        tables["OS/2"] = bytes(os2)
+        tables["glyf"] = bytes(glyphs)
+        tables["loca"] = struct.pack(f">{count + 1}I", *offsets)
+        tables["hmtx"] = struct.pack(">" + "Hh" * count, *metrics)
+        tables["cmap"] = _cmap_table(chars)
+        return _sfnt(tables)
+
+    def encoded(self, font: TTFFont, ch: str) -> str:
+        """`ch` as fpdf2's `encode_text` writes it: its subset code, two escaped bytes."""
+        code = font.subset.pick(ord(ch))
+        if code is None:  # the layout refuses a document with such a character
+            return ""
+        return escape_parens(chr(code).encode("utf-16-be").decode("latin-1"))
 
     def has_glyph(self, ch: str) -> bool:
         return ord(ch) in self._template.cmap
@@ -147,12 +230,16 @@ class _Font:
         font = copy.copy(self._template)
         font.i = len(pdf.fonts) + 1
         font.desc = copy.copy(self._template.desc)  # the output numbers and fills it in
-        # No bounding-box recalculation: glyphs are copied as stored, not decoded and re-encoded.
-        tt = ttLib.TTFont(
-            io.BytesIO(self._data), lazy=True, recalcTimestamp=False, recalcBBoxes=False
-        )
-        tt.setGlyphOrder(list(self._glyph_order))
-        font.ttfont = tt
+        if isinstance(pdf, _Pdf):
+            # `_Pdf` writes the font program itself (`program`): no fontTools font to subset.
+            pdf.faces[self.family] = self
+        else:
+            # No bounding-box recalculation: glyphs are copied as stored, not re-encoded.
+            tt = ttLib.TTFont(
+                io.BytesIO(self._data), lazy=True, recalcTimestamp=False, recalcBBoxes=False
+            )
+            tt.setGlyphOrder(list(self._glyph_order))
+            font.ttfont = tt
         font.subset = SubsetMap(font)
         font.missing_glyphs = []
         font.biggest_size_pt = 0
@@ -212,6 +299,117 @@ class _TrimmedGlyph(Glyph):  # type: ignore[misc]
             super().trim(remove_hinting=True, extended=extended)
 
 
+# The tables of the embedded program that do not depend on the glyphs used.
+_STATIC_TABLES = ("head", "hhea", "maxp", "name", "post", "cvt ", "fpgm", "prep", "gasp")
+
+
+def _static_tables(data: bytes) -> dict[str, bytes]:
+    """What fpdf2's fontTools subset keeps of the glyph-independent tables, computed once.
+
+    The font is subset once to .notdef exactly as fpdf2 subsets it for every document; its
+    header, name and hinting tables are then reused as bytes. OS/2 is the font's own (the
+    subset would clear its Unicode ranges to those of .notdef); `program` sets its first and
+    last character.
+    """
+    tt = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False)
+    options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True)
+    options.drop_tables += ["FFTM", "hdmx", "meta", "sbix", "SVG ", "CPAL", "COLR"]  # as fpdf2
+    subsetter = ftsubset.Subsetter(options)
+    subsetter.populate(glyphs=[".notdef"])
+    subsetter.subset(tt)
+    out = io.BytesIO()
+    tt.save(out)
+    subset = ttLib.TTFont(io.BytesIO(out.getvalue()), lazy=True)
+    tables = {tag: bytes(subset.reader[tag]) for tag in _STATIC_TABLES if tag in subset.reader}
+    tables["OS/2"] = bytes(ttLib.TTFont(io.BytesIO(data), lazy=True).reader["OS/2"])
+    return tables
+
+
+# Composite glyph component flags (OpenType glyf table).
+_ARGS_ARE_WORDS, _HAVE_SCALE, _MORE_COMPONENTS, _HAVE_XY_SCALE, _HAVE_2X2 = (
+    0x0001,
+    0x0008,
+    0x0020,
+    0x0040,
+    0x0080,
+)
+
+
+def _renumber_components(data: bytes, new_index: Callable[[int], int]) -> bytes:
+    """A stored composite glyph with each component's glyph index renumbered."""
+    out = bytearray(data)
+    pos = 10  # after numberOfContours and the bounding box
+    while True:
+        flags, glyph = struct.unpack_from(">HH", out, pos)
+        struct.pack_into(">H", out, pos + 2, new_index(glyph))
+        pos += 4 + (4 if flags & _ARGS_ARE_WORDS else 2)
+        if flags & _HAVE_SCALE:
+            pos += 2
+        elif flags & _HAVE_XY_SCALE:
+            pos += 4
+        elif flags & _HAVE_2X2:
+            pos += 8
+        if not flags & _MORE_COMPONENTS:
+            return bytes(out)
+
+
+def _cmap_table(chars: Sequence[tuple[int, int]]) -> bytes:
+    """cmap with a Windows BMP (format 4) and a full-repertoire (format 12) subtable.
+
+    `chars` are (code point, glyph index) sorted by code point; one segment or group each.
+    """
+    bmp = [(u, g) for u, g in chars if u <= 0xFFFF and u != 0xFFFF]
+    segments = len(bmp) + 1  # the closing 0xFFFF segment
+    log2 = segments.bit_length() - 1
+    search = 2 << log2
+    fmt4 = b"".join(
+        (
+            struct.pack(
+                ">7H", 4, 16 + 8 * segments, 0, 2 * segments, search, log2, 2 * segments - search
+            ),
+            struct.pack(f">{segments}H", *(u for u, _ in bmp), 0xFFFF),
+            b"\0\0",
+            struct.pack(f">{segments}H", *(u for u, _ in bmp), 0xFFFF),
+            struct.pack(f">{segments}H", *((g - u) & 0xFFFF for u, g in bmp), 1),
+            b"\0\0" * segments,
+        )
+    )
+    groups = b"".join(struct.pack(">3I", u, u, g) for u, g in chars)
+    fmt12 = struct.pack(">HHIII", 12, 0, 16 + len(groups), 0, len(chars)) + groups
+    header = struct.pack(">HH", 0, 2)
+    records = struct.pack(">HHI", 3, 1, 20) + struct.pack(">HHI", 3, 10, 20 + len(fmt4))
+    return header + records + fmt4 + fmt12
+
+
+def _checksum(data: bytes) -> int:
+    padded = data + b"\0" * (-len(data) % 4)
+    return int(np.frombuffer(padded, dtype=">u4").sum(dtype=np.uint64)) & 0xFFFFFFFF
+
+
+def _sfnt(tables: dict[str, bytes]) -> bytes:
+    """A TrueType font file of `tables` (tags sorted, 4-byte aligned, checksums set)."""
+    tags = sorted(tables)
+    count = len(tags)
+    log2 = count.bit_length() - 1
+    search = 16 << log2
+    directory = [struct.pack(">IHHHH", 0x00010000, count, search, log2, 16 * count - search)]
+    body: list[bytes] = []
+    offset = 12 + 16 * count
+    head_at = 0
+    for tag in tags:
+        data = tables[tag]
+        if tag == "head":
+            head_at = offset
+        directory.append(
+            struct.pack(">4sIII", tag.encode("latin-1"), _checksum(data), offset, len(data))
+        )
+        body.append(data + b"\0" * (-len(data) % 4))
+        offset += len(data) + (-len(data) % 4)
+    font = bytearray(b"".join(directory + body))
+    struct.pack_into(">I", font, head_at + 8, (0xB1B0AFBA - _checksum(bytes(font))) & 0xFFFFFFFF)
+    return bytes(font)
+
+
 def _trimmed_font(path: Path) -> bytes:
     """The font without layout and vertical tables, glyph names, and all but one cmap."""
     tt = ttLib.TTFont(str(path), lazy=True, recalcTimestamp=False)
@@ -265,10 +463,19 @@ class _PreparedImage:
 
 
 class _Pdf(FPDF):
-    """fpdf2 with the prepared images registered up front and a fast path to draw them."""
+    """fpdf2 with the prepared images registered up front and fast paths for the sheet.
+
+    The fast paths write the very bytes fpdf2 writes, without its per-call machinery (bidi
+    and style fragments, graphics-state copies) that a plain `text` in a prepared font never
+    needs: `text` and `get_string_width` in the renderer's fonts, and the font programs at
+    output (`_Output`). Anything else (underline, shaping, spacing, other fonts) goes through
+    fpdf2 as before.
+    """
 
     def __init__(self, images: Sequence[tuple[Artwork, _PreparedImage]]) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
+        self.faces: dict[str, _Font] = {}  # the prepared fonts installed, by fpdf2 font key
+        self._encoded: dict[int, dict[str, str]] = {}  # per font number: char → Tj bytes
         self._prepared: dict[str, RasterImageInfo] = {}
         for art, prepared in images:  # registered in a fixed order: deterministic /I names
             info = RasterImageInfo(prepared.info)  # per document: fpdf2 counts usages in it
@@ -286,12 +493,174 @@ class _Pdf(FPDF):
         else:
             self.image(io.BytesIO(art.data), x=x, y=y, w=w, h=h, keep_aspect_ratio=fit)
 
+    def _plain(self) -> TTFFont | None:
+        """The current font if it is a prepared one and the text state needs no fpdf2 extras."""
+        font = self.current_font
+        if (
+            isinstance(font, TTFFont)
+            and font.fontkey in self.faces
+            and not self.text_shaping
+            and not self._fallback_font_ids
+            and self.font_stretching == 100
+            and self.char_spacing == 0
+        ):
+            return font
+        return None
+
+    def get_string_width(self, s: str, normalized: bool = False, markdown: bool = False) -> float:
+        font = self._plain()
+        alias = self.str_alias_nb_pages
+        if font is None or markdown or (alias and alias in s):
+            return super().get_string_width(s, normalized, markdown)
+        # fpdf2's sum over one fragment: the same integer sum, scaled in the same order.
+        size = self.font_size_pt
+        if size > font.biggest_size_pt:
+            font.biggest_size_pt = size
+        cw = font.cw
+        return sum([cw[ord(c)] for c in s]) * size * 0.001 / self.k
+
+    def text(self, x: float, y: float, text: str = "") -> None:
+        font = self._plain()
+        if (
+            font is None
+            or not self.page
+            or self.underline
+            or self.strikethrough
+            or self._record_text_quad_points
+        ):
+            super().text(x, y, text)
+            return
+        # The operators of fpdf2's `text`, byte for byte.
+        if not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(font, self.font_size_pt))
+        encoded = self._encoded.setdefault(font.i, {})
+        face = self.faces[font.fontkey]
+        parts = []
+        for ch in text:
+            part = encoded.get(ch)
+            if part is None:
+                part = encoded[ch] = face.encoded(font, ch)
+            parts.append(part)
+        sl = [f"BT {x * self.k:.2f} {(self.h - y) * self.k:.2f} Td"]
+        if self.text_mode != TextMode.FILL:
+            sl.append(f" {self.text_mode} Tr {self.line_width:.2f} w")
+        sl.append(f"({''.join(parts)}) Tj ET")
+        if self.fill_color != self.text_color:
+            assert self.text_color is not None
+            sl = ["q", self.text_color.serialize().lower(), *sl, "Q"]
+        self._out(" ".join(sl))
+
     def tiles(self, art: Artwork, placements: Sequence[tuple[float, float, float, float]]) -> None:
         info = self._prepared[art.key]
         index = cast(int, info["i"])
         self._out(_tile_ops(index, tuple(placements), self.k, self.h))
         self._resource_catalog.add(PDFResourceType.X_OBJECT, index, self.page)
         info["usages"] = cast(int, info["usages"]) + len(placements)
+
+
+class _Output(OutputProducer):
+    """fpdf2's output, with the prepared fonts' programs written by `_Font.program`.
+
+    The PDF objects are those fpdf2 makes for a TrueType font (Type0, CIDFontType2 with its
+    widths, ToUnicode, descriptor, font file), but the CIDToGIDMap is Identity: the program's
+    glyph i is the glyph of code i.
+    """
+
+    def _add_fonts(
+        self,
+        image_objects_per_index: dict[int, Any],
+        gfxstate_objs_per_name: dict[str, Any],
+        pattern_objs_per_name: dict[str, Any],
+    ) -> dict[int, PDFFont | PDFType3Font]:
+        pdf = self.fpdf
+        assert isinstance(pdf, _Pdf)
+        fonts = sorted(pdf.fonts.values(), key=lambda font: font.i)
+        if pdf._compliance or not all(
+            isinstance(f, TTFFont) and f.fontkey in pdf.faces for f in fonts
+        ):
+            return super()._add_fonts(
+                image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name
+            )
+        objs: dict[int, PDFFont | PDFType3Font] = {}
+        for font in fonts:
+            assert isinstance(font, TTFFont)
+            fontname = f"MPDFAA+{font.name}"
+            coded = {
+                code: (glyph.glyph_name, _code_points(glyph.unicode))
+                for glyph, code in font.subset.items()
+                if glyph is not None
+            }
+            program = pdf.faces[font.fontkey].program(coded)
+
+            composite = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
+            self._add_pdf_obj(composite, "fonts")
+            objs[font.i] = composite
+            cid_font = PDFFont(
+                subtype="CIDFontType2",
+                base_font=fontname,
+                d_w=font.desc.missing_width,
+                w=_tt_font_widths(font),
+            )
+            self._add_pdf_obj(cid_font, "fonts")
+            composite.descendant_fonts = PDFArray([cid_font])
+
+            bf_char = [
+                f"<{code:04X}> <{''.join(_utf16_hex(u) for u in glyph.unicode)}>\n"
+                for glyph, code in font.subset.items()
+                if glyph is not None and isinstance(glyph.unicode, tuple) and glyph.unicode
+            ]
+            to_unicode = PDFContentStream(
+                (
+                    "/CIDInit /ProcSet findresource begin\n"
+                    "12 dict begin\n"
+                    "begincmap\n"
+                    "/CIDSystemInfo\n"
+                    "<</Registry (Adobe)\n"
+                    "/Ordering (UCS)\n"
+                    "/Supplement 0\n"
+                    ">> def\n"
+                    "/CMapName /Adobe-Identity-UCS def\n"
+                    "/CMapType 2 def\n"
+                    "1 begincodespacerange\n"
+                    "<0000> <FFFF>\n"
+                    "endcodespacerange\n"
+                    f"{_build_cmap_blocks(bf_char, 'bfchar')}"
+                    "endcmap\n"
+                    "CMapName currentdict /CMap defineresource pop\n"
+                    "end\n"
+                    "end"
+                ).encode("latin-1")
+            )
+            self._add_pdf_obj(to_unicode, "fonts")
+            composite.to_unicode = to_unicode
+
+            system_info = CIDSystemInfo()
+            self._add_pdf_obj(system_info, "fonts")
+            cid_font.c_i_d_system_info = system_info
+            descriptor = font.desc
+            descriptor.font_name = Name(fontname)
+            self._add_pdf_obj(descriptor, "fonts")
+            cid_font.font_descriptor = descriptor
+            cid_font.c_i_d_to_g_i_d_map = cast(PDFContentStream, Name("Identity"))
+            font_file = PDFFontStream(contents=program)
+            self._add_pdf_obj(font_file, "fonts")
+            descriptor.font_file2 = font_file  # type: ignore[attr-defined]
+            font.subset.pick.cache_clear()  # as fpdf2 does: its caches hold the document
+            font.subset.get_glyph.cache_clear()
+        return objs
+
+
+def _code_points(unicode: int | tuple[int, ...]) -> tuple[int, ...]:
+    return unicode if isinstance(unicode, tuple) else (unicode,)
+
+
+def _utf16_hex(code: int) -> str:
+    """A code point as ToUnicode writes it: UTF-16BE in hex, a surrogate pair above the BMP."""
+    if code > 0xFFFF:
+        high = 0xD800 | (code - 0x10000) >> 10
+        low = 0xDC00 | (code & 0x3FF)
+        return f"{high:04X}{low:04X}"
+    return f"{code:04X}"
 
 
 @functools.lru_cache(maxsize=8)
@@ -361,7 +730,7 @@ class CertificateRenderer:
         for font in (self._mincho, self._gothic):
             if font is not None and font in drawn.used:
                 font.prepare_subset(pdf, drawn.used[font])
-        return bytes(pdf.output())
+        return bytes(pdf.output(output_producer_class=_Output))
 
     def _prepared_seal(self, art: Artwork) -> _PreparedImage:
         with self._seals_lock:
