@@ -33,6 +33,7 @@ import functools
 import io
 import struct
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -54,7 +55,6 @@ from fpdf.output import (
     CIDSystemInfo,
     OutputProducer,
     PDFFont,
-    PDFFontStream,
     PDFType3Font,
     _build_cmap_blocks,
     _tt_font_widths,
@@ -154,15 +154,19 @@ class _Font:
         # .notdef, .null, CR, space: the subsetter always keeps the first four glyphs.
         self._always = frozenset(self._glyph_order[:4])
         self._tables = _static_tables(self._data)
+        # Glyph programs deflated at their first use, for every later document.
+        self._packed: dict[str, _Deflated] = {}
 
-    def program(self, coded: dict[int, tuple[str, tuple[int, ...]]]) -> bytes:
-        """The embedded font program of one document, written directly (no fontTools).
+    def program(self, coded: dict[int, tuple[str, tuple[int, ...]]]) -> tuple[bytes, int]:
+        """The embedded font program of one document, written directly (no fontTools):
+        the zlib stream of the font file, and the font file's length.
 
         `coded` maps each character code of the document (fpdf2's subset numbering) to the
         glyph's name and the characters it stands for. Glyph i of the program is the glyph of
         code i, so the PDF needs no CIDToGIDMap (Identity); codes no glyph uses get an empty
-        glyph. The glyph programs are the font's own stored bytes; composite glyphs (IPAex has
-        none) bring their parts after the coded glyphs, with the parts' indices renumbered.
+        glyph. The glyph programs are the font's own stored bytes, each deflated once for all
+        documents (`_deflated`); composite glyphs (IPAex has none) bring their parts after the
+        coded glyphs, with the parts' indices renumbered.
         """
         names: list[str | None] = [None] * (max(coded) + 1)
         for code, (glyph_name, _) in coded.items():
@@ -178,21 +182,27 @@ class _Font:
                         pending.append(part)
         count = len(names)
 
-        glyphs = bytearray()
+        glyphs: list[_Deflated] = []
         offsets = [0]
+        end = 0
         metrics: list[int] = []
         order = self._glyph_order
+        packed = self._packed
         for name in names:
             if name is None:
                 metrics += (0, 0)
             else:
-                data = self._glyph_data[name]
                 if name in self._components:
-                    data = _renumber_components(data, lambda g: index[order[g]])
-                glyphs += data
-                glyphs += b"\0" * (-len(data) % 4)
+                    data = _renumber_components(self._glyph_data[name], lambda g: index[order[g]])
+                    piece = _deflated(data)
+                else:
+                    piece = packed.get(name) or packed.setdefault(
+                        name, _deflated(self._glyph_data[name])
+                    )
+                glyphs.append(piece)
+                end += len(piece.raw)
                 metrics += self._metrics[name]
-            offsets.append(len(glyphs))
+            offsets.append(end)
 
         chars = sorted((u, code) for code, (_, unicodes) in coded.items() for u in unicodes if u)
         tables = dict(self._tables)
@@ -210,11 +220,10 @@ class _Font:
         bmp = [u for u, _ in chars if u <= 0xFFFF] or [0]
         struct.pack_into(">HH", os2, 64, min(bmp), max(bmp))
         tables["OS/2"] = bytes(os2)
-        tables["glyf"] = bytes(glyphs)
         tables["loca"] = struct.pack(f">{count + 1}I", *offsets)
         tables["hmtx"] = struct.pack(">" + "Hh" * count, *metrics)
         tables["cmap"] = _cmap_table(chars)
-        return _sfnt(tables)
+        return _sfnt(tables, glyphs)
 
     def encoded(self, font: TTFFont, ch: str) -> str:
         """`ch` as fpdf2's `encode_text` writes it: its subset code, two escaped bytes."""
@@ -386,28 +395,84 @@ def _checksum(data: bytes) -> int:
     return int(np.frombuffer(padded, dtype=">u4").sum(dtype=np.uint64)) & 0xFFFFFFFF
 
 
-def _sfnt(tables: dict[str, bytes]) -> bytes:
-    """A TrueType font file of `tables` (tags sorted, 4-byte aligned, checksums set)."""
-    tags = sorted(tables)
+@dataclass(frozen=True, slots=True)
+class _Deflated:
+    """Bytes padded to 4, as raw deflate blocks ending in a full flush, and their checksum.
+
+    Full-flushed blocks start afresh, so such pieces can follow each other in one zlib stream:
+    the glyph table of a document is the concatenation of its glyphs' pieces, deflated once.
+    """
+
+    raw: bytes
+    packed: bytes
+    checksum: int
+
+
+def _deflated(data: bytes) -> _Deflated:
+    raw = data + b"\0" * (-len(data) % 4)
+    deflate = zlib.compressobj(wbits=-15)
+    return _Deflated(raw, deflate.compress(raw) + deflate.flush(zlib.Z_FULL_FLUSH), _checksum(raw))
+
+
+def _sfnt(tables: dict[str, bytes], glyf: Sequence[_Deflated]) -> tuple[bytes, int]:
+    """A TrueType font file of `tables` and the glyph table `glyf` (tags sorted, 4-byte
+    aligned, checksums set) as a zlib stream, and the file's length.
+
+    Only the tables besides the glyphs are deflated here; the glyphs' pieces are already.
+    """
+    sizes = {tag: len(data) for tag, data in tables.items()}
+    sums = {tag: _checksum(data) for tag, data in tables.items()}
+    sizes["glyf"] = sum(len(piece.raw) for piece in glyf)
+    sums["glyf"] = sum(piece.checksum for piece in glyf) & 0xFFFFFFFF
+    tags = sorted(sizes)
     count = len(tags)
     log2 = count.bit_length() - 1
     search = 16 << log2
-    directory = [struct.pack(">IHHHH", 0x00010000, count, search, log2, 16 * count - search)]
-    body: list[bytes] = []
+    entries = [struct.pack(">IHHHH", 0x00010000, count, search, log2, 16 * count - search)]
     offset = 12 + 16 * count
-    head_at = 0
     for tag in tags:
-        data = tables[tag]
-        if tag == "head":
-            head_at = offset
-        directory.append(
-            struct.pack(">4sIII", tag.encode("latin-1"), _checksum(data), offset, len(data))
+        entries.append(struct.pack(">4sIII", tag.encode("latin-1"), sums[tag], offset, sizes[tag]))
+        offset += sizes[tag] + (-sizes[tag] % 4)
+    directory = b"".join(entries)
+    # The whole file's checksum is the directory's plus the tables' (all 4-byte aligned).
+    total = (_checksum(directory) + sum(sums.values())) & 0xFFFFFFFF
+    head = bytearray(tables["head"])
+    struct.pack_into(">I", head, 8, (0xB1B0AFBA - total) & 0xFFFFFFFF)
+    tables = {**tables, "head": bytes(head)}
+
+    def padded(tag: str) -> bytes:
+        return tables[tag] + b"\0" * (-sizes[tag] % 4)
+
+    split = tags.index("glyf")
+    before = directory + b"".join(padded(tag) for tag in tags[:split])
+    after = b"".join(padded(tag) for tag in tags[split + 1 :])
+    deflate = zlib.compressobj(wbits=-15)
+    head_part = deflate.compress(before) + deflate.flush(zlib.Z_FULL_FLUSH)
+    deflate = zlib.compressobj(wbits=-15)
+    tail_part = deflate.compress(after) + deflate.flush()
+    adler = zlib.adler32(before)
+    for piece in glyf:
+        adler = zlib.adler32(piece.raw, adler)
+    adler = zlib.adler32(after, adler)
+    stream = b"".join(
+        (
+            b"\x78\x9c",  # zlib header: deflate, 32 KiB window
+            head_part,
+            *(piece.packed for piece in glyf),
+            tail_part,
+            struct.pack(">I", adler),
         )
-        body.append(data + b"\0" * (-len(data) % 4))
-        offset += len(data) + (-len(data) % 4)
-    font = bytearray(b"".join(directory + body))
-    struct.pack_into(">I", font, head_at + 8, (0xB1B0AFBA - _checksum(bytes(font))) & 0xFFFFFFFF)
-    return bytes(font)
+    )
+    return stream, offset
+
+
+class _FontFile(PDFContentStream):
+    """fpdf2's `PDFFontStream` for a font file deflated already (`_sfnt`)."""
+
+    def __init__(self, stream: bytes, length: int) -> None:
+        super().__init__(contents=stream)
+        self.filter = Name("FlateDecode")
+        self.length1 = length
 
 
 def _trimmed_font(path: Path) -> bytes:
@@ -590,7 +655,7 @@ class _Output(OutputProducer):
                 for glyph, code in font.subset.items()
                 if glyph is not None
             }
-            program = pdf.faces[font.fontkey].program(coded)
+            program, program_length = pdf.faces[font.fontkey].program(coded)
 
             composite = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
             self._add_pdf_obj(composite, "fonts")
@@ -642,7 +707,7 @@ class _Output(OutputProducer):
             self._add_pdf_obj(descriptor, "fonts")
             cid_font.font_descriptor = descriptor
             cid_font.c_i_d_to_g_i_d_map = cast(PDFContentStream, Name("Identity"))
-            font_file = PDFFontStream(contents=program)
+            font_file = _FontFile(program, program_length)
             self._add_pdf_obj(font_file, "fonts")
             descriptor.font_file2 = font_file  # type: ignore[attr-defined]
             font.subset.pick.cache_clear()  # as fpdf2 does: its caches hold the document
@@ -727,9 +792,6 @@ class CertificateRenderer:
                 pdf.page = number
                 pdf._out(ops)
             pdf.page = last
-        for font in (self._mincho, self._gothic):
-            if font is not None and font in drawn.used:
-                font.prepare_subset(pdf, drawn.used[font])
         return bytes(pdf.output(output_producer_class=_Output))
 
     def _prepared_seal(self, art: Artwork) -> _PreparedImage:
