@@ -10,10 +10,18 @@ Two counters, each over fixed windows (the window a moment falls in is `floor(t 
   with them OCSP queries and signature checks, faster than a real terminal ever would.
 
 Over a limit the call is RESOURCE_EXHAUSTED with a `google.rpc.RetryInfo` saying when the
-window ends. A check costs one upsert (kiosk) or one primary-key read (card) on a row per key
-and window; several processes share the rows, so the limits hold across a multi-process
-center. A fixed window lets a burst of up to twice the limit straddle a boundary: enough for
-brute force to stay hopeless, and far cheaper than a sliding log.
+window ends. Each check rides in a statement of the caller's own transaction: the kiosk's count
+is one upsert beside the challenge's insert; the card's count is a scalar subquery of the
+challenge's read (a card already over the limit is refused before anything is checked) and of
+the statement that spends the challenge (checked again when the session opens), and a failure
+is counted by one conditional upsert in the transaction that spends the challenge and records
+the refusal. That upsert adds only while the card is under its limit, so the count never passes
+it even when attempts of one card run in parallel: an attempt that finds the card already at
+the limit when its failure is to be counted is refused as over the limit, its own outcome
+withheld, and a valid signature is refused once the limit is reached in the same way. Several
+processes share the rows, so the limits hold across a multi-process center. A fixed window lets
+a burst of up to twice the limit straddle a boundary: enough for brute force to stay hopeless,
+and far cheaper than a sliding log.
 """
 
 from __future__ import annotations
@@ -22,15 +30,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, delete
 
 from server.auth.models import AuthAttemptWindow
 from server.common.errors import RateLimited
-from server.db.engine import read_session
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TABLE: sa.Table = AuthAttemptWindow.__table__  # type: ignore[attr-defined]
 
 
 class Scope(StrEnum):
@@ -83,35 +92,55 @@ class AttemptLimiter:
         if not limit:
             return
         start, end = window_of(now, self._limits.kiosk_window)
-        if self._add(db.connection(), Scope.KIOSK_CHALLENGES, kiosk_id, start) > limit:
+        if (self._add(db.connection(), Scope.KIOSK_CHALLENGES, kiosk_id, start) or 0) > limit:
             raise KioskRateExceeded(
                 f"this kiosk asked for more than {limit} challenges in "
                 f"{_span(self._limits.kiosk_window)}; try again shortly",
                 retry_after=end - now,
             )
 
-    def check_card(self, serial: str, now: datetime) -> None:
-        """Refuse a card that already failed as often as the window allows."""
+    def card_failures(self, serial: str, now: datetime) -> sa.ScalarSelect[int] | None:
+        """The card's failures in the current window (NULL: none yet), as a scalar subquery for
+        the caller's own statement; None when the limit is off."""
+        if not self._limits.card_failures:
+            return None
+        start, _ = window_of(now, self._limits.card_window)
+        return (
+            sa.select(_TABLE.c.attempts)
+            .where(_TABLE.c.scope == Scope.CARD_FAILURES.value)
+            .where(_TABLE.c.key == serial)
+            .where(_TABLE.c.window_start == start)
+            .scalar_subquery()
+        )
+
+    def check_card(self, failures: int | None, now: datetime) -> None:
+        """Refuse a card whose failures in this window (as `card_failures` read them) already
+        reached the limit."""
+        limit = self._limits.card_failures
+        if limit and (failures or 0) >= limit:
+            raise self._card_exceeded(now)
+
+    def count_card_failure(
+        self, conn: Connection, serial: str, now: datetime
+    ) -> CardAttemptsExceeded | None:
+        """Count one failed authentication of the card in the caller's transaction (the one that
+        spends the challenge). A card already at its limit is not counted further: the refusal
+        to give instead of the attempt's own outcome is returned (it raced other attempts of the
+        same card past the check before the signature)."""
         limit = self._limits.card_failures
         if not limit:
-            return
-        start, end = window_of(now, self._limits.card_window)
-        with read_session(self._engine) as db:  # a read: no write lock on SQLite
-            row = db.get(AuthAttemptWindow, (Scope.CARD_FAILURES.value, serial, start))
-            failures = row.attempts if row is not None else 0
-        if failures >= limit:
-            raise CardAttemptsExceeded(
-                f"this card failed to authenticate {failures} times in "
-                f"{_span(self._limits.card_window)}; try again later",
-                retry_after=end - now,
-            )
+            return None
+        start, _ = window_of(now, self._limits.card_window)
+        counted = self._add(conn, Scope.CARD_FAILURES, serial, start, below=limit)
+        return None if counted is not None else self._card_exceeded(now)
 
-    def card_failed(self, serial: str, now: datetime) -> None:
-        """Count one failed authentication of the card, in a transaction of its own."""
-        if self._limits.card_failures:
-            start, _ = window_of(now, self._limits.card_window)
-            with self._engine.begin() as conn:
-                self._add(conn, Scope.CARD_FAILURES, serial, start)
+    def _card_exceeded(self, now: datetime) -> CardAttemptsExceeded:
+        _, end = window_of(now, self._limits.card_window)
+        return CardAttemptsExceeded(
+            f"this card failed to authenticate {self._limits.card_failures} times in "
+            f"{_span(self._limits.card_window)}; try again later",
+            retry_after=end - now,
+        )
 
     def purge(self, before: datetime) -> int:
         """Delete the rows of windows that started before `before`."""
@@ -122,18 +151,22 @@ class AttemptLimiter:
             db.commit()
         return int(gone)
 
-    def _add(self, conn: Connection, scope: Scope, key: str, start: datetime) -> int:
-        """One more attempt in the row of (scope, key, window), atomically: the new count."""
-        table = AuthAttemptWindow.__table__  # type: ignore[attr-defined]
+    def _add(
+        self, conn: Connection, scope: Scope, key: str, start: datetime, *, below: int = 0
+    ) -> int | None:
+        """One more attempt in the row of (scope, key, window), atomically: the new count. With
+        `below`, only while the count is under it: None (and nothing added) once it is not."""
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(table).values(
+        stmt = dialect.insert(_TABLE).values(
             scope=scope.value, key=key, window_start=start, attempts=1
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["scope", "key", "window_start"],
-            set_={"attempts": table.c.attempts + 1},
-        ).returning(table.c.attempts)
-        return int(conn.execute(stmt).scalar_one())
+            set_={"attempts": _TABLE.c.attempts + 1},
+            where=(_TABLE.c.attempts < below) if below else None,
+        ).returning(_TABLE.c.attempts)
+        count = conn.execute(stmt).scalar_one_or_none()
+        return None if count is None else int(count)
 
 
 def _span(length: timedelta) -> str:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from cryptography import x509
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, delete, select, update
+from sqlmodel import Session, col, delete
 
 from server.audit import log as audit
-from server.auth.limits import AttemptLimiter, AttemptLimits
+from server.auth.limits import AttemptLimiter, AttemptLimits, CardAttemptsExceeded
 from server.auth.revocation import RevocationChecker
 from server.auth.verification import (
     AuthFailed,
@@ -97,132 +99,152 @@ class Authenticator:
             raise ServiceNotAvailable(hours)
         # The kiosk is registered and active: the access interceptor (server.access.resolve)
         # refused any other before this call got here.
-        with write_session(self._engine, expire_on_commit=False) as db:
+        challenge_id = secrets.token_hex(16)
+        tbs = b"\x00".join(
+            (_DOMAIN_TAG, kiosk_id.encode(), challenge_id.encode(), secrets.token_bytes(32))
+        )
+        expires_at = now + self._settings.challenge_ttl
+        with write_session(self._engine) as db:
             self._limiter.count_challenge(db, kiosk_id, now)
-            challenge_id = secrets.token_hex(16)
-            tbs = b"\x00".join(
-                (_DOMAIN_TAG, kiosk_id.encode(), challenge_id.encode(), secrets.token_bytes(32))
+            db.connection().execute(
+                _INSERT_CHALLENGE,
+                {
+                    "challenge_id": challenge_id,
+                    "kiosk_id": kiosk_id,
+                    "to_be_signed": tbs,
+                    "created_at": now,
+                    "expires_at": expires_at,
+                },
             )
-            row = AuthChallenge(
-                challenge_id=challenge_id,
-                kiosk_id=kiosk_id,
-                to_be_signed=tbs,
-                created_at=now,
-                expires_at=now + self._settings.challenge_ttl,
-            )
-            db.add(row)
             db.commit()
-            return Challenge(challenge_id, tbs, row.expires_at)
+        return Challenge(challenge_id, tbs, expires_at)
 
     def complete(
         self, *, kiosk_id: str, challenge_id: str, certificate_der: bytes, signature: bytes
     ) -> AuthenticatedSession:
-        try:
-            return self._complete(kiosk_id, challenge_id, certificate_der, signature)
-        except (AuthFailed, RevocationUnavailable, RateLimited) as refused:
-            # A refusal has no transaction of its own to ride in; it gets one.
-            with Session(self._engine) as db:
-                audit.append(
-                    db,
-                    event="auth.refused",
-                    actor=kiosk_id,
-                    subject=_card_subject(certificate_der),
-                    details={"reason": refused.error_reason},
-                    at=self._clock(),
-                )
-                db.commit()
-            raise
-
-    def _complete(
-        self, kiosk_id: str, challenge_id: str, certificate_der: bytes, signature: bytes
-    ) -> AuthenticatedSession:
+        """One read transaction (the challenge and the card's failures) before the checks, one
+        write transaction after them: it spends the challenge whatever they found, counts a
+        failure of the card, records the audit entry and, if all is well, opens the session."""
         now = self._clock()
+        # The certificate first: its serial lets the challenge's read also read the card's
+        # failures. Its verdict counts only once the challenge is known, unspent and in time.
+        invalid: AuthFailed | None = None
+        try:
+            cert = check_certificate(certificate_der, trust_anchor=self._anchor, at=now)
+        except AuthFailed as exc:
+            cert, invalid = None, exc
+        serial = str(cert.serial_number) if cert is not None else ""
+        failures = self._limiter.card_failures(serial, now) if cert is not None else None
         with read_session(self._engine) as db:
-            challenge = db.get(AuthChallenge, challenge_id)
+            read = _read_challenge(failures)
+            challenge = db.connection().execute(read, _id(challenge_id)).first()
         if challenge is None or challenge.kiosk_id != kiosk_id:
-            raise AuthFailed("CHALLENGE_UNKNOWN", "no such challenge for this kiosk")
+            refused = AuthFailed("CHALLENGE_UNKNOWN", "no such challenge for this kiosk")
+            with write_session(self._engine) as db:  # nothing else to ride in
+                self._audit_refusal(db, kiosk_id, certificate_der, refused, now)
+                db.commit()
+            raise refused
         # The checks run outside any transaction (the OCSP round trip above all); the challenge
         # is consumed afterwards whatever they found, in the transaction that opens the session.
         refusal: Exception | None = None
-        serial = ""
+        counts = False  # whether the refusal is a failure of the card (server.auth.limits)
         if challenge.used_at is None and now < challenge.expires_at:
-            try:
-                serial = self._check_card(challenge.to_be_signed, certificate_der, signature, now)
-            except Exception as exc:  # raised below, once the challenge is spent
-                refusal = exc
+            if invalid is not None:
+                refusal = invalid
+            else:
+                assert cert is not None
+                try:
+                    # A card over its failures is refused before its signature or status is
+                    # looked at.
+                    self._limiter.check_card(challenge.failures, now)
+                    check_signature_and_status(
+                        cert, challenge.to_be_signed, signature, revocation=self._revocation
+                    )
+                except AuthFailed as exc:
+                    refusal, counts = exc, True
+                except Exception as exc:  # raised below, once the challenge is spent
+                    refusal = exc
         with write_session(self._engine, expire_on_commit=False) as db:
-            if not _spend(db, challenge_id, now):
-                raise AuthFailed("CHALLENGE_REPLAYED", "this challenge has already been used")
-            if now >= challenge.expires_at:
-                refusal = AuthFailed("CHALLENGE_EXPIRED", "the challenge has expired; start again")
-            if refusal is not None:
-                db.commit()  # the challenge stays spent: a replay never succeeds
-                raise refusal
-            try:
-                return self._open_session(db, kiosk_id, serial, now)
-            except AuthFailed:  # refused before anything of a session was added
-                db.commit()
-                self._limiter.card_failed(serial, now)
-                raise
-            except Exception:
-                db.rollback()
-                with write_session(self._engine) as spent:
-                    _spend(spent, challenge_id, now)
-                    spent.commit()
-                raise
+            # Checked again as the challenge is spent: attempts of the same card in parallel
+            # may have reached the limit since the read.
+            recheck = failures if refusal is None else None
+            spent = db.connection().execute(_spend(now, recheck), _id(challenge_id)).first()
+            if spent is None:
+                refusal, counts = AuthFailed("CHALLENGE_REPLAYED", _REPLAYED), False
+            elif now >= challenge.expires_at:
+                refusal, counts = AuthFailed("CHALLENGE_EXPIRED", _EXPIRED), False
+            elif refusal is None:
+                try:
+                    self._limiter.check_card(spent.failures if recheck is not None else 0, now)
+                    return self._open_session(db, kiosk_id, serial, now)
+                except AuthFailed as exc:  # refused before anything of a session was added
+                    refusal, counts = exc, True
+                except CardAttemptsExceeded as exc:
+                    refusal = exc
+                except Exception:
+                    db.rollback()
+                    with write_session(self._engine) as again:
+                        again.connection().execute(_spend(now, None), _id(challenge_id))
+                        again.commit()
+                    raise
+            if counts:  # over the limit by now: that is the answer, not the check's
+                refusal = self._limiter.count_card_failure(db.connection(), serial, now) or refusal
+            self._audit_refusal(db, kiosk_id, certificate_der, refusal, now)
+            db.commit()  # the challenge stays spent: a replay never succeeds
+            raise refusal
 
-    def _check_card(
-        self, tbs: bytes, certificate_der: bytes, signature: bytes, now: datetime
-    ) -> str:
-        """The serial of a valid, unrevoked certificate whose key signed `tbs`; else raises."""
-        cert = check_certificate(certificate_der, trust_anchor=self._anchor, at=now)
-        serial = str(cert.serial_number)
-        # A card over its failures is refused before its signature or status is looked at.
-        self._limiter.check_card(serial, now)
-        try:
-            check_signature_and_status(cert, tbs, signature, revocation=self._revocation)
-        except AuthFailed:
-            self._limiter.card_failed(serial, now)
-            raise
-        return serial
+    def _audit_refusal(
+        self, db: Session, kiosk_id: str, certificate_der: bytes, refusal: Exception, now: datetime
+    ) -> None:
+        """The audit entry of a refused authentication, in the caller's transaction."""
+        if isinstance(refusal, (AuthFailed, RevocationUnavailable, RateLimited)):
+            audit.append(
+                db,
+                event="auth.refused",
+                actor=kiosk_id,
+                subject=_card_subject(certificate_der),
+                details={"reason": refusal.error_reason},
+                at=now,
+            )
 
     def _open_session(
         self, db: Session, kiosk_id: str, serial: str, now: datetime
     ) -> AuthenticatedSession:
         """The session row, in the caller's transaction (the one that spent the challenge)."""
-        link = db.get(CardSerial, serial)
-        if link is None or not link.active:
+        conn = db.connection()
+        holder = conn.execute(_HOLDER, {"serial": serial}).first()
+        if holder is None or not holder.active:
             raise AuthFailed("CERTIFICATE_NOT_REGISTERED", "this card is not linked to a resident")
-        resident = db.get(Resident, link.resident_pk)
-        assert resident is not None and resident.id is not None  # foreign key
-        if resident.removed_on is not None:  # moved out (転出) or deceased
+        if holder.removed_on is not None:  # moved out (転出) or deceased
             raise AuthFailed(
                 "CERTIFICATE_NOT_REGISTERED", "this card's holder is no longer on the register"
             )
-        muni = db.exec(
-            select(Municipality).where(Municipality.code == resident.municipality_code)
-        ).one()
         token = secrets.token_urlsafe(32)
-        row = KioskSession(
-            token_sha256=token_digest(token),
-            kiosk_id=kiosk_id,
-            resident_pk=resident.id,
-            card_serial=serial,
-            subject_key=secrets.token_bytes(32),
-            created_at=now,
-            expires_at=now + self._settings.session_ttl,
+        expires_at = now + self._settings.session_ttl
+        conn.execute(
+            _INSERT_SESSION,
+            {
+                "token_sha256": token_digest(token),
+                "kiosk_id": kiosk_id,
+                "resident_pk": holder.resident_pk,
+                "card_serial": serial,
+                "subject_key": secrets.token_bytes(32),
+                "created_at": now,
+                "expires_at": expires_at,
+            },
         )
-        db.add(row)
         audit.append(
             db,
             event="auth.success",
             actor=kiosk_id,
             subject=audit.opaque_id(serial),
-            municipality_code=muni.code,
+            municipality_code=holder.code,
             at=now,
         )
         db.commit()
-        return AuthenticatedSession(token, row.expires_at, muni.code, muni.full_name())
+        return AuthenticatedSession(
+            token, expires_at, holder.code, f"{holder.prefecture}{holder.name}"
+        )
 
     def purge_expired(self, *, keep: timedelta = timedelta(days=1)) -> int:
         """Delete challenges and ended or expired sessions older than `keep`.
@@ -242,25 +264,73 @@ class Authenticator:
         return int(gone) + self._limiter.purge(cutoff)
 
     def end_session(self, token: str) -> None:
-        with Session(self._engine) as db:
-            db.exec(
-                update(KioskSession)
-                .where(col(KioskSession.token_sha256) == token_digest(token))
-                .where(col(KioskSession.ended_at).is_(None))
-                .values(ended_at=self._clock())
-            )
-            db.commit()
+        with self._engine.begin() as conn:
+            conn.execute(_END_SESSION, {"digest": token_digest(token), "now": self._clock()})
 
 
-def _spend(db: Session, challenge_id: str, now: datetime) -> bool:
-    """Mark the challenge used; of two concurrent completions only one gets True."""
-    result = db.exec(
-        update(AuthChallenge)
-        .where(col(AuthChallenge.challenge_id) == challenge_id)
-        .where(col(AuthChallenge.used_at).is_(None))
-        .values(used_at=now)
+_REPLAYED = "this challenge has already been used"
+_EXPIRED = "the challenge has expired; start again"
+_CHALLENGES: sa.Table = AuthChallenge.__table__  # type: ignore[attr-defined]
+_SESSIONS: sa.Table = KioskSession.__table__  # type: ignore[attr-defined]
+_LINKS: sa.Table = CardSerial.__table__  # type: ignore[attr-defined]
+_RESIDENTS: sa.Table = Resident.__table__  # type: ignore[attr-defined]
+_MUNICIPALITIES: sa.Table = Municipality.__table__  # type: ignore[attr-defined]
+_INSERT_CHALLENGE = sa.insert(_CHALLENGES)
+_INSERT_SESSION = sa.insert(_SESSIONS)
+_BY_ID = _CHALLENGES.c.challenge_id == sa.bindparam("id")
+# The card's link to a resident (利用者管理), whether the resident is still on the register,
+# and the municipality the session is for: one read.
+_HOLDER = (
+    sa.select(
+        _LINKS.c.active,
+        _LINKS.c.resident_pk,
+        _RESIDENTS.c.removed_on,
+        _MUNICIPALITIES.c.code,
+        _MUNICIPALITIES.c.prefecture,
+        _MUNICIPALITIES.c.name,
     )
-    return bool(result.rowcount == 1)
+    .select_from(
+        _LINKS.join(_RESIDENTS, _RESIDENTS.c.id == _LINKS.c.resident_pk).join(
+            _MUNICIPALITIES, _MUNICIPALITIES.c.code == _RESIDENTS.c.municipality_code
+        )
+    )
+    .where(_LINKS.c.serial == sa.bindparam("serial"))
+)
+_END_SESSION = (
+    sa.update(_SESSIONS)
+    .where(_SESSIONS.c.token_sha256 == sa.bindparam("digest"))
+    .where(_SESSIONS.c.ended_at.is_(None))
+    .values(ended_at=sa.bindparam("now", type_=_SESSIONS.c.ended_at.type))
+)
+
+
+def _id(challenge_id: str) -> dict[str, str]:
+    return {"id": challenge_id}
+
+
+def _read_challenge(failures: sa.ScalarSelect[int] | None) -> sa.Select[Any]:
+    """The challenge, and with it the card's failures in this window (None: not asked)."""
+    count = failures if failures is not None else sa.null()
+    return sa.select(
+        _CHALLENGES.c.kiosk_id,
+        _CHALLENGES.c.to_be_signed,
+        _CHALLENGES.c.expires_at,
+        _CHALLENGES.c.used_at,
+        count.label("failures"),
+    ).where(_BY_ID)
+
+
+def _spend(now: datetime, failures: sa.ScalarSelect[int] | None) -> sa.UpdateBase:
+    """Mark the challenge used, returning a row only to the one of two concurrent completions
+    that did; with `failures`, the card's failures as they stand at that moment."""
+    count = failures if failures is not None else sa.null()
+    return (
+        sa.update(_CHALLENGES)
+        .where(_BY_ID)
+        .where(_CHALLENGES.c.used_at.is_(None))
+        .values(used_at=now)
+        .returning(_CHALLENGES.c.challenge_id, count.label("failures"))
+    )
 
 
 def _card_subject(certificate_der: bytes) -> str:

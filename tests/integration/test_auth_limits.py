@@ -6,7 +6,9 @@ challenges per kiosk per minute. Over a limit: RESOURCE_EXHAUSTED with a reason 
 `google.rpc.RetryInfo` that says when the window ends.
 
 Also the lifetimes the limits rely on (challenge replay, expiry and kiosk binding are covered
-in test_kiosk_visits): a session ends after its ten minutes, or when the kiosk ends it.
+in test_kiosk_visits): a session ends after its ten minutes, or when the kiosk ends it; and
+attempts of one card racing each other over both centers, which must not get past the limit
+(threads released by one barrier, as in test_races).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from cryptography import x509
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 
@@ -27,6 +30,7 @@ from hardware_sim.printer import KioskPrinter
 from server.app import Center, create_server
 from server.common.identity import KIOSK_ID_HEADER
 from tests.integration.conftest import Bench
+from tests.integration.test_races import Outcome, together
 
 CARD_FAILURES = 2
 KIOSK_CHALLENGES = 3
@@ -220,3 +224,102 @@ def test_old_attempt_windows_are_purged_with_the_challenges(bench: Bench, twin: 
     bench.clock.advance(timedelta(days=1, minutes=16))
     twin.centers[0].authenticator.purge_expired()
     assert bench.sql("SELECT count(*) FROM auth_attempt_windows") == [(0,)]
+
+
+RACERS = 8  # attempts of one card at once, over both centers
+
+
+@pytest.fixture(scope="module")
+def racing(bench: Bench) -> Iterator[Twin]:
+    """Two centers with the card limit of `twin` and no kiosk limit, so that one kiosk can hold
+    a challenge for each of the racing attempts."""
+    config = dataclasses.replace(
+        bench.config,
+        auth_card_failures=CARD_FAILURES,
+        auth_card_window_s=900,
+        auth_kiosk_challenges=0,
+        insecure=True,
+    )
+    centers = (create_server(config, clock=bench.clock), create_server(config, clock=bench.clock))
+    for c in centers:
+        c.server.start()
+    channels = tuple(grpc.insecure_channel(f"127.0.0.1:{c.port}") for c in centers)
+    try:
+        yield Twin(centers, (channels[0], channels[1]))
+    finally:
+        for ch in channels:
+            ch.close()
+        for c in centers:
+            c.server.stop(grace=None).wait()
+            c.engine.dispose()
+
+
+def _race(
+    racing: Twin, bench: Bench, kiosk: str, card: JpkiClient, *, forged: list[bool]
+) -> list[Outcome]:
+    """One attempt per entry of `forged`, each with a challenge of its own, all completed at
+    once (alternately on the two centers)."""
+    bench.clock.advance(timedelta(seconds=61))
+    requests = []
+    for forge in forged:
+        challenge = _begin(racing, 0, kiosk)
+        signed = challenge.to_be_signed + (b"forged" if forge else b"")
+        requests.append(
+            auth_pb2.CompleteAuthenticationRequest(
+                kiosk_id=kiosk,
+                challenge_id=challenge.challenge_id,
+                certificate=card.read_auth_certificate(),
+                signature=card.sign_with_auth_key(signed),
+            )
+        )
+    return together(
+        *(
+            lambda n=n, r=r: racing.stub(n % 2).CompleteAuthentication(r, metadata=_md(kiosk))
+            for n, r in enumerate(requests)
+        )
+    )
+
+
+def _failures_counted(bench: Bench, card: JpkiClient) -> int:
+    serial = str(x509.load_der_x509_certificate(card.read_auth_certificate()).serial_number)
+    [(attempts,)] = bench.sql(
+        "SELECT attempts FROM auth_attempt_windows WHERE scope = 'card_failures' AND key = :k",
+        k=serial,
+    )
+    assert isinstance(attempts, int)
+    return attempts
+
+
+def test_failures_racing_each_other_never_get_past_the_limit(bench: Bench, racing: Twin) -> None:
+    """Every attempt passed the check before any failure was counted: only as many are checked
+    and answered as the limit allows; the others are told the card is over its limit."""
+    kiosk = bench.seeded.kiosk_ids[1]
+    card = _card(bench)
+    outcomes = _race(racing, bench, kiosk, card, forged=[True] * RACERS)
+    reasons = sorted(o.reason for o in outcomes)
+    assert (
+        reasons
+        == ["CARD_ATTEMPTS_EXCEEDED"] * (RACERS - CARD_FAILURES)
+        + ["SIGNATURE_INVALID"] * CARD_FAILURES
+    ), outcomes
+    assert _failures_counted(bench, card) == CARD_FAILURES
+    err = _refusal(lambda: _sign_in(racing.stub(0), bench, kiosk, card, forge=False))
+    assert err.reason == "CARD_ATTEMPTS_EXCEEDED"
+
+
+def test_a_valid_signature_racing_failures_is_served_only_under_the_limit(
+    bench: Bench, racing: Twin
+) -> None:
+    """The resident's own attempt among forged ones: it opens a session only if it came before
+    the limit was reached; either way no more failures count than the limit."""
+    kiosk = bench.seeded.kiosk_ids[1]
+    card = _card(bench)
+    outcomes = _race(racing, bench, kiosk, card, forged=[False] + [True] * RACERS)
+    own, forged = outcomes[0], outcomes[1:]
+    assert own.ok or own.reason == "CARD_ATTEMPTS_EXCEEDED", own
+    assert (
+        sorted(o.reason for o in forged)
+        == ["CARD_ATTEMPTS_EXCEEDED"] * (RACERS - CARD_FAILURES)
+        + ["SIGNATURE_INVALID"] * CARD_FAILURES
+    ), forged
+    assert _failures_counted(bench, card) == CARD_FAILURES

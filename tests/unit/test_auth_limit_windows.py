@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -63,25 +64,57 @@ def test_challenges_are_counted_per_kiosk_and_per_window(engine: Engine) -> None
     _challenge(limiter, engine, "K1", NOW + timedelta(seconds=30))  # the next window
 
 
+def _failures(limiter: AttemptLimiter, engine: Engine, serial: str, now: datetime) -> int | None:
+    """What the card's failure count reads as in a statement of the caller's (None: off)."""
+    count = limiter.card_failures(serial, now)
+    if count is None:
+        return None
+    with engine.connect() as conn:
+        return conn.execute(sa.select(count)).scalar_one_or_none()
+
+
+def _fail(
+    limiter: AttemptLimiter, engine: Engine, serial: str, now: datetime
+) -> CardAttemptsExceeded | None:
+    with engine.begin() as conn:
+        return limiter.count_card_failure(conn, serial, now)
+
+
 def test_card_failures_are_counted_until_the_limit_then_refused(engine: Engine) -> None:
     limiter = AttemptLimiter(engine, AttemptLimits(card_failures=2))
-    limiter.check_card("123", NOW)
-    limiter.card_failed("123", NOW)
-    limiter.check_card("123", NOW)
-    limiter.card_failed("123", NOW)
+    assert _failures(limiter, engine, "123", NOW) is None  # no row yet
+    for counted in (1, 2):
+        limiter.check_card(_failures(limiter, engine, "123", NOW), NOW)
+        assert _fail(limiter, engine, "123", NOW) is None
+        assert _failures(limiter, engine, "123", NOW) == counted
     with pytest.raises(CardAttemptsExceeded) as refused:
-        limiter.check_card("123", NOW)
+        limiter.check_card(_failures(limiter, engine, "123", NOW), NOW)
     assert refused.value.retry_after == timedelta(minutes=14, seconds=30)
-    limiter.check_card("456", NOW)
-    limiter.check_card("123", NOW + timedelta(minutes=14, seconds=30))
+    limiter.check_card(_failures(limiter, engine, "456", NOW), NOW)
+    later = NOW + timedelta(minutes=14, seconds=30)
+    limiter.check_card(_failures(limiter, engine, "123", later), later)
+
+
+def test_a_failure_past_the_limit_is_not_counted_but_answered_as_over_it(engine: Engine) -> None:
+    """Attempts that passed the check together: only as many failures count as the limit
+    allows; each one after that gets the over-the-limit refusal instead of its own outcome."""
+    limiter = AttemptLimiter(engine, AttemptLimits(card_failures=2))
+    assert _fail(limiter, engine, "123", NOW) is None
+    assert _fail(limiter, engine, "123", NOW) is None
+    for _ in range(3):
+        over = _fail(limiter, engine, "123", NOW)
+        assert isinstance(over, CardAttemptsExceeded)
+        assert over.retry_after == timedelta(minutes=14, seconds=30)
+    assert _failures(limiter, engine, "123", NOW) == 2
 
 
 def test_a_limit_of_zero_is_off(engine: Engine) -> None:
     limiter = AttemptLimiter(engine, AttemptLimits(card_failures=0, kiosk_challenges=0))
     for _ in range(20):
         _challenge(limiter, engine, "K1", NOW)
-        limiter.card_failed("123", NOW)
-        limiter.check_card("123", NOW)
+        assert _fail(limiter, engine, "123", NOW) is None
+        limiter.check_card(_failures(limiter, engine, "123", NOW), NOW)
+        limiter.check_card(20, NOW)
     assert limiter.purge(NOW + timedelta(days=1)) == 0  # nothing was even written
 
 
