@@ -1,6 +1,7 @@
 """`suppressed_among` answers for many residents in one query exactly what `is_suppressed`
 answers for each: the uploaded flag, a staff suppression of the person or of the household,
-in that municipality, unless lifted."""
+in that municipality, unless lifted. So does the column `suppressed_flag` that the issuance desk
+reads with the residents themselves (`residents_with_suppression`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from clients.seeding import seed_municipality
 from server.db.engine import make_engine, upgrade
 from server.db.models import Resident
 from server.municipal.models import IssuanceSuppression
-from server.municipal.policy import is_suppressed, suppressed_among
+from server.municipal.policy import (
+    is_suppressed,
+    residents_with_suppression,
+    suppressed_among,
+)
 from tests.pki import test_authority
 
 NOW = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
@@ -72,4 +77,7 @@ def test_one_query_agrees_with_the_check_of_each_resident(tmp_path: Path) -> Non
         assert picks[0].id in expected and picks[1].id in expected and there[0].id in expected
         assert picks[2].id not in expected and picks[3].id not in expected
         assert suppressed_among(db, []) == set()
+        flagged = residents_with_suppression(db, col(Resident.id).in_([r.id for r in residents]))
+        assert len(flagged) == len(residents)
+        assert {r.id for r, blocked in flagged if blocked} == expected
     engine.dispose()
