@@ -27,8 +27,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import pypdf
+from sqlalchemy import exists, literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select, update
 
 from server.audit import log as audit
@@ -65,7 +67,6 @@ from server.db.models import (
     Kiosk,
     KioskSession,
     Municipality,
-    Offering,
     Resident,
     SealRegistration,
     SettlementEntry,
@@ -97,10 +98,11 @@ from server.koseki.registration import (
     registrations_of,
 )
 from server.municipal.policy import (
-    availability_of,
     is_suppressed,
-    offerings_of,
+    offered_with_availability,
+    residents_with_suppression,
     suppressed_among,
+    suppressed_flag,
 )
 from server.municipal.rules import (
     NATIONAL_KIOSK_HOURS,
@@ -178,6 +180,17 @@ class HonsekiRegistrationPending(PermissionDenied):
 
 class Renderer(Protocol):
     def render(self, doc: CertificateDocument, *, created_at: datetime) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """The kiosk or counter terminal of a call, as the access interceptor resolved it from the
+    registry in this very call: the desk need not read the row again."""
+
+    kiosk_id: str
+    counter: bool  # a counter terminal (らくらく窓口), else a kiosk
+    municipality_code: str  # where it stands
+    operator_id: str
 
 
 @dataclass(frozen=True)
@@ -321,70 +334,167 @@ class IssuanceDesk:
     # -- sessions ---------------------------------------------------------------------------
 
     def _session(self, db: Session, token: str, kiosk_id: str, now: datetime) -> KioskSession:
-        digest = token_digest(token)
-        row = db.get(KioskSession, digest)
-        if row is None or row.ended_at is not None:
-            raise SessionInvalid("no such session; authenticate again")
-        if row.kiosk_id != kiosk_id:
-            raise WrongKiosk("this session belongs to another kiosk")
-        if now >= row.expires_at:
-            raise SessionExpired("the session has expired; authenticate again")
+        row = db.get(KioskSession, token_digest(token))
+        refusal = _session_refusal(row, kiosk_id, now)
+        if refusal is not None:
+            raise refusal
+        assert row is not None
         return row
+
+    def _session_and_me(
+        self, db: Session, token: str, kiosk_id: str, now: datetime, *, seal: bool = False
+    ) -> _Me:
+        """The session, its resident and whether 交付抑止 holds for them (and, with `seal`,
+        whether they have an active seal registration), read by one statement."""
+        has_seal = (
+            select(SealRegistration.id)
+            .where(col(SealRegistration.resident_pk) == col(Resident.id))
+            .where(col(SealRegistration.active).is_(True))
+            .correlate(Resident)
+            .exists()
+            if seal
+            else literal(False)
+        )
+        found = db.exec(
+            select(KioskSession, Resident, suppressed_flag(), has_seal)
+            .outerjoin(Resident, col(Resident.id) == col(KioskSession.resident_pk))
+            .where(col(KioskSession.token_sha256) == token_digest(token))
+        ).first()
+        sess, me, suppressed, sealed = found if found is not None else (None, None, False, False)
+        refusal = _session_refusal(sess, kiosk_id, now)
+        if refusal is not None:
+            raise refusal
+        assert sess is not None
+        if me is None or me.removed_on is not None:  # as `_get_resident`
+            raise SessionInvalid("the resident of this session is no longer registered here")
+        return _Me(sess, me, bool(suppressed), bool(sealed) if seal else None)
+
+    def _locked_with_session(
+        self,
+        db: Session,
+        token: str,
+        kiosk_id: str,
+        issuance_id: str,
+        now: datetime,
+        *,
+        idempotency_key: str | None = None,
+    ) -> tuple[Issuance | None, DomainError | None, bool]:
+        """The issuance row as `locked_issuance` reads it (None: no such row), what the session
+        check says of the token (None: a live session of this kiosk) and, with
+        `idempotency_key`, whether another copy holds that key: one statement, not three."""
+        digest = token_digest(token)
+        found = None
+        if _is_uuid(issuance_id):
+            other = aliased(Issuance)
+            taken = (
+                exists().where(col(other.idempotency_key) == idempotency_key)
+                if idempotency_key
+                else literal(False)
+            )
+            found = db.exec(
+                select(Issuance, KioskSession, taken)
+                .outerjoin(KioskSession, col(KioskSession.token_sha256) == digest)
+                .where(col(Issuance.id) == issuance_id)
+                .with_for_update(of=Issuance)
+                .execution_options(populate_existing=True)
+            ).first()
+        if found is None:  # no row to join the session to: read it alone
+            return None, _session_refusal(db.get(KioskSession, digest), kiosk_id, now), False
+        row, sess, key_taken = found
+        return row, _session_refusal(sess, kiosk_id, now), bool(key_taken)
+
+    def _own_locked(
+        self,
+        db: Session,
+        token: str,
+        kiosk_id: str,
+        issuance_id: str,
+        now: datetime,
+        *,
+        idempotency_key: str | None = None,
+    ) -> tuple[Issuance, bool]:
+        """`_session` then `_own_issuance`, with the same refusals in the same order."""
+        row, refusal, key_taken = self._locked_with_session(
+            db, token, kiosk_id, issuance_id, now, idempotency_key=idempotency_key
+        )
+        if refusal is not None:
+            raise refusal
+        return _owned(row, issuance_id, token), key_taken
+
+    def _terminal(self, db: Session, kiosk_id: str, terminal: Terminal | None) -> Terminal:
+        """The terminal the interceptor resolved, else its registry row."""
+        if terminal is not None and terminal.kiosk_id == kiosk_id:
+            return terminal
+        kiosk = db.get(Kiosk, kiosk_id)
+        if kiosk is None:
+            raise SessionInvalid("the kiosk of this session is no longer registered")
+        return Terminal(
+            kiosk_id,
+            kiosk.terminal_kind == Channel.COUNTER.value,
+            kiosk.municipality_code,
+            kiosk.operator_id,
+        )
 
     # -- offerings --------------------------------------------------------------------------
 
-    def list_offerings(self, token: str, kiosk_id: str) -> list[OfferingView]:
-        return list(self.menu(token, kiosk_id).offerings)
+    def list_offerings(
+        self, token: str, kiosk_id: str, terminal: Terminal | None = None
+    ) -> list[OfferingView]:
+        return list(self.menu(token, kiosk_id, terminal).offerings)
 
-    def menu(self, token: str, kiosk_id: str) -> Menu:
+    def menu(self, token: str, kiosk_id: str, terminal: Terminal | None = None) -> Menu:
         """The offerings of this session's resident, and their 本籍地 registrations."""
         now = self._clock()
         with read_session(self._engine) as db:  # a menu only reads: no write lock
-            sess = self._session(db, token, kiosk_id, now)
-            me = _get_resident(db, sess.resident_pk)
-            if is_suppressed(db, me):
+            who = self._session_and_me(db, token, kiosk_id, now, seal=True)
+            if who.suppressed:
                 raise NotAvailableHere()
+            me = who.me
             registrations = registrations_of(db, _pk(me))
+            # Every municipality the menu names, in one read; held here, so the lookups below
+            # (`db.get`) find them in the session instead of reading each again.
+            munis = _municipalities(
+                db, [me.municipality_code, *(r.honseki_municipality_code for r in registrations)]
+            )
             views = tuple(_registration_view(db, r) for r in registrations)
             lookup = plan_lookup(db, me, registrations, self._koseki)
             if not lookup.needed:  # no 戸籍 server to ask: one transaction
-                return Menu(self._offerings(db, sess, me, None, now), views)
+                return Menu(self._offerings(db, who, None, now, terminal), views)
+            del munis
         access = resolve(lookup, self._koseki)  # the 戸籍 server, outside any transaction
         with read_session(self._engine) as db:
-            sess = self._session(db, token, kiosk_id, now)
-            me = _get_resident(db, sess.resident_pk)
-            return Menu(self._offerings(db, sess, me, access, now), views)
+            who = self._session_and_me(db, token, kiosk_id, now, seal=True)
+            return Menu(self._offerings(db, who, access, now, terminal), views)
 
     def _offerings(
         self,
         db: Session,
-        sess: KioskSession,
-        me: Resident,
+        who: _Me,
         access: KosekiAccess | None,
         now: datetime,
+        terminal: Terminal | None,
     ) -> tuple[OfferingView, ...]:
+        sess, me = who.sess, who.me
         home = db.get(Municipality, me.municipality_code)
         assert home is not None  # the resident's foreign key
-        counter_of = _counter_municipality(db, sess.kiosk_id)
-        sources = [(home, o) for o in offerings_of(db, home.code, enabled_only=True)]
+        if terminal is not None and terminal.kiosk_id == sess.kiosk_id:
+            counter_of = terminal.municipality_code if terminal.counter else None
+        else:
+            counter_of = _counter_municipality(db, sess.kiosk_id)
+        issuers = {home.code: home}
         if access is not None and access.municipality_code != home.code:
             keeper = db.get(Municipality, access.municipality_code)
             if keeper is not None:  # the 本籍地 offers its 戸籍 certificates, nothing else
-                sources += [
-                    (keeper, o)
-                    for o in offerings_of(db, keeper.code, enabled_only=True)
-                    if _kind(o.kind) is not None and _kind(o.kind) in _KOSEKI_KINDS
-                ]
-        kinds: dict[str, list[str]] = {}
-        for muni, offer in sources:
-            kinds.setdefault(muni.code, []).append(offer.kind)
-        rules = {
-            code: availability_of(db, code, wanted, now, self._settings.kiosk_hours)
-            for code, wanted in kinds.items()
-        }
+                issuers[keeper.code] = keeper
+        sources = [
+            (issuers[o.municipality_code], o, rule)
+            for o, rule in offered_with_availability(db, issuers, now, self._settings.kiosk_hours)
+            if o.municipality_code == home.code
+            or (_kind(o.kind) is not None and _kind(o.kind) in _KOSEKI_KINDS)
+        ]
         tax_years: tuple[int, ...] | None = None
         views = []
-        for muni, offer in sorted(sources, key=lambda p: (p[1].kind, p[0].code != home.code)):
+        for muni, offer, rule in sorted(sources, key=lambda p: (p[1].kind, p[0].code != home.code)):
             kind = _kind(offer.kind)
             if kind is None or offering_refusal(muni, kind) is not None:
                 continue
@@ -401,7 +511,7 @@ class IssuanceDesk:
                 years = tax_years
                 if not years:
                     continue
-            choices = self._choices(db, sess, me, kind, access, listing=True)
+            choices = self._choices(db, who, kind, access, listing=True)
             if choices:
                 views.append(
                     OfferingView(
@@ -413,7 +523,7 @@ class IssuanceDesk:
                         ),
                         allows_head_and_relationship=kind in _HOUSEHOLD_KINDS,
                         allows_honseki=kind is CertificateKind.JUMINHYO,
-                        availability=rules[muni.code][offer.kind],
+                        availability=rule,
                         municipality_code=muni.code,
                         municipality_name=muni.full_name(),
                         fiscal_years=years,
@@ -424,8 +534,7 @@ class IssuanceDesk:
     def _choices(
         self,
         db: Session,
-        sess: KioskSession,
-        me: Resident,
+        who: _Me,
         kind: CertificateKind,
         access: KosekiAccess | None,
         *,
@@ -433,9 +542,10 @@ class IssuanceDesk:
     ) -> list[_Choice]:
         """Whom `me` may choose for `kind`. Listing leaves out the suppressed; a reservation
         gets them too and refuses with "not available here" (suppression is judged apart)."""
+        sess, me = who.sess, who.me
         if kind.needs_koseki_server:
             return self._member_choices(db, sess, me, kind, access, listing=listing)
-        people = _eligible(db, kind, me) if listing else _eligible_all(db, kind, me)
+        people = _eligible(db, kind, who) if listing else _eligible_all(db, kind, who)
         return [
             _Choice(
                 subject_handle(sess.subject_key, _pk(r)),
@@ -512,7 +622,9 @@ class IssuanceDesk:
 
     # -- reservation ------------------------------------------------------------------------
 
-    def reserve(self, token: str, kiosk_id: str, request: ReserveRequest) -> Reservation:
+    def reserve(
+        self, token: str, kiosk_id: str, request: ReserveRequest, terminal: Terminal | None = None
+    ) -> Reservation:
         now = self._clock()
         lookup: KosekiLookup | None = None
         access: KosekiAccess | None = None
@@ -524,30 +636,29 @@ class IssuanceDesk:
             access = resolve(lookup, self._koseki)  # the 戸籍 server, outside any transaction
         # Not expired on commit: the answer is read from the row just written, not reloaded.
         with write_session(self._engine, expire_on_commit=False) as db:
-            sess = self._session(db, token, kiosk_id, now)
-            me = _get_resident(db, sess.resident_pk)
-            kiosk = db.get(Kiosk, kiosk_id)
-            if kiosk is None:
-                raise SessionInvalid("the kiosk of this session is no longer registered")
+            who = self._session_and_me(
+                db, token, kiosk_id, now, seal=request.kind is CertificateKind.INKAN
+            )
+            sess, me = who.sess, who.me
+            kiosk = self._terminal(db, kiosk_id, terminal)
             issuer = _issuer(db, me, request, access, lookup)
-            counter = kiosk.terminal_kind == Channel.COUNTER.value
-            if counter and issuer.code != kiosk.municipality_code:
+            if kiosk.counter and issuer.code != kiosk.municipality_code:
                 raise CounterOtherMunicipality(
                     "this counter terminal issues only its own municipality's certificates;"
                     " use a kiosk, or the counter of the municipality that issues it"
                 )
-            offer = db.get(Offering, (issuer.code, request.kind.value))
-            if offer is None or not offer.enabled or request.kind not in ISSUABLE:
+            # The enabled offering with its hours and suspensions, in one read.
+            offered = offered_with_availability(
+                db, [issuer.code], now, self._settings.kiosk_hours, kind=request.kind.value
+            )
+            if not offered or request.kind not in ISSUABLE:
                 raise NotEligible(f"{request.kind.printed_title} is not offered here")
+            offer, rule = offered[0]
             check_offering_allowed(issuer, request.kind)  # BCL and 記載事項; no 戸籍 server
-            rule = availability_of(db, issuer.code, [offer.kind], now, self._settings.kiosk_hours)[
-                offer.kind
-            ]
             if not rule.available:
                 raise ServiceNotAvailable(rule)
             eligible = {
-                c.handle: c
-                for c in self._choices(db, sess, me, request.kind, access, listing=False)
+                c.handle: c for c in self._choices(db, who, request.kind, access, listing=False)
             }
             chosen: list[_Choice] = []
             for sid in request.subject_ids:
@@ -556,9 +667,9 @@ class IssuanceDesk:
                     raise NotEligible("you may not obtain this certificate for that person")
                 chosen.append(choice)
             persons = [c.resident for c in chosen if c.resident is not None]
-            if suppressed_among(db, [me, *persons]):  # one read for all of them
+            if who.suppressed_among(db, [me, *persons]):  # at most one read for all of them
                 raise NotAvailableHere()
-            if request.kind is CertificateKind.INKAN and not _active_seal(db, _pk(me)):
+            if request.kind is CertificateKind.INKAN and not who.has_active_seal(db):
                 raise NotEligible("no active seal registration")
             detail = self._detail(db, me, request, access, chosen, now)
             if request.kind.needs_koseki_server:
@@ -586,7 +697,7 @@ class IssuanceDesk:
                 kiosk_municipality_code=kiosk.municipality_code,
                 session_token_sha256=sess.token_sha256,
                 fee_yen=offer.fee_yen,
-                channel=Channel(kiosk.terminal_kind).value,
+                channel=(Channel.COUNTER if kiosk.counter else Channel.KIOSK).value,
                 reserved_at=now,
                 expires_at=now + self._settings.reservation_ttl,
             )
@@ -654,22 +765,21 @@ class IssuanceDesk:
             )
         now = self._clock()
         with Session(self._engine) as db:
-            self._session(db, token, kiosk_id, now)
-            row = self._own_issuance(db, reservation_id, token)
+            # The session, the locked row and whether the key is another copy's: one read.
+            row, key_taken = self._own_locked(
+                db, token, kiosk_id, reservation_id, now, idempotency_key=idempotency_key
+            )
             if row.idempotency_key is not None and row.idempotency_key != idempotency_key:
                 raise PrintingUnderAnotherKey(
                     "this reservation is already being printed under another request"
                 )
-            if row.idempotency_key is None:
-                other = db.exec(
-                    select(Issuance).where(Issuance.idempotency_key == idempotency_key)
-                ).first()
-                if other is not None:
-                    raise IdempotencyKeyReused("this idempotency key belongs to another copy")
+            if row.idempotency_key is None and key_taken:
+                raise IdempotencyKeyReused("this idempotency key belongs to another copy")
             state = IssuanceState(row.state)
+            subjects: list[Resident] = []  # read with 交付抑止 below; the copy needs them too
             if state in (IssuanceState.RESERVED, IssuanceState.PRINTING):
-                subjects = [_get_resident(db, int(pk)) for pk in row.subject_pks.split(",")]
-                if suppressed_among(db, subjects):
+                subjects, blocked = _subjects(db, row)  # with 交付抑止, read live: one read
+                if blocked:
                     # Suppression set after the reservation stops issuance at once, also a
                     # retry of a copy rendered before it that the kiosk has not printed.
                     self._transition(db, row, IssuanceEvent.CANCEL, now, "suppressed")
@@ -685,7 +795,7 @@ class IssuanceDesk:
                 raise AlreadyFinal(f"this copy is already {row.state}")
             # What the copy needs is read in the claim's own transaction: one per call.
             try:
-                plan = self._copy_plan(db, row)
+                plan = self._copy_plan(db, row, subjects)
             except DomainError:
                 db.commit()  # the claim stands, as when the copy was read after it
                 raise
@@ -737,8 +847,11 @@ class IssuanceDesk:
             raise IdempotencyKeyReused("this idempotency key belongs to another copy") from exc
         _audit_issuance(db, row, "printing", row.kiosk_id, now, {"issue_number": number.format()})
 
-    def _copy_plan(self, db: Session, row: Issuance) -> IssuedCopy | _CopyPlan:
-        """A PRINTING copy's stored PDF, or what rendering it needs, read in `db`."""
+    def _copy_plan(
+        self, db: Session, row: Issuance, read: Sequence[Resident] = ()
+    ) -> IssuedCopy | _CopyPlan:
+        """A PRINTING copy's stored PDF, or what rendering it needs, read in `db` (`read`:
+        residents this transaction read already)."""
         assert row.issue_number is not None and row.printing_started_at is not None
         if row.pdf is not None and row.pdf_sha256 is not None and row.page_count is not None:
             return IssuedCopy(
@@ -749,7 +862,7 @@ class IssuanceDesk:
             registrations = registrations_of(db, row.requester_pk)
             lookup = plan_lookup(db, requester, registrations, self._koseki)
             return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, None, lookup)
-        document = self._document(db, row, None)
+        document = self._document(db, row, None, read)
         return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, document, None)
 
     def _render(self, plan: _CopyPlan) -> IssuedCopy:
@@ -807,15 +920,24 @@ class IssuanceDesk:
                 db.commit()
 
     def _document(
-        self, db: Session, row: Issuance, access: KosekiAccess | None
+        self,
+        db: Session,
+        row: Issuance,
+        access: KosekiAccess | None,
+        read: Sequence[Resident] = (),
     ) -> CertificateDocument:
         kind = CertificateKind(row.kind)
         muni_row = db.get(Municipality, row.municipality_code)
         assert muni_row is not None
+        known = {_pk(r): r for r in read}  # read in this transaction: not read again
+
+        def resident(pk: int) -> Resident:
+            return known[pk] if pk in known else _get_resident(db, pk)
+
         # A 戸籍 copy names its requester; its members (in `subject_pks` too) are in the 戸籍.
         pks = [row.requester_pk] if kind.needs_koseki_server else row.subject_pks.split(",")
-        persons = tuple(resident_record(_get_resident(db, int(pk))) for pk in pks)
-        requester = _get_resident(db, row.requester_pk)
+        persons = tuple(resident_record(resident(int(pk))) for pk in pks)
+        requester = resident(row.requester_pk)
         head: ResidentRecord | None = None
         size = 0
         seal = None
@@ -915,11 +1037,11 @@ class IssuanceDesk:
         the printing deadline (the sweeper voids it after that), so a copy lying in the tray is
         charged rather than voided. Outside that window the session's own refusal stands.
         """
-        try:
-            self._session(db, token, kiosk_id, now)
-        except (SessionExpired, SessionInvalid) as lapsed:
+        # The session and the locked row in one read; the refusals as `_session` gives them.
+        row, refusal, _ = self._locked_with_session(db, token, kiosk_id, issuance_id, now)
+        if isinstance(refusal, (SessionExpired, SessionInvalid)):
+            lapsed = refusal
             # Bound by the issuance row itself: the token's digest and the kiosk it printed on.
-            row = locked_issuance(db, issuance_id) if _is_uuid(issuance_id) else None
             started = row.printing_started_at if row is not None else None
             if (
                 row is None
@@ -930,13 +1052,14 @@ class IssuanceDesk:
             ):
                 raise lapsed from None
             return row
-        return self._own_issuance(db, issuance_id, token)
+        if refusal is not None:
+            raise refusal
+        return _owned(row, issuance_id, token)
 
     def cancel(self, token: str, kiosk_id: str, reservation_id: str) -> IssuanceState:
         now = self._clock()
         with Session(self._engine) as db:
-            self._session(db, token, kiosk_id, now)
-            row = self._own_issuance(db, reservation_id, token)
+            row, _ = self._own_locked(db, token, kiosk_id, reservation_id, now)
             if IssuanceState(row.state) is IssuanceState.VOIDED:
                 return IssuanceState.VOIDED
             self._transition(db, row, IssuanceEvent.CANCEL, now, "cancelled at the kiosk")
@@ -1241,6 +1364,25 @@ def _pk(r: Resident) -> int:
     return r.id
 
 
+def _subjects(db: Session, row: Issuance) -> tuple[list[Resident], bool]:
+    """The persons an issuance is of (as `_get_resident` each), and whether 交付抑止 holds for
+    any of them: one statement."""
+    pks = [int(pk) for pk in row.subject_pks.split(",")]
+    found = dict(
+        (_pk(r), (r, flag))
+        for r, flag in residents_with_suppression(db, col(Resident.id).in_(set(pks)))
+    )
+    people = []
+    blocked = False
+    for pk in pks:
+        resident, flag = found.get(pk, (None, False))
+        if resident is None or resident.removed_on is not None:
+            raise SessionInvalid("the resident of this session is no longer registered here")
+        people.append(resident)
+        blocked = blocked or flag
+    return people, blocked
+
+
 def _get_resident(db: Session, pk: int) -> Resident:
     row = db.get(Resident, pk)
     if row is None or row.removed_on is not None:  # removed by a BCL upload (転出, 死亡, …)
@@ -1258,22 +1400,89 @@ def _household(db: Session, me: Resident) -> Sequence[Resident]:
     ).all()
 
 
-def _eligible_all(db: Session, kind: CertificateKind, me: Resident) -> list[Resident]:
+def _eligible_all(db: Session, kind: CertificateKind, who: _Me) -> list[Resident]:
     """Everyone the rules allow, suppressed or not (suppression is judged separately)."""
     if kind in _HOUSEHOLD_KINDS:
-        return list(_household(db, me))
+        return [r for r, _ in who.household(db)]
     if kind is CertificateKind.INKAN or kind.is_tax:
-        return [me]  # self only
+        return [who.me]  # self only
     return []
 
 
-def _eligible(db: Session, kind: CertificateKind, me: Resident) -> list[Resident]:
-    everyone = _eligible_all(db, kind, me)
-    blocked = suppressed_among(db, everyone)
+def _eligible(db: Session, kind: CertificateKind, who: _Me) -> list[Resident]:
+    everyone = _eligible_all(db, kind, who)
+    blocked = who.suppressed_among(db, everyone)
     people = [r for r in everyone if r.id not in blocked]
-    if kind is CertificateKind.INKAN and not _active_seal(db, _pk(me)):
+    if kind is CertificateKind.INKAN and not who.has_active_seal(db):
         return []
     return people
+
+
+class _Me:
+    """The session's resident as one call reads them: whether 交付抑止 holds for them and
+    their household, and whether they have an active seal registration, each read at most
+    once per transaction (live: read in the transaction that decides)."""
+
+    def __init__(
+        self, sess: KioskSession, me: Resident, suppressed: bool, has_seal: bool | None
+    ) -> None:
+        self.sess = sess
+        self.me = me
+        self.suppressed = suppressed
+        self._has_seal = has_seal
+        self._household: list[tuple[Resident, bool]] | None = None
+
+    def household(self, db: Session) -> list[tuple[Resident, bool]]:
+        """`_household`, each member with what `is_suppressed` says: one statement."""
+        if self._household is None:
+            me = self.me
+            rows = db.exec(
+                select(Resident, suppressed_flag())
+                .where(Resident.municipality_code == me.municipality_code)
+                .where(Resident.household_id == me.household_id)
+                .where(col(Resident.removed_on).is_(None))
+                .order_by(col(Resident.is_household_head).desc(), col(Resident.birth_date))
+            ).all()
+            self._household = [(r, bool(flag)) for r, flag in rows]
+        return self._household
+
+    def suppressed_among(self, db: Session, people: Sequence[Resident]) -> set[int]:
+        """`suppressed_among`, from what this call read already where it can."""
+        known = {_pk(self.me): self.suppressed}
+        if self._household is not None:
+            known.update((_pk(r), flag) for r, flag in self._household)
+        rest = [r for r in people if r.id not in known]
+        blocked = {_pk(r) for r in people if known.get(_pk(r))}
+        return blocked | suppressed_among(db, rest) if rest else blocked
+
+    def has_active_seal(self, db: Session) -> bool:
+        if self._has_seal is None:
+            self._has_seal = _active_seal(db, _pk(self.me)) is not None
+        return self._has_seal
+
+
+def _session_refusal(row: KioskSession | None, kiosk_id: str, now: datetime) -> DomainError | None:
+    """Why the session `row` may not act for `kiosk_id` at `now`, or None."""
+    if row is None or row.ended_at is not None:
+        return SessionInvalid("no such session; authenticate again")
+    if row.kiosk_id != kiosk_id:
+        return WrongKiosk("this session belongs to another kiosk")
+    if now >= row.expires_at:
+        return SessionExpired("the session has expired; authenticate again")
+    return None
+
+
+def _owned(row: Issuance | None, issuance_id: str, token: str) -> Issuance:
+    """`row` if it is the reservation `issuance_id` of the session `token` (`_own_issuance`)."""
+    if not _is_uuid(issuance_id):
+        raise InvalidArgument("not a reservation id", field="reservation_id")
+    if row is None or row.session_token_sha256 != token_digest(token):
+        raise ReservationNotFound("no such reservation in this session")
+    return row
+
+
+def _municipalities(db: Session, codes: Sequence[str]) -> list[Municipality]:
+    return list(db.exec(select(Municipality).where(col(Municipality.code).in_(set(codes)))).all())
 
 
 def _active_seal(db: Session, resident_pk: int) -> SealRegistration | None:
@@ -1288,20 +1497,16 @@ def _next_sequence(db: Session, now: datetime, municipality_code: str, kiosk_id:
     """Next number of today's sequence for this terminal; safe under concurrent claims."""
     day = now.astimezone(JST).date()
     for _ in range(3):
-        bumped = db.exec(
+        # The bumped value comes back with the UPDATE (RETURNING): no second read.
+        value = db.execute(
             update(IssueSequence)
             .where(col(IssueSequence.issue_date) == day)
             .where(col(IssueSequence.municipality_code) == municipality_code)
             .where(col(IssueSequence.kiosk_id) == kiosk_id)
             .values(last_value=col(IssueSequence.last_value) + 1)
-        )
-        if bumped.rowcount == 1:
-            value = db.exec(
-                select(IssueSequence.last_value)
-                .where(IssueSequence.issue_date == day)
-                .where(IssueSequence.municipality_code == municipality_code)
-                .where(IssueSequence.kiosk_id == kiosk_id)
-            ).one()
+            .returning(col(IssueSequence.last_value))
+        ).scalar_one_or_none()
+        if value is not None:
             return int(value)
         try:
             # First copy of the day: another claim may insert the same row at the same time.

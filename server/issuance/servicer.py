@@ -7,12 +7,13 @@ from collections.abc import Iterator
 import grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 
-from server.access.interceptor import terminal_id
+from server.access.caller import CallerKind
+from server.access.interceptor import bound_caller, terminal_id
 from server.common.errors import InvalidArgument
 from server.common.protoconv import required, timestamp
 from server.counter.slip import SlipRenderer
 from server.issuance.documents import CertificateKind
-from server.issuance.service import IssuanceDesk, RegistrationView, ReserveRequest
+from server.issuance.service import IssuanceDesk, RegistrationView, ReserveRequest, Terminal
 from server.issuance.states import IssuanceState
 from server.koseki.registration import HonsekiRequest, RegistrationState
 
@@ -51,6 +52,25 @@ def _kind(value: issuance_pb2.CertificateKind) -> CertificateKind:
         raise InvalidArgument("choose a certificate kind", field="kind") from None
 
 
+def _terminal(context: grpc.ServicerContext) -> Terminal | None:
+    """The terminal the access interceptor resolved from the registry for this call (its kind,
+    municipality and operator), so the desk need not read the row again; None without it."""
+    caller = bound_caller(context)
+    if (
+        caller is None
+        or caller.kind not in (CallerKind.KIOSK, CallerKind.COUNTER_TERMINAL)
+        or caller.municipality_code is None
+        or caller.operator_id is None
+    ):
+        return None
+    return Terminal(
+        caller.id,
+        caller.kind is CallerKind.COUNTER_TERMINAL,
+        caller.municipality_code,
+        caller.operator_id,
+    )
+
+
 def _registration(view: RegistrationView) -> issuance_pb2.HonsekiRegistration:
     return issuance_pb2.HonsekiRegistration(
         registration_id=view.registration_id,
@@ -70,7 +90,9 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
         self, request: issuance_pb2.ListOfferingsRequest, context: grpc.ServicerContext
     ) -> issuance_pb2.ListOfferingsResponse:
         kiosk_id = terminal_id(context)
-        menu = self._desk.menu(required(request.session_token, "session_token"), kiosk_id)
+        menu = self._desk.menu(
+            required(request.session_token, "session_token"), kiosk_id, _terminal(context)
+        )
         return issuance_pb2.ListOfferingsResponse(
             offerings=[
                 issuance_pb2.Offering(
@@ -115,6 +137,7 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
                 fiscal_year=request.fiscal_year or None,
                 municipality_code=request.municipality_code,
             ),
+            _terminal(context),
         )
         return issuance_pb2.ReserveResponse(
             reservation_id=res.reservation_id,
