@@ -45,10 +45,12 @@ import numpy as np
 from fontTools import subset as ftsubset  # type: ignore[import-untyped]
 from fontTools import ttLib
 from fontTools.ttLib.tables._c_m_a_p import CmapSubtable  # type: ignore[import-untyped]
-from fontTools.ttLib.tables._g_l_y_f import Glyph  # type: ignore[import-untyped]
+from fontTools.ttLib.tables._g_l_y_f import (  # type: ignore[import-untyped]
+    Glyph as TrimmedGlyphBase,
+)
 from fpdf import FPDF
-from fpdf.enums import PDFResourceType, TextMode
-from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.enums import PDFResourceType, TextEmphasis, TextMode
+from fpdf.fonts import Glyph, SubsetMap, TTFFont
 from fpdf.image_datastructures import ImageCache, RasterImageInfo
 from fpdf.image_parsing import preload_image
 from fpdf.output import (
@@ -61,7 +63,7 @@ from fpdf.output import (
     stream_content_for_raster_image,
 )
 from fpdf.syntax import Name, PDFArray, PDFContentStream
-from fpdf.util import escape_parens
+from fpdf.util import FloatTolerance, escape_parens
 from PIL import Image, ImageDraw, ImageFont
 
 from server.issuance.documents import CertificateDocument
@@ -154,6 +156,7 @@ class _Font:
         # .notdef, .null, CR, space: the subsetter always keeps the first four glyphs.
         self._always = frozenset(self._glyph_order[:4])
         self._tables = _static_tables(self._data)
+        self._glyphs: dict[str, object] = {}  # char → fpdf2's Glyph, or None: no glyph
         # Glyph programs deflated at their first use, for every later document.
         self._packed: dict[str, _Deflated] = {}
 
@@ -226,11 +229,20 @@ class _Font:
         return _sfnt(tables, glyphs)
 
     def encoded(self, font: TTFFont, ch: str) -> str:
-        """`ch` as fpdf2's `encode_text` writes it: its subset code, two escaped bytes."""
-        code = font.subset.pick(ord(ch))
+        """`ch` as fpdf2's `encode_text` writes it: its subset code, two escaped bytes.
+
+        The same as `font.subset.pick`, but the glyph is looked up once per renderer, not
+        once per document through fpdf2's cache.
+        """
+        glyph = self._glyphs.get(ch, _UNSEEN)
+        if glyph is _UNSEEN:
+            glyph = self._glyphs[ch] = _uncached_glyph(font.subset, unicode=ord(ch))
+        code = font.subset.pick_glyph(cast(Glyph | None, glyph))
         if code is None:  # the layout refuses a document with such a character
+            if ord(ch) not in font.missing_glyphs:
+                font.missing_glyphs.append(ord(ch))
             return ""
-        return escape_parens(chr(code).encode("utf-16-be").decode("latin-1"))
+        return _escaped_code(code)
 
     def has_glyph(self, ch: str) -> bool:
         return ord(ch) in self._template.cmap
@@ -300,7 +312,16 @@ class _Font:
         tt["cmap"] = table
 
 
-class _TrimmedGlyph(Glyph):  # type: ignore[misc]
+_UNSEEN = object()
+_uncached_glyph = SubsetMap.get_glyph.__wrapped__  # fpdf2 caches it per document
+
+
+@functools.lru_cache(maxsize=4096)
+def _escaped_code(code: int) -> str:
+    return escape_parens(chr(code).encode("utf-16-be").decode("latin-1"))
+
+
+class _TrimmedGlyph(TrimmedGlyphBase):  # type: ignore[misc]
     """A stored glyph program already trimmed when the font was loaded (`_Font.__init__`)."""
 
     def trim(self, remove_hinting: bool = False, *, extended: bool = False) -> None:
@@ -447,8 +468,7 @@ def _sfnt(tables: dict[str, bytes], glyf: Sequence[_Deflated]) -> tuple[bytes, i
     before = directory + b"".join(padded(tag) for tag in tags[:split])
     after = b"".join(padded(tag) for tag in tags[split + 1 :])
     deflate = zlib.compressobj(wbits=-15)
-    head_part = deflate.compress(before) + deflate.flush(zlib.Z_FULL_FLUSH)
-    deflate = zlib.compressobj(wbits=-15)
+    head_part = deflate.compress(before) + deflate.flush(zlib.Z_FULL_FLUSH)  # resets history
     tail_part = deflate.compress(after) + deflate.flush()
     adler = zlib.adler32(before)
     for piece in glyf:
@@ -540,7 +560,7 @@ class _Pdf(FPDF):
     def __init__(self, images: Sequence[tuple[Artwork, _PreparedImage]]) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.faces: dict[str, _Font] = {}  # the prepared fonts installed, by fpdf2 font key
-        self._encoded: dict[int, dict[str, str]] = {}  # per font number: char → Tj bytes
+        self._encoded: dict[int, dict[int, str]] = {}  # per font: code point → Tj bytes
         self._prepared: dict[str, RasterImageInfo] = {}
         for art, prepared in images:  # registered in a fixed order: deterministic /I names
             info = RasterImageInfo(prepared.info)  # per document: fpdf2 counts usages in it
@@ -572,6 +592,26 @@ class _Pdf(FPDF):
             return font
         return None
 
+    def set_font(
+        self, family: str | None = None, style: str | TextEmphasis = "", size: float = 0
+    ) -> None:
+        # fpdf2 returns early too when nothing changes; this skips its normalising first.
+        if (
+            family == self.font_family
+            and not style
+            and not self.font_style
+            and not self.underline
+            and not self.strikethrough
+            and size
+            and self.current_font is not None
+            and self.current_font.fontkey == family
+        ):
+            if not FloatTolerance.equal(self.font_size_pt, size):
+                self.font_size_pt = size  # what fpdf2 changes for a new size of the same font
+                self.current_font_is_set_on_page = False
+            return
+        super().set_font(family, style, size)
+
     def get_string_width(self, s: str, normalized: bool = False, markdown: bool = False) -> float:
         font = self._plain()
         alias = self.str_alias_nb_pages
@@ -598,18 +638,17 @@ class _Pdf(FPDF):
         # The operators of fpdf2's `text`, byte for byte.
         if not self.current_font_is_set_on_page:
             self._out(self._set_font_for_page(font, self.font_size_pt))
-        encoded = self._encoded.setdefault(font.i, {})
-        face = self.faces[font.fontkey]
-        parts = []
-        for ch in text:
-            part = encoded.get(ch)
-            if part is None:
-                part = encoded[ch] = face.encoded(font, ch)
-            parts.append(part)
+        encoded = self._encoded.get(font.i)
+        if encoded is None:
+            encoded = self._encoded[font.i] = {}
+        # New characters in the order of their first use: fpdf2 numbers them that way.
+        for ch in dict.fromkeys(text):
+            if ord(ch) not in encoded:
+                encoded[ord(ch)] = self.faces[font.fontkey].encoded(font, ch)
         sl = [f"BT {x * self.k:.2f} {(self.h - y) * self.k:.2f} Td"]
         if self.text_mode != TextMode.FILL:
             sl.append(f" {self.text_mode} Tr {self.line_width:.2f} w")
-        sl.append(f"({''.join(parts)}) Tj ET")
+        sl.append(f"({text.translate(encoded)}) Tj ET")
         if self.fill_color != self.text_color:
             assert self.text_color is not None
             sl = ["q", self.text_color.serialize().lower(), *sl, "Q"]

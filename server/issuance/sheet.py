@@ -172,11 +172,15 @@ class Sheet:
         self._mincho = body
         self._heading = heading or body
         self._ground_art = ground
-        self.missing: set[str] = set()
         self.used: dict[Face, set[str]] = {}
         # Every string drawn, per sheet, in order: the printed text the seal's digest covers.
         self.printed: list[list[str]] = []
         self._micro = self._micro_lines()
+
+    @property
+    def missing(self) -> set[str]:
+        """The characters drawn in a face that has no glyph for them (checked once each)."""
+        return {c for f, chars in self.used.items() for c in chars if not f.has_glyph(c)}
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -194,9 +198,10 @@ class Sheet:
     ) -> None:
         """Text on baseline y. With `width`, shrink to fit so that a value stays one line."""
         f = font or self._mincho
-        chars = set(s)
-        self.used.setdefault(f, set()).update(chars)
-        self.missing.update(c for c in chars if not f.has_glyph(c))
+        used = self.used.get(f)
+        if used is None:
+            used = self.used[f] = set()
+        used.update(s)
         pdf = self.pdf
         pdf.set_font(f.family, size=size)
         if width is not None or align != "L":

@@ -497,3 +497,80 @@ def test_a_seal_image_prepared_once_gives_the_same_bytes_as_a_fresh_one(
     first = renderer.render(juminhyo(), created_at=CREATED)
     renderer.render(dataclasses.replace(juminhyo(), municipality=other), created_at=CREATED)
     assert renderer.render(juminhyo(), created_at=CREATED) == first
+
+
+# -- the fast paths write what fpdf2 writes ----------------------------------------------------
+
+
+def test_the_embedded_font_file_has_valid_checksums(render: Render) -> None:
+    """The program is written without fontTools: its table and file checksums must hold."""
+    (font,) = fonts_of(render(juminhyo()))
+    data = font_program(font)
+    embedded = ttLib.TTFont(io.BytesIO(data), checkChecksums=2)  # raises on a bad table sum
+    tables = embedded.reader.keys()
+    assert {"glyf", "loca", "hmtx", "cmap", "head", "hhea", "maxp"} <= set(tables)
+    for tag in tables:
+        embedded[tag]  # every table decodes
+    total = sum(int.from_bytes(data[i : i + 4], "big") for i in range(0, len(data), 4))
+    assert total & 0xFFFFFFFF == 0xB1B0AFBA  # the head's checkSumAdjustment
+
+
+def test_the_sheet_text_is_byte_for_byte_what_fpdf2_writes() -> None:
+    """`_Pdf`'s text and string widths skip fpdf2's machinery; the operators must not change."""
+    from fpdf import FPDF
+    from fpdf.enums import TextMode
+
+    from server.issuance.pdf import _Font, _Pdf
+
+    face = _Font(MINCHO, "mincho")
+    fast, plain = _Pdf([]), FPDF(orientation="P", unit="mm", format="A4")
+    widths: dict[int, list[float]] = {}
+    for pdf in (fast, plain):
+        face.install(pdf)
+        pdf.add_page()
+        got = widths.setdefault(id(pdf), [])
+        for size, color, text in (
+            (9.5, (0, 0, 0), "住所（東京都）\\ 1-2"),
+            (7.5, (60, 60, 60), "氏名"),
+            (7.5, (60, 60, 60), "生年月日"),
+            (13.0, (200, 32, 38), ""),
+            (13.0, (0, 0, 0), "髙橋　一郎 (ﾀｶﾊｼ)"),
+        ):
+            pdf.set_font("mincho", size=size)
+            got.append(pdf.get_string_width(text))
+            pdf.set_text_color(*color)
+            pdf.text(15.0, 40.0 + size, text)
+        with pdf.local_context(text_mode=TextMode.FILL_STROKE, line_width=0.25):
+            pdf.text(105.0, 27.0, "住民票の写し")
+        with pdf.rotation(90, 20, 20):
+            pdf.text(20.0, 20.0, "千代田区 20260401")
+    assert widths[id(fast)] == widths[id(plain)]
+    assert fast.pages[1].contents == plain.pages[1].contents
+
+
+def test_composite_glyphs_keep_their_parts() -> None:
+    """IPAex has no composite glyphs; a font that has some gets its parts renumbered."""
+    dejavu = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
+    if not dejavu.is_file():
+        pytest.skip("DejaVu fonts not installed")
+    from server.issuance.pdf import _Font, _Output, _Pdf
+
+    pdf = _Pdf([])
+    _Font(dejavu, "dejavu").install(pdf)
+    pdf.add_page()
+    pdf.set_font("dejavu", size=12)
+    text = "Ǻ Àé ñ Å Ǆ"
+    pdf.text(20, 30, text)
+    out = bytes(pdf.output(output_producer_class=_Output))
+    assert pypdf.PdfReader(io.BytesIO(out)).pages[0].extract_text() == text
+    (font,) = fonts_of(out)
+    embedded = ttLib.TTFont(io.BytesIO(font_program(font)))
+    original = ttLib.TTFont(str(dejavu))
+    composites = 0
+    for ch in set(text) - {" "}:
+        mine = embedded["glyf"][embedded.getBestCmap()[ord(ch)]]
+        theirs = original["glyf"][original.getBestCmap()[ord(ch)]]
+        composites += theirs.isComposite()
+        coords_mine = mine.getCoordinates(embedded["glyf"])[0]
+        assert list(coords_mine) == list(theirs.getCoordinates(original["glyf"])[0])
+    assert composites
