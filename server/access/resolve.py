@@ -8,11 +8,20 @@ credentials: `konbini-ereview-client` + `authorization: Bearer` for an e-review 
 call the bearer credential names the caller and the certificate's terminal is kept as
 `device_id` (a clerk at a counter terminal). No credential at all is the anonymous caller;
 credentials that do not check out are UNAUTHENTICATED, never a silent fall-back to anonymous.
+
+A terminal's registry row is read at every call by default (`terminal_ttl` 0), so a suspension
+stops the very next call. With `terminal_ttl` > 0 an active terminal's row is reused for calls
+that arrive within that many seconds of the read that fetched it (per process, by the monotonic
+clock, measured from before the read): a suspension is then refused within `terminal_ttl`
+seconds on every worker, and never later. Only an active row is reused: an unknown or suspended
+terminal is read again at its next call, so a terminal resumed is admitted at once. The kiosk
+id, its operator, municipality and kind are what is reused; they never change for a kiosk id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 import grpc
@@ -75,11 +84,30 @@ def bearer_of(metadata: Mapping[str, str]) -> str | None:
     return token
 
 
+_MAX_REMEMBERED = 4096  # terminals remembered per process before the expired ones are dropped
+
+
 class CallerResolver:
-    def __init__(self, engine: Engine, *, tokens: AccessTokens, ereview: ClientRegistry) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        tokens: AccessTokens,
+        ereview: ClientRegistry,
+        terminal_ttl: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`terminal_ttl`: seconds an active terminal's registry row may be reused (0: read at
+        every call); `monotonic`: the clock of that bound (injected by tests)."""
+        if terminal_ttl < 0:
+            raise ValueError("terminal_ttl must be 0 (read at every call) or positive")
         self._engine = engine
         self._tokens = tokens
         self._ereview = ereview
+        self._ttl = terminal_ttl
+        self._monotonic = monotonic
+        # kiosk id -> (reusable until, on the monotonic clock; the caller it resolved to)
+        self._active: dict[str, tuple[float, Caller]] = {}
 
     def resolve(self, context: grpc.ServicerContext) -> Caller:
         metadata = _metadata(context)
@@ -112,6 +140,19 @@ class CallerResolver:
         elif KIOSK_ID_HEADER not in metadata:
             return None  # plaintext (demo) without the kiosk header: not a terminal
         kiosk_id = kiosk_id_from_context(context)
+        if not self._ttl:
+            return self._terminal_caller(kiosk_id)
+        now = self._monotonic()
+        remembered = self._active.get(kiosk_id)
+        if remembered is not None and now < remembered[0]:
+            return remembered[1]
+        caller = self._terminal_caller(kiosk_id)  # raises for an unknown or suspended one
+        if len(self._active) >= _MAX_REMEMBERED:
+            self._active = {k: v for k, v in self._active.items() if now < v[0]}
+        self._active[kiosk_id] = (now + self._ttl, caller)
+        return caller
+
+    def _terminal_caller(self, kiosk_id: str) -> Caller:
         row = self._terminal(kiosk_id)
         if row is None:
             raise KioskNotRegistered(f"kiosk {kiosk_id!r} is not registered")
@@ -127,10 +168,10 @@ class CallerResolver:
         )
 
     def _terminal(self, kiosk_id: str) -> sa.Row[str, str, str, bool, str] | None:
-        """The registry row of a terminal: read at every call, not cached, so a suspension stops
-        the very next call. One primary-key read, which needs no transaction of its own: on
-        PostgreSQL it runs in autocommit (no BEGIN and ROLLBACK, two round trips fewer per
-        call); on SQLite deferred (`read_session`), so it never waits for the write lock."""
+        """The registry row of a terminal (the module's docstring says when it is reused). One
+        primary-key read, which needs no transaction of its own: on PostgreSQL it runs in
+        autocommit (no BEGIN and ROLLBACK, two round trips fewer per call); on SQLite deferred
+        (`read_session`), so it never waits for the write lock."""
         params = {"kiosk_id": kiosk_id}
         if self._engine.dialect.name == "postgresql":
             with self._engine.connect() as conn:
