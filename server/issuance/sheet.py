@@ -266,10 +266,16 @@ class Sheet:
         def fill(length: float) -> str:
             whole = int(length // unit_w)
             rest = length - whole * unit_w
-            n = len(unit)
-            while n and pdf.get_string_width(unit[:n]) > rest:
-                n -= 1
-            return unit * whole + unit[:n]
+            # The longest head of `unit` that fits in `rest`: widths grow with the head (no
+            # glyph is narrower than nothing), so a binary search finds it.
+            lo, hi = 0, len(unit)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if pdf.get_string_width(unit[:mid]) > rest:
+                    hi = mid - 1
+                else:
+                    lo = mid
+            return unit * whole + unit[:lo]
 
         inset = FRAME + 1.2
         return fill(PAGE_W - 2 * inset), fill(PAGE_H - 2 * inset)
