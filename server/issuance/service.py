@@ -330,6 +330,10 @@ class IssuanceDesk:
         self._clock = clock
         self._settings = settings or IssuanceSettings()
         self._koseki = koseki or KosekiServers.of_bcl(engine)
+        # SQLite has one writer at a time: there a copy's data is read after the claim commits,
+        # in a read transaction, not while the claim holds the write lock (PostgreSQL locks the
+        # row only, so it reads them in the claim's own transaction: one transaction fewer).
+        self._copy_apart = engine.dialect.name == "sqlite"
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -764,7 +768,8 @@ class IssuanceDesk:
                 "printer_id must be 1-32 letters, digits or _", field="printer_id"
             )
         now = self._clock()
-        with Session(self._engine) as db:
+        # Not expired on commit: a copy read apart (SQLite) uses the row and subjects read here.
+        with Session(self._engine, expire_on_commit=False) as db:
             # The session, the locked row and whether the key is another copy's: one read.
             row, key_taken = self._own_locked(
                 db, token, kiosk_id, reservation_id, now, idempotency_key=idempotency_key
@@ -793,7 +798,7 @@ class IssuanceDesk:
                 self._claim(db, row, idempotency_key, printer_id, now)
             elif state is not IssuanceState.PRINTING:
                 raise AlreadyFinal(f"this copy is already {row.state}")
-            # What the copy needs is read in the claim's own transaction: one per call.
+            # What the copy needs: read in the claim's own transaction, or (SQLite) after it.
             try:
                 plan = self._copy_plan(db, row, subjects)
             except DomainError:
@@ -862,6 +867,10 @@ class IssuanceDesk:
             registrations = registrations_of(db, row.requester_pk)
             lookup = plan_lookup(db, requester, registrations, self._koseki)
             return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, None, lookup)
+        if self._copy_apart:  # read by `_render` once the claim has committed
+            return _CopyPlan(
+                row.id, row.printing_started_at, row.fee_yen, None, None, row, tuple(read)
+            )
         document = self._document(db, row, None, read)
         return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, document, None)
 
@@ -869,7 +878,12 @@ class IssuanceDesk:
         """Render a copy (first request; a retry gets the stored bytes) and store it."""
         issuance_id = plan.issuance_id
         doc = plan.document
-        if doc is None:
+        if doc is None and plan.row is not None:
+            # The claimed row as the claim left it (its number and date), and the persons it
+            # read with their 交付抑止; the rest of the copy read now, without the write lock.
+            with read_session(self._engine) as db:
+                doc = self._document(db, plan.row, None, plan.read)
+        elif doc is None:
             assert plan.lookup is not None
             # The 戸籍 as its server has it now, asked outside any transaction.
             access = resolve(plan.lookup, self._koseki)
@@ -1204,13 +1218,16 @@ def _audit_issuance(
 
 @dataclass(frozen=True)
 class _CopyPlan:
-    """What rendering a claimed copy needs: its document, or the 戸籍 lookup to make it."""
+    """What rendering a claimed copy needs: its document, the 戸籍 lookup to make it, or (read
+    apart, on SQLite) the claimed row to read it from."""
 
     issuance_id: str
     printing_started_at: datetime
     fee_yen: int
     document: CertificateDocument | None
     lookup: KosekiLookup | None
+    row: Issuance | None = None  # read apart (SQLite): the claimed row, detached
+    read: tuple[Resident, ...] = ()  # and the persons the claim read
 
 
 @dataclass(frozen=True)
