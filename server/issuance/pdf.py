@@ -18,8 +18,14 @@ in the issuance path (see docs/performance.md). Everything that does not depend 
 is prepared once per renderer: the font is parsed and trimmed, the copy-evident ground is drawn
 once with Pillow, and the ground and municipality seal images are decoded and compressed once
 (fpdf2 would redo that for every PDF). Per document only the variable work remains: the layout,
-and a font subset built from the stored outlines of just the glyphs used, numbered compactly so
-that fontTools' subsetter has 150 glyphs to visit instead of 12,000.
+and the embedded font program of just the glyphs used.
+
+fpdf2 stays the document model, with three fast paths in `_Pdf` that write exactly what fpdf2
+writes (a test compares them with fpdf2's own output): `text` and `get_string_width` in the
+renderer's fonts skip fpdf2's per-call fragments and graphics-state copies, and the font
+program is written directly (`_Font.program`) instead of a fontTools subset and save per
+document: the stored glyph programs, deflated once each and reused by every later document, in
+a TrueType file whose glyph i is the glyph of code i (CIDToGIDMap Identity).
 
 The layout (`lay_out`) draws on a `Surface`: fpdf2 here, and the benchmark's ReportLab baseline
 draws the very same calls. The PDF metadata holds only the certificate's title and dates, no
@@ -125,10 +131,11 @@ class _Font:
     fpdf2's `add_font` re-reads the file and rebuilds its character tables for every
     document, and its output subsets the font in place, so one font object cannot serve two
     documents. Here the parsing happens once; each document gets a shallow copy of the parsed
-    tables (read-only) with its own glyph-subset state and its own fontTools font to subset.
-    Before fpdf2 subsets that font, `prepare_subset` hands it only what the subsetter will
-    keep (the glyphs, advance widths and cmap entries the document uses), so the per-document
-    cost no longer grows with the 12,000 glyphs of a Japanese font.
+    tables (read-only) with its own glyph-subset state. In a `_Pdf` the font program is then
+    written by `program`. In a plain FPDF (the counter's 受付票) the document gets its own
+    fontTools font to subset, and `prepare_subset` hands it only what the subsetter will keep
+    (the glyphs, advance widths and cmap entries the document uses), so the per-document cost
+    no longer grows with the 12,000 glyphs of a Japanese font.
     """
 
     def __init__(self, path: Path, family: str) -> None:
