@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import cast
+from typing import Any, cast
 
 import grpc
 import sqlalchemy as sa
@@ -34,7 +34,7 @@ from server.access.tokens import AccessTokens
 from server.auth.service import KioskNotRegistered
 from server.common.identity import KIOSK_ID_HEADER, KioskIdentityMissing, kiosk_id_from_context
 from server.common.tokens import token_digest
-from server.db.engine import read_session
+from server.db.engine import read_row, read_session
 from server.db.models import Kiosk
 from server.ereview.access import CLIENT_HEADER, ClientRegistry, credentials_from_metadata
 from server.kiosks.registry import KioskSuspended
@@ -167,18 +167,12 @@ class CallerResolver:
             municipalities=frozenset({row.municipality_code}),
         )
 
-    def _terminal(self, kiosk_id: str) -> sa.Row[str, str, str, bool, str] | None:
+    def _terminal(self, kiosk_id: str) -> sa.Row[Any] | None:
         """The registry row of a terminal (the module's docstring says when it is reused). One
         primary-key read, which needs no transaction of its own: on PostgreSQL it runs in
         autocommit (no BEGIN and ROLLBACK, two round trips fewer per call); on SQLite deferred
         (`read_session`), so it never waits for the write lock."""
-        params = {"kiosk_id": kiosk_id}
-        if self._engine.dialect.name == "postgresql":
-            with self._engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-                return conn.execute(_TERMINAL, params).first()
-        with read_session(self._engine) as db:
-            return db.connection().execute(_TERMINAL, params).first()
+        return read_row(self._engine, _TERMINAL, {"kiosk_id": kiosk_id})
 
     def _ereview_client(self, metadata: Mapping[str, str]) -> Caller:
         client_id, secret = credentials_from_metadata(tuple(metadata.items()))

@@ -31,7 +31,7 @@ from server.auth.verification import (
 from server.common.clock import Clock
 from server.common.errors import RateLimited, Unauthenticated
 from server.common.tokens import token_digest
-from server.db.engine import read_session, write_session
+from server.db.engine import read_row, write_session
 from server.db.models import AuthChallenge, CardSerial, KioskSession, Municipality, Resident
 from server.municipal.rules import (
     NATIONAL_KIOSK_HOURS,
@@ -135,9 +135,7 @@ class Authenticator:
             cert, invalid = None, exc
         serial = str(cert.serial_number) if cert is not None else ""
         failures = self._limiter.card_failures(serial, now) if cert is not None else None
-        with read_session(self._engine) as db:
-            read = _read_challenge(failures)
-            challenge = db.connection().execute(read, _id(challenge_id)).first()
+        challenge = read_row(self._engine, _read_challenge(failures), _id(challenge_id))
         if challenge is None or challenge.kiosk_id != kiosk_id:
             refused = AuthFailed("CHALLENGE_UNKNOWN", "no such challenge for this kiosk")
             with write_session(self._engine) as db:  # nothing else to ride in

@@ -105,6 +105,18 @@ def read_session(engine: Engine, **kwargs: Any) -> Session:
     return Session(_read_only(engine), **kwargs)
 
 
+def read_row(
+    engine: Engine, statement: sa.Executable, params: dict[str, Any]
+) -> sa.Row[Any] | None:
+    """The first row of one read-only statement, which needs no transaction of its own: on
+    PostgreSQL it runs in autocommit (no BEGIN and ROLLBACK round trips); on SQLite in a
+    deferred read transaction (`read_session`: no lock under WAL). Writes are refused."""
+    with _read_only(engine).connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn.execute(statement, params).first()
+
+
 _read_only_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
