@@ -53,7 +53,7 @@ from sqlalchemy.engine import Engine
 
 from server.db.engine import make_engine, write_session
 
-RESULTS = Path(__file__).with_name("sqlite-writers-results.json")
+RESULTS = Path(__file__).with_name("sqlite-writers-results.json")  # one report per settings
 PREFILL_SESSIONS = 20_000
 BLOB = bytes(random.Random(7).randbytes(24_000))  # about one stored copy (a one-page PDF)
 
@@ -384,12 +384,23 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_before": load_before,
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
+        "variants": [v.name for v in variants],
         "summary": _summary(runs),
         "runs": runs,
     }
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    RESULTS.write_text(json.dumps(merged(report), indent=2) + "\n")
     print(json.dumps(report["summary"], indent=2))
     return 0
+
+
+def merged(report: dict[str, Any]) -> dict[str, Any]:
+    """The results file with `report` in place of an earlier one of the same settings."""
+    earlier: list[dict[str, Any]] = []
+    if RESULTS.exists():
+        earlier = json.loads(RESULTS.read_text(encoding="utf-8")).get("reports", [])
+    key = ("settings", "variants")
+    kept = [r for r in earlier if [r.get(k) for k in key] != [report.get(k) for k in key]]
+    return {"reports": [*kept, report]}
 
 
 if __name__ == "__main__":
