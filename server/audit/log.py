@@ -259,10 +259,69 @@ def _append_one_in_postgres(conn: sa.Connection, fields: EntryFields) -> None:
         raise RuntimeError("audit_chain_head has no row: run the migrations (0007a)")
 
 
+# SQLite, one entry: the entry is chained onto the head and hashed by one INSERT ... SELECT
+# (sha256 is a function this module registers on the connection: SQLite has none), and the head
+# advanced to it by one UPDATE; two statements instead of three. The writing transaction holds
+# SQLite's write lock from its BEGIN IMMEDIATE, so nothing moves the head between the two.
+_SQLITE_SHA256 = "konbini_sha256_hex"
+_APPEND_ONE_SQLITE = sa.text(
+    f"""
+INSERT INTO audit_entries
+    (seq, at, event, actor, subject, municipality_code, details, prev_hash, entry_hash)
+SELECT seq + 1, :at, :event, :actor, :subject, :municipality_code, :details, head_hash,
+       {_SQLITE_SHA256}(:before || head_hash || :middle || (seq + 1) || :after)
+FROM audit_chain_head WHERE id = :head_id
+"""
+).bindparams(sa.bindparam("at", type_=_ENTRIES.c.at.type))
+_ADVANCE_TO_ENTRY_SQLITE = sa.text(
+    """
+UPDATE audit_chain_head
+SET seq = seq + 1,
+    head_hash = (SELECT entry_hash FROM audit_entries WHERE seq = audit_chain_head.seq + 1)
+WHERE id = :head_id
+"""
+)
+
+
+def _sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _append_one_in_sqlite(conn: sa.Connection, fields: EntryFields) -> None:
+    pooled = conn.connection  # its `info` lives as long as the database connection
+    if _SQLITE_SHA256 not in pooled.info:
+        dbapi = pooled.dbapi_connection
+        assert dbapi is not None
+        dbapi.create_function(_SQLITE_SHA256, 1, _sha256_hex, deterministic=True)
+        pooled.info[_SQLITE_SHA256] = True
+    before, middle, after = _hash_parts(fields)
+    written = conn.execute(
+        _APPEND_ONE_SQLITE,
+        {
+            "head_id": HEAD_ROW_ID,
+            "before": before,
+            "middle": middle,
+            "after": after,
+            "at": fields.at,
+            "event": fields.event,
+            "actor": fields.actor,
+            "subject": fields.subject,
+            "municipality_code": fields.municipality_code,
+            "details": fields.details,
+        },
+    )
+    if written.rowcount != 1:
+        raise RuntimeError("audit_chain_head has no row: run the migrations (0007a)")
+    conn.execute(_ADVANCE_TO_ENTRY_SQLITE, {"head_id": HEAD_ROW_ID})
+
+
 def write_entries(conn: sa.Connection, entries: list[EntryFields]) -> None:
     """Chain `entries` onto the head and write them; the caller's transaction commits them."""
-    if conn.dialect.name == "postgresql" and len(entries) == 1:
+    if len(entries) == 1 and conn.dialect.name == "postgresql":
         _append_one_in_postgres(conn, entries[0])
+        return
+    if len(entries) == 1 and conn.dialect.name == "sqlite":
+        _append_one_in_sqlite(conn, entries[0])
         return
     row = conn.execute(_ADVANCE, {"count": len(entries)}).one_or_none()
     if row is None:

@@ -62,6 +62,40 @@ def test_entries_are_written_when_the_caller_commits_and_chain_from_genesis(engi
     assert (head.seq, head.head_hash) == (2, second.entry_hash)
 
 
+def test_one_entry_per_transaction_is_hashed_by_the_database_as_python_hashes_it(
+    engine: Engine,
+) -> None:
+    """A transaction with one entry chains and hashes it in SQL (the usual case, two statements
+    on SQLite); the hash is the one `entry_hash` computes, Japanese text and all."""
+    details: tuple[dict[str, str], ...] = (
+        {"reason": "交付抑止"},
+        {},
+        {"note": '髙﨑 1-2-3 \\ "quoted"'},
+    )
+    for n, detail in enumerate(details):
+        with Session(engine) as db:
+            append(db, event="auth.refused", actor=f"K{n}", details=detail, at=AT)
+            db.commit()
+    written = entries(engine)
+    prev = GENESIS_HASH
+    for n, entry in enumerate(written, start=1):
+        fields = EntryFields(
+            at=entry.at,
+            event=entry.event,
+            actor=entry.actor,
+            subject=entry.subject,
+            municipality_code=entry.municipality_code,
+            details=entry.details,
+        )
+        assert (entry.seq, entry.prev_hash) == (n, prev)
+        assert entry.entry_hash == entry_hash(n, prev, fields)
+        prev = entry.entry_hash
+    assert written[0].details == '{"reason":"交付抑止"}'
+    with Session(engine) as db:
+        head = db.exec(select(AuditChainHead)).one()
+    assert (head.seq, head.head_hash) == (len(details), prev)
+
+
 def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap(engine: Engine) -> None:
     with Session(engine) as db:
         append(db, event="issuance.voided", actor="K1", subject="iss-1", at=AT)
