@@ -280,3 +280,32 @@ def test_engines_on_one_file_share_the_lock_and_busy_handler_only_takes_none(
     finally:
         second.dispose()
         polling.dispose()
+
+
+def _take_turn_after_fork(db_path: str, checked: Any) -> None:
+    lock = engine_module._writer_lock(db_path)  # the parent's, started afresh by the fork
+    assert not lock._mutex.locked()  # not the parent's copy, locked at the fork
+    assert not lock.acquire(0.2)  # the parent holds the flock: not shared with the parent
+    checked.set()
+    assert lock.acquire(60)  # once the parent lets go
+    lock.release()
+
+
+def test_a_forked_child_takes_the_lock_of_its_own(db_path: Path, engine: Engine) -> None:
+    # SQLite's own rule: no transaction open across a fork; the writer lock may be held though,
+    # by a thread of the parent that has not begun yet. A child that kept its copies would
+    # either wait on a mutex nobody lets go of, or share the parent's flock.
+    lock = engine_module._writer_lock(str(db_path))
+    ctx = multiprocessing.get_context("fork")
+    checked = ctx.Event()
+    assert lock.acquire(30)
+    try:
+        child = ctx.Process(target=_take_turn_after_fork, args=(str(db_path), checked))
+        child.start()
+        checked.wait(timeout=60)
+    finally:
+        lock.release()
+    child.join(timeout=120)
+    assert child.exitcode == 0
+    _increment(engine, 1)
+    assert _lock_is_free(db_path)
