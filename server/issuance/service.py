@@ -24,14 +24,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Protocol
 
 import pypdf
-from sqlalchemy import exists, literal
+from sqlalchemy import bindparam, exists, literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select, update
+from sqlmodel.sql.expression import Select
 
 from server.audit import log as audit
 from server.bcl.models import BclTaxRecord
@@ -100,7 +102,6 @@ from server.koseki.registration import (
 from server.municipal.policy import (
     is_suppressed,
     offered_with_availability,
-    residents_with_suppression,
     suppressed_among,
     suppressed_flag,
 )
@@ -350,20 +351,7 @@ class IssuanceDesk:
     ) -> _Me:
         """The session, its resident and whether 交付抑止 holds for them (and, with `seal`,
         whether they have an active seal registration), read by one statement."""
-        has_seal = (
-            select(SealRegistration.id)
-            .where(col(SealRegistration.resident_pk) == col(Resident.id))
-            .where(col(SealRegistration.active).is_(True))
-            .correlate(Resident)
-            .exists()
-            if seal
-            else literal(False)
-        )
-        found = db.exec(
-            select(KioskSession, Resident, suppressed_flag(), has_seal)
-            .outerjoin(Resident, col(Resident.id) == col(KioskSession.resident_pk))
-            .where(col(KioskSession.token_sha256) == token_digest(token))
-        ).first()
+        found = db.exec(_session_and_me_query(seal), params={"digest": token_digest(token)}).first()
         sess, me, suppressed, sealed = found if found is not None else (None, None, False, False)
         refusal = _session_refusal(sess, kiosk_id, now)
         if refusal is not None:
@@ -389,19 +377,8 @@ class IssuanceDesk:
         digest = token_digest(token)
         found = None
         if _is_uuid(issuance_id):
-            other = aliased(Issuance)
-            taken = (
-                exists().where(col(other.idempotency_key) == idempotency_key)
-                if idempotency_key
-                else literal(False)
-            )
-            found = db.exec(
-                select(Issuance, KioskSession, taken)
-                .outerjoin(KioskSession, col(KioskSession.token_sha256) == digest)
-                .where(col(Issuance.id) == issuance_id)
-                .with_for_update(of=Issuance)
-                .execution_options(populate_existing=True)
-            ).first()
+            params = {"id": issuance_id, "digest": digest, "key": idempotency_key or None}
+            found = db.exec(_locked_with_session_query(), params=params).first()
         if found is None:  # no row to join the session to: read it alone
             return None, _session_refusal(db.get(KioskSession, digest), kiosk_id, now), False
         row, sess, key_taken = found
@@ -1385,10 +1362,8 @@ def _subjects(db: Session, row: Issuance) -> tuple[list[Resident], bool]:
     """The persons an issuance is of (as `_get_resident` each), and whether 交付抑止 holds for
     any of them: one statement."""
     pks = [int(pk) for pk in row.subject_pks.split(",")]
-    found = dict(
-        (_pk(r), (r, flag))
-        for r, flag in residents_with_suppression(db, col(Resident.id).in_(set(pks)))
-    )
+    rows = db.exec(_residents_query(), params={"pks": sorted(set(pks))}).all()
+    found = {_pk(r): (r, bool(flag)) for r, flag in rows}
     people = []
     blocked = False
     for pk in pks:
@@ -1453,13 +1428,8 @@ class _Me:
         """`_household`, each member with what `is_suppressed` says: one statement."""
         if self._household is None:
             me = self.me
-            rows = db.exec(
-                select(Resident, suppressed_flag())
-                .where(Resident.municipality_code == me.municipality_code)
-                .where(Resident.household_id == me.household_id)
-                .where(col(Resident.removed_on).is_(None))
-                .order_by(col(Resident.is_household_head).desc(), col(Resident.birth_date))
-            ).all()
+            params = {"municipality_code": me.municipality_code, "household_id": me.household_id}
+            rows = db.exec(_household_query(), params=params).all()
             self._household = [(r, bool(flag)) for r, flag in rows]
         return self._household
 
@@ -1476,6 +1446,65 @@ class _Me:
         if self._has_seal is None:
             self._has_seal = _active_seal(db, _pk(self.me)) is not None
         return self._has_seal
+
+
+# The statements of every call, built once (building one costs more than running it): the
+# values are bound at execution.
+
+
+@cache
+def _session_and_me_query(seal: bool) -> Select[KioskSession, Resident, bool, bool]:
+    """The session (by token digest), its resident, their 交付抑止 and, with `seal`, whether
+    they have an active seal registration."""
+    has_seal = (
+        select(SealRegistration.id)
+        .where(col(SealRegistration.resident_pk) == col(Resident.id))
+        .where(col(SealRegistration.active).is_(True))
+        .correlate(Resident)
+        .exists()
+        if seal
+        else literal(False)
+    )
+    return (
+        select(KioskSession, Resident, suppressed_flag(), has_seal)
+        .outerjoin(Resident, col(Resident.id) == col(KioskSession.resident_pk))
+        .where(col(KioskSession.token_sha256) == bindparam("digest"))
+    )
+
+
+@cache
+def _locked_with_session_query() -> Select[Issuance, KioskSession, bool]:
+    """The issuance row locked as `locked_issuance` reads it, the session of the token digest
+    beside it, and whether another copy holds the idempotency key (none: NULL, false)."""
+    other = aliased(Issuance)
+    taken = exists().where(col(other.idempotency_key) == bindparam("key"))
+    return (
+        select(Issuance, KioskSession, taken)
+        .outerjoin(KioskSession, col(KioskSession.token_sha256) == bindparam("digest"))
+        .where(col(Issuance.id) == bindparam("id"))
+        .with_for_update(of=Issuance)
+        .execution_options(populate_existing=True)
+    )
+
+
+@cache
+def _household_query() -> Select[Resident, bool]:
+    """`_household` of a municipality code and household id, each with its 交付抑止."""
+    return (
+        select(Resident, suppressed_flag())
+        .where(col(Resident.municipality_code) == bindparam("municipality_code"))
+        .where(col(Resident.household_id) == bindparam("household_id"))
+        .where(col(Resident.removed_on).is_(None))
+        .order_by(col(Resident.is_household_head).desc(), col(Resident.birth_date))
+    )
+
+
+@cache
+def _residents_query() -> Select[Resident, bool]:
+    """The residents of some primary keys (`pks`), each with its 交付抑止."""
+    return select(Resident, suppressed_flag()).where(
+        col(Resident.id).in_(bindparam("pks", expanding=True))
+    )
 
 
 def _session_refusal(row: KioskSession | None, kiosk_id: str, now: datetime) -> DomainError | None:

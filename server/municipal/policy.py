@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, and_, col, or_, select
@@ -117,9 +118,11 @@ def suppressed_among(db: Session, residents: Iterable[Resident]) -> set[int]:
     return hit
 
 
+@cache
 def suppressed_flag() -> ColumnElement[bool]:
     """`is_suppressed` as a column of a query over `Resident`: the flag or a live staff
-    suppression of the person or the household, read with the rest of the row."""
+    suppression of the person or the household, read with the rest of the row. Built once:
+    it has no values of its own (the expression is immutable and shared by every query)."""
     staff = (
         select(IssuanceSuppression.id)
         .where(col(IssuanceSuppression.municipality_code) == col(Resident.municipality_code))
