@@ -129,15 +129,24 @@ class KioskPrinter:
     """One kiosk's printer. Not thread-safe: a kiosk drives its printer from one place."""
 
     def __init__(
-        self, printer_id: str, paper_sheets: int = 500, *, toner_pages: int = DEFAULT_TONER_PAGES
+        self,
+        printer_id: str,
+        paper_sheets: int = 500,
+        *,
+        toner_pages: int = DEFAULT_TONER_PAGES,
+        keep_printed: int | None = None,
     ) -> None:
         if not printer_id:
             raise ValueError("printer_id must not be empty")
         if paper_sheets < 0 or toner_pages < 0:
             raise ValueError("paper and toner must not be negative")
+        if keep_printed is not None and keep_printed < 0:
+            raise ValueError("keep_printed must not be negative")
         self.printer_id = printer_id
-        # Every job that put a sheet out, in order, kept for inspection (`sheets()`).
+        # Every job that put a sheet out, in order, kept for inspection (`sheets()`); only the
+        # last `keep_printed` when given (a load run prints thousands of copies).
         self.printed: list[PrintedDocument] = []
+        self._keep = keep_printed
         self._paper = paper_sheets
         self._toner = toner_pages
         self._toner_capacity = max(toner_pages, DEFAULT_TONER_PAGES)
@@ -168,6 +177,8 @@ class KioskPrinter:
                 fault = self._blocking_fault() if printed < pages else None
         if printed:
             self.printed.append(PrintedDocument(pdf, pages, printed))
+            if self._keep is not None and len(self.printed) > self._keep:
+                del self.printed[: len(self.printed) - self._keep]
         return PrintOutcome(fault is None and printed == pages, printed, pages, fault)
 
     # -- what the operator (or a test) does --------------------------------------------------

@@ -244,9 +244,12 @@ class Kiosk:
     def __post_init__(self) -> None:
         if not self.residents:
             raise ValueError("a kiosk needs at least one resident's card")
-        self.printer = KioskPrinter("P1", paper_sheets=10**9, toner_pages=10**9)
+        # The printers still parse every copy; they keep only the last one, not every copy
+        # of a run (a load process would otherwise hold ~70 KB per session it ran).
+        tray = {"paper_sheets": 10**9, "toner_pages": 10**9, "keep_printed": 1}
+        self.printer = KioskPrinter("P1", **tray)
         if self.staff_token:
-            self.counter_printer = KioskPrinter("CP1", paper_sheets=10**9, toner_pages=10**9)
+            self.counter_printer = KioskPrinter("CP1", **tray)
             self._staff = staff_pb2_grpc.MunicipalityStaffServiceStub(self.channel)
         self.terminal = KioskTerminal(
             self.channel,

@@ -42,6 +42,17 @@ def test_a_whole_job_consumes_one_sheet_per_page() -> None:
     assert printer.printed[0].complete
 
 
+def test_a_printer_told_to_keep_the_last_jobs_forgets_older_ones_and_still_parses_each() -> None:
+    printer = KioskPrinter("P1", paper_sheets=10, keep_printed=2)
+    for pdf in (ONE, TWO, THREE):
+        assert printer.print_pdf(pdf).ok
+    assert [d.pdf for d in printer.printed] == [TWO, THREE]
+    assert printer.status().paper_left == 4
+    assert not printer.print_pdf(b"%PDF-1.4 not really").ok  # still parsed, still refused
+    nothing_kept = KioskPrinter("P2", keep_printed=0)
+    assert nothing_kept.print_pdf(ONE).ok and nothing_kept.printed == []
+
+
 def test_jam_after_one_page_of_two() -> None:
     printer = KioskPrinter("P1")
     printer.inject(PrinterFault.JAM, after_pages=1)
@@ -154,6 +165,8 @@ def test_misuse_is_refused() -> None:
         KioskPrinter("")
     with pytest.raises(ValueError):
         KioskPrinter("P1", paper_sheets=-1)
+    with pytest.raises(ValueError):
+        KioskPrinter("P1", keep_printed=-1)
     printer = KioskPrinter("P1")
     with pytest.raises(ValueError):
         printer.inject(PrinterFault.INVALID_DOCUMENT)
