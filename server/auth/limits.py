@@ -33,6 +33,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col, delete
 
 from server.auth.models import AuthAttemptWindow
@@ -86,18 +87,29 @@ class AttemptLimiter:
 
     def count_challenge(self, db: Session, kiosk_id: str, now: datetime) -> None:
         """Count one challenge for the kiosk in the caller's transaction (the one that adds
-        the challenge); refuse it when that goes over the limit. A refused challenge rolls its
-        count back with it, so a kiosk over the limit stays over it until the window ends."""
+        the challenge); refuse it when the kiosk is already at its limit (nothing counted), so
+        a kiosk over the limit stays over it until the window ends."""
+        counting = self.challenge_count(kiosk_id, now)
+        if counting is not None and db.connection().execute(counting).first() is None:
+            raise self.kiosk_exceeded(now)
+
+    def challenge_count(self, kiosk_id: str, now: datetime) -> Insert | None:
+        """The statement that counts one challenge for the kiosk while it is under its limit:
+        it returns the new count, or no row (nothing counted) at the limit. None: limit off.
+        A caller may run it inside its own statement (a CTE) instead of `count_challenge`."""
         limit = self._limits.kiosk_challenges
         if not limit:
-            return
-        start, end = window_of(now, self._limits.kiosk_window)
-        if (self._add(db.connection(), Scope.KIOSK_CHALLENGES, kiosk_id, start) or 0) > limit:
-            raise KioskRateExceeded(
-                f"this kiosk asked for more than {limit} challenges in "
-                f"{_span(self._limits.kiosk_window)}; try again shortly",
-                retry_after=end - now,
-            )
+            return None
+        start, _ = window_of(now, self._limits.kiosk_window)
+        return self._counting(Scope.KIOSK_CHALLENGES, kiosk_id, start, below=limit)
+
+    def kiosk_exceeded(self, now: datetime) -> KioskRateExceeded:
+        _, end = window_of(now, self._limits.kiosk_window)
+        return KioskRateExceeded(
+            f"this kiosk asked for more than {self._limits.kiosk_challenges} challenges in "
+            f"{_span(self._limits.kiosk_window)}; try again shortly",
+            retry_after=end - now,
+        )
 
     def card_failures(self, serial: str, now: datetime) -> sa.ScalarSelect[int] | None:
         """The card's failures in the current window (NULL: none yet), as a scalar subquery for
@@ -152,21 +164,24 @@ class AttemptLimiter:
         return int(gone)
 
     def _add(
-        self, conn: Connection, scope: Scope, key: str, start: datetime, *, below: int = 0
+        self, conn: Connection, scope: Scope, key: str, start: datetime, *, below: int
     ) -> int | None:
-        """One more attempt in the row of (scope, key, window), atomically: the new count. With
-        `below`, only while the count is under it: None (and nothing added) once it is not."""
+        """One more attempt in the row of (scope, key, window), atomically, while the count is
+        under `below`: the new count, or None (nothing added) once it is not."""
+        count = conn.execute(self._counting(scope, key, start, below=below)).scalar_one_or_none()
+        return None if count is None else int(count)
+
+    def _counting(self, scope: Scope, key: str, start: datetime, *, below: int) -> Insert:
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(_TABLE).values(
             scope=scope.value, key=key, window_start=start, attempts=1
         )
-        stmt = stmt.on_conflict_do_update(
+        upsert: Insert = stmt.on_conflict_do_update(
             index_elements=["scope", "key", "window_start"],
             set_={"attempts": _TABLE.c.attempts + 1},
-            where=(_TABLE.c.attempts < below) if below else None,
+            where=_TABLE.c.attempts < below,
         ).returning(_TABLE.c.attempts)
-        count = conn.execute(stmt).scalar_one_or_none()
-        return None if count is None else int(count)
+        return upsert
 
 
 def _span(length: timedelta) -> str:

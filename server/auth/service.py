@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography import x509
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col, delete
 
 from server.audit import log as audit
@@ -104,19 +105,28 @@ class Authenticator:
             (_DOMAIN_TAG, kiosk_id.encode(), challenge_id.encode(), secrets.token_bytes(32))
         )
         expires_at = now + self._settings.challenge_ttl
-        with write_session(self._engine) as db:
-            self._limiter.count_challenge(db, kiosk_id, now)
-            db.connection().execute(
-                _INSERT_CHALLENGE,
-                {
-                    "challenge_id": challenge_id,
-                    "kiosk_id": kiosk_id,
-                    "to_be_signed": tbs,
-                    "created_at": now,
-                    "expires_at": expires_at,
-                },
-            )
-            db.commit()
+        row = {
+            "challenge_id": challenge_id,
+            "kiosk_id": kiosk_id,
+            "to_be_signed": tbs,
+            "created_at": now,
+            "expires_at": expires_at,
+        }
+        if self._engine.dialect.name == "postgresql":
+            # One statement, which needs no transaction around it: the kiosk's count (a CTE)
+            # and the challenge are written together, or neither when the kiosk is at its limit.
+            counting = self._limiter.challenge_count(kiosk_id, now)
+            with self._engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                if counting is None:
+                    conn.execute(_INSERT_CHALLENGE, row)
+                elif conn.execute(_counted(counting), _prefixed(row)).first() is None:
+                    raise self._limiter.kiosk_exceeded(now)
+        else:
+            with write_session(self._engine) as db:
+                self._limiter.count_challenge(db, kiosk_id, now)
+                db.connection().execute(_INSERT_CHALLENGE, row)
+                db.commit()
         return Challenge(challenge_id, tbs, expires_at)
 
     def complete(
@@ -262,8 +272,11 @@ class Authenticator:
         return int(gone) + self._limiter.purge(cutoff)
 
     def end_session(self, token: str) -> None:
-        with self._engine.begin() as conn:
+        with self._engine.connect() as conn:
+            if self._engine.dialect.name == "postgresql":  # one statement: no BEGIN, COMMIT
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.execute(_END_SESSION, {"digest": token_digest(token), "now": self._clock()})
+            conn.commit()
 
 
 _REPLAYED = "this challenge has already been used"
@@ -300,6 +313,25 @@ _END_SESSION = (
     .where(_SESSIONS.c.ended_at.is_(None))
     .values(ended_at=sa.bindparam("now", type_=_SESSIONS.c.ended_at.type))
 )
+
+
+_NEW = "new_"  # the bind names of `_counted`: a column's own name is reserved in an INSERT
+
+
+def _counted(counting: Insert) -> Insert:
+    """INSERT of a challenge row that happens only if `counting` (the kiosk's count, run as a
+    data-modifying CTE of the same statement) counted it; PostgreSQL only."""
+    counted = counting.cte("counted")
+    columns = ("challenge_id", "kiosk_id", "to_be_signed", "created_at", "expires_at")
+    values = sa.select(
+        *(sa.bindparam(_NEW + name, type_=_CHALLENGES.c[name].type) for name in columns)
+    ).where(sa.exists(counted.select()))
+    added = sa.insert(_CHALLENGES).from_select(columns, values).add_cte(counted)
+    return added.returning(_CHALLENGES.c.challenge_id)  # no row: not counted, not added
+
+
+def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
+    return {_NEW + name: value for name, value in row.items()}
 
 
 def _id(challenge_id: str) -> dict[str, str]:
