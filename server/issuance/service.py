@@ -28,6 +28,7 @@ from functools import cache
 from typing import Protocol
 
 import pypdf
+import sqlalchemy as sa
 from sqlalchemy import bindparam, exists, literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -351,15 +352,19 @@ class IssuanceDesk:
     ) -> _Me:
         """The session, its resident and whether 交付抑止 holds for them (and, with `seal`,
         whether they have an active seal registration), read by one statement."""
-        found = db.exec(_session_and_me_query(seal), params={"digest": token_digest(token)}).first()
-        sess, me, suppressed, sealed = found if found is not None else (None, None, False, False)
+        found = db.execute(_session_and_me_query(seal), {"digest": token_digest(token)}).first()
+        if found is None:
+            sess, me, home, suppressed, sealed = None, None, None, False, False
+        else:
+            sess, me, home, suppressed, sealed = found
         refusal = _session_refusal(sess, kiosk_id, now)
         if refusal is not None:
             raise refusal
         assert sess is not None
         if me is None or me.removed_on is not None:  # as `_get_resident`
             raise SessionInvalid("the resident of this session is no longer registered here")
-        return _Me(sess, me, bool(suppressed), bool(sealed) if seal else None)
+        assert home is not None  # the resident's foreign key
+        return _Me(sess, me, home, bool(suppressed), bool(sealed) if seal else None)
 
     def _locked_with_session(
         self,
@@ -432,11 +437,10 @@ class IssuanceDesk:
                 raise NotAvailableHere()
             me = who.me
             registrations = registrations_of(db, _pk(me))
-            # Every municipality the menu names, in one read; held here, so the lookups below
-            # (`db.get`) find them in the session instead of reading each again.
-            munis = _municipalities(
-                db, [me.municipality_code, *(r.honseki_municipality_code for r in registrations)]
-            )
+            # Every other municipality the menu names, in one read; held here, so the lookups
+            # below (`db.get`) find them in the session instead of reading each again.
+            others = {r.honseki_municipality_code for r in registrations} - {me.municipality_code}
+            munis = _municipalities(db, sorted(others)) if others else []
             views = tuple(_registration_view(db, r) for r in registrations)
             lookup = plan_lookup(db, me, registrations, self._koseki)
             if not lookup.needed:  # no 戸籍 server to ask: one transaction
@@ -1416,10 +1420,17 @@ class _Me:
     once per transaction (live: read in the transaction that decides)."""
 
     def __init__(
-        self, sess: KioskSession, me: Resident, suppressed: bool, has_seal: bool | None
+        self,
+        sess: KioskSession,
+        me: Resident,
+        home: Municipality,
+        suppressed: bool,
+        has_seal: bool | None,
     ) -> None:
         self.sess = sess
         self.me = me
+        # Where they live, held for the call: `db.get(Municipality, …)` finds it in the session.
+        self.home = home
         self.suppressed = suppressed
         self._has_seal = has_seal
         self._household: list[tuple[Resident, bool]] | None = None
@@ -1453,9 +1464,11 @@ class _Me:
 
 
 @cache
-def _session_and_me_query(seal: bool) -> Select[KioskSession, Resident, bool, bool]:
-    """The session (by token digest), its resident, their 交付抑止 and, with `seal`, whether
-    they have an active seal registration."""
+def _session_and_me_query(
+    seal: bool,
+) -> sa.Select[KioskSession, Resident, Municipality, bool, bool]:
+    """The session (by token digest), its resident, where they live, their 交付抑止 and, with
+    `seal`, whether they have an active seal registration."""
     has_seal = (
         select(SealRegistration.id)
         .where(col(SealRegistration.resident_pk) == col(Resident.id))
@@ -1466,8 +1479,9 @@ def _session_and_me_query(seal: bool) -> Select[KioskSession, Resident, bool, bo
         else literal(False)
     )
     return (
-        select(KioskSession, Resident, suppressed_flag(), has_seal)
+        sa.select(KioskSession, Resident, Municipality, suppressed_flag(), has_seal)
         .outerjoin(Resident, col(Resident.id) == col(KioskSession.resident_pk))
+        .outerjoin(Municipality, col(Municipality.code) == col(Resident.municipality_code))
         .where(col(KioskSession.token_sha256) == bindparam("digest"))
     )
 
