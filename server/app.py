@@ -6,6 +6,7 @@ starting; `serve(config)` starts it, runs the expiry sweeper and waits for termi
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -207,6 +208,28 @@ def create_server(
     return Center(server, port, engine, desk, health_servicer, authenticator, api_port)
 
 
+def settle_gc(gen0_threshold: int) -> None:
+    """Take what start-up built out of the garbage collector's way; collect the young less often.
+
+    A center holds ~230,000 container objects once built (modules, the ORM's metadata, fonts,
+    caches) that live as long as the process; `gc.freeze()` moves them to the permanent
+    generation, so no later collection scans them again (a full one, which holds every call
+    of the process up while it runs, took 122 ms before the freeze and 2.8 ms after). A session
+    then leaves ~400 objects in reference cycles among many short-lived ones; collecting the
+    youngest generation every `gen0_threshold` new objects instead of Python's 700 halved the
+    collector's CPU per session (~0.6 -> ~0.3 ms, `gc.callbacks` around the collections over
+    200 sessions against an in-process center): a ~3.5 ms collection every ~10 sessions
+    instead of a smaller one or two every session, the cycles of those ~10 sessions (a MB or
+    two) waiting for it. 0 leaves the collector as it was.
+    """
+    if gen0_threshold <= 0:
+        return
+    gc.collect()  # what start-up left as garbage goes now, not into the frozen generation
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(gen0_threshold, gen1, gen2)
+
+
 def serve(
     config: ServerConfig,
     *,
@@ -223,6 +246,7 @@ def serve(
     `reuse_port` and `migrate` as for `create_server`.
     """
     center = create_server(config, reuse_port=reuse_port, migrate=migrate)
+    settle_gc(config.gc_gen0_threshold)
     center.server.start()
     log.info(
         "issuance center listening on %s: terminals %d, API %d%s",

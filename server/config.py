@@ -35,6 +35,10 @@ class ServerConfig:
     revocation_timeout_s: float = 2.0
     font_path: Path = DEFAULT_FONT
     max_workers: int = 16
+    # Garbage collection in a serving process (server.app.settle_gc): what start-up built is
+    # frozen out of the collector's scans, and the youngest generation is collected after this
+    # many new container objects instead of Python's 700. 0 leaves Python's collector as it is.
+    gc_gen0_threshold: int = 10_000
     sweep_interval_s: float = 30.0
     # How long an unpaid reservation, and a copy handed out but never reported printed, live
     # before the sweeper voids them (short values are for tests and fault drills).
@@ -83,6 +87,8 @@ class ServerConfig:
             raise ValueError("authority_url must be an http(s) URL")
         if self.max_workers < 1:
             raise ValueError("max_workers must be positive")
+        if self.gc_gen0_threshold < 0:
+            raise ValueError("gc_gen0_threshold must be 0 (Python's default) or positive")
         if min(self.auth_card_failures, self.auth_kiosk_challenges) < 0:
             raise ValueError("attempt limits must be 0 (off) or positive")
         if min(self.auth_card_window_s, self.auth_kiosk_window_s) <= 0:
@@ -117,6 +123,7 @@ class ServerConfig:
             "KONBINI_REVOCATION_TIMEOUT": ("revocation_timeout_s", float),
             "KONBINI_FONT": ("font_path", Path),
             "KONBINI_WORKERS": ("max_workers", int),
+            "KONBINI_GC_THRESHOLD": ("gc_gen0_threshold", int),
             "KONBINI_KIOSK_HOURS": ("kiosk_hours", str),
             "KONBINI_AUTH_CARD_FAILURES": ("auth_card_failures", int),
             "KONBINI_AUTH_CARD_WINDOW": ("auth_card_window_s", float),
