@@ -55,6 +55,12 @@ from fontTools.ttLib.tables._g_l_y_f import (  # type: ignore[import-untyped]
     Glyph as TrimmedGlyphBase,
 )
 from fpdf import FPDF
+from fpdf.drawing_primitives import (
+    DeviceCMYK,
+    DeviceGray,
+    DeviceRGB,
+    convert_to_device_color,
+)
 from fpdf.enums import PDFResourceType, TextEmphasis, TextMode
 from fpdf.fonts import Glyph, SubsetMap, TTFFont
 from fpdf.image_datastructures import ImageCache, RasterImageInfo
@@ -69,7 +75,7 @@ from fpdf.output import (
     stream_content_for_raster_image,
 )
 from fpdf.syntax import Name, PDFArray, PDFContentStream
-from fpdf.util import FloatTolerance, escape_parens
+from fpdf.util import FloatTolerance, Number, escape_parens
 from PIL import Image, ImageDraw, ImageFont
 
 from server.issuance.documents import CertificateDocument
@@ -317,6 +323,11 @@ class _Font:
             sub.platformID, sub.platEncID, sub.language, sub.cmap = 3, encoding, 0, entries
             table.tables.append(sub)
         tt["cmap"] = table
+
+
+@functools.lru_cache(maxsize=64)
+def _device_color(r: int, g: int, b: int) -> DeviceGray | DeviceRGB | DeviceCMYK:
+    return convert_to_device_color(r, g, b)
 
 
 _UNSEEN = object()
@@ -642,9 +653,10 @@ class _Pdf(FPDF):
         ):
             super().text(x, y, text)
             return
-        # The operators of fpdf2's `text`, byte for byte.
+        # The operators of fpdf2's `text`, byte for byte (one `_out` of two lines, not two).
+        set_font = ""
         if not self.current_font_is_set_on_page:
-            self._out(self._set_font_for_page(font, self.font_size_pt))
+            set_font = self._set_font_for_page(font, self.font_size_pt) + "\n"
         encoded = self._encoded.get(font.i)
         if encoded is None:
             encoded = self._encoded[font.i] = {}
@@ -659,7 +671,14 @@ class _Pdf(FPDF):
         if self.fill_color != self.text_color:
             assert self.text_color is not None
             sl = ["q", self.text_color.serialize().lower(), *sl, "Q"]
-        self._out(" ".join(sl))
+        self._out(set_font + " ".join(sl))
+
+    def set_text_color(self, r: Any, g: Number = -1, b: Number = -1) -> None:
+        if isinstance(r, int) and isinstance(g, int) and isinstance(b, int):
+            # fpdf2's colours are frozen: one per value serves every document
+            self.text_color = _device_color(r, g, b)
+        else:
+            super().set_text_color(r, g, b)
 
     def tiles(self, art: Artwork, placements: Sequence[tuple[float, float, float, float]]) -> None:
         info = self._prepared[art.key]
@@ -696,10 +715,9 @@ class _Output(OutputProducer):
         for font in fonts:
             assert isinstance(font, TTFFont)
             fontname = f"MPDFAA+{font.name}"
+            subset = [(glyph, code) for glyph, code in font.subset.items() if glyph is not None]
             coded = {
-                code: (glyph.glyph_name, _code_points(glyph.unicode))
-                for glyph, code in font.subset.items()
-                if glyph is not None
+                code: (glyph.glyph_name, _code_points(glyph.unicode)) for glyph, code in subset
             }
             program, program_length = pdf.faces[font.fontkey].program(coded)
 
@@ -717,8 +735,8 @@ class _Output(OutputProducer):
 
             bf_char = [
                 f"<{code:04X}> <{''.join(_utf16_hex(u) for u in glyph.unicode)}>\n"
-                for glyph, code in font.subset.items()
-                if glyph is not None and isinstance(glyph.unicode, tuple) and glyph.unicode
+                for glyph, code in subset
+                if isinstance(glyph.unicode, tuple) and glyph.unicode
             ]
             to_unicode = PDFContentStream(
                 (
