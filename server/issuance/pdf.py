@@ -169,7 +169,8 @@ class _Font:
         # .notdef, .null, CR, space: the subsetter always keeps the first four glyphs.
         self._always = frozenset(self._glyph_order[:4])
         self._tables = _static_tables(self._data)
-        self._glyphs: dict[str, object] = {}  # char → fpdf2's Glyph, or None: no glyph
+        # char → fpdf2's Glyph; at most one per glyph of the font (no entry for a char it lacks)
+        self._glyphs: dict[str, Glyph] = {}
         # Glyph programs deflated at their first use, for every later document.
         self._packed: dict[str, _Deflated] = {}
 
@@ -247,10 +248,12 @@ class _Font:
         The same as `font.subset.pick`, but the glyph is looked up once per renderer, not
         once per document through fpdf2's cache.
         """
-        glyph = self._glyphs.get(ch, _UNSEEN)
-        if glyph is _UNSEEN:
-            glyph = self._glyphs[ch] = _uncached_glyph(font.subset, unicode=ord(ch))
-        code = font.subset.pick_glyph(cast(Glyph | None, glyph))
+        glyph = self._glyphs.get(ch)
+        if glyph is None:
+            glyph = _uncached_glyph(font.subset, unicode=ord(ch))
+            if glyph is not None:
+                self._glyphs[ch] = glyph
+        code = font.subset.pick_glyph(glyph)
         if code is None:  # the layout refuses a document with such a character
             if ord(ch) not in font.missing_glyphs:
                 font.missing_glyphs.append(ord(ch))
@@ -330,7 +333,6 @@ def _device_color(r: int, g: int, b: int) -> DeviceGray | DeviceRGB | DeviceCMYK
     return convert_to_device_color(r, g, b)
 
 
-_UNSEEN = object()
 _uncached_glyph = SubsetMap.get_glyph.__wrapped__  # fpdf2 caches it per document
 
 
