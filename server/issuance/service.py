@@ -25,14 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import pypdf
 import sqlalchemy as sa
 from sqlalchemy import bindparam, exists, literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, col, select, update
 from sqlmodel.sql.expression import Select
 
@@ -118,7 +118,13 @@ from server.municipal.staff import (
     offering_refusal,
     tax_years_setting,
 )
-from server.settlement.ledger import post_issued_copy, record_voided_copy
+from server.settlement.ledger import (
+    PostingTerms,
+    join_posting_terms,
+    post_issued_copy,
+    posting_terms,
+    record_voided_copy,
+)
 
 # Kinds this desk can issue: every certificate of SPEC section 3.
 ISSUABLE = frozenset(CertificateKind)
@@ -375,19 +381,23 @@ class IssuanceDesk:
         now: datetime,
         *,
         idempotency_key: str | None = None,
-    ) -> tuple[Issuance | None, DomainError | None, bool]:
+        posting: bool = False,
+    ) -> tuple[Issuance | None, DomainError | None, bool, PostingTerms | None]:
         """The issuance row as `locked_issuance` reads it (None: no such row), what the session
-        check says of the token (None: a live session of this kiosk) and, with
-        `idempotency_key`, whether another copy holds that key: one statement, not three."""
+        check says of the token (None: a live session of this kiosk), with `idempotency_key`
+        whether another copy holds that key, and with `posting` what posting the copy needs
+        of its municipality (`post_issued_copy`): one statement, not up to four."""
         digest = token_digest(token)
         found = None
         if _is_uuid(issuance_id):
             params = {"id": issuance_id, "digest": digest, "key": idempotency_key or None}
-            found = db.exec(_locked_with_session_query(), params=params).first()
+            found = db.execute(_locked_with_session_query(posting), params).first()
         if found is None:  # no row to join the session to: read it alone
-            return None, _session_refusal(db.get(KioskSession, digest), kiosk_id, now), False
-        row, sess, key_taken = found
-        return row, _session_refusal(sess, kiosk_id, now), bool(key_taken)
+            refusal = _session_refusal(db.get(KioskSession, digest), kiosk_id, now)
+            return None, refusal, False, None
+        row, sess, key_taken = found[:3]
+        terms = posting_terms(found[3:]) if posting else None
+        return row, _session_refusal(sess, kiosk_id, now), bool(key_taken), terms
 
     def _own_locked(
         self,
@@ -400,7 +410,7 @@ class IssuanceDesk:
         idempotency_key: str | None = None,
     ) -> tuple[Issuance, bool]:
         """`_session` then `_own_issuance`, with the same refusals in the same order."""
-        row, refusal, key_taken = self._locked_with_session(
+        row, refusal, key_taken, _ = self._locked_with_session(
             db, token, kiosk_id, issuance_id, now, idempotency_key=idempotency_key
         )
         if refusal is not None:
@@ -991,7 +1001,7 @@ class IssuanceDesk:
     ) -> PrintReport:
         now = self._clock()
         with Session(self._engine) as db:
-            row = self._reported_issuance(db, token, kiosk_id, issuance_id, now)
+            row, terms = self._reported_issuance(db, token, kiosk_id, issuance_id, now)
             state = IssuanceState(row.state)
             channel = Channel(row.channel)
             if printed:  # a counter copy waits for the clerk, and may be handed over already
@@ -1010,8 +1020,8 @@ class IssuanceDesk:
                     field="pages_printed",
                 )
             event = printed_event(channel) if printed else IssuanceEvent.PRINT_FAILED
-            settled = self._transition(
-                db, row, event, now, failure_reason or ("printed" if printed else "")
+            settled = apply_event(
+                db, row, event, now, failure_reason or ("printed" if printed else ""), terms=terms
             )
             if IssuanceState(row.state) is IssuanceState.AWAITING_HANDOVER:
                 sequence = _next_sequence(db, now, row.municipality_code, RECEPTION_SEQUENCE)
@@ -1024,8 +1034,9 @@ class IssuanceDesk:
 
     def _reported_issuance(
         self, db: Session, token: str, kiosk_id: str, issuance_id: str, now: datetime
-    ) -> Issuance:
-        """The copy a print report is about, under a live session or a lapsed one.
+    ) -> tuple[Issuance, PostingTerms | None]:
+        """The copy a print report is about, under a live session or a lapsed one, with what
+        posting it needs of its municipality (read with it).
 
         A copy may print just as the session lapses, or the center may be away until after it
         did: the kiosk that holds the token the copy was issued under may still report it until
@@ -1033,7 +1044,9 @@ class IssuanceDesk:
         charged rather than voided. Outside that window the session's own refusal stands.
         """
         # The session and the locked row in one read; the refusals as `_session` gives them.
-        row, refusal, _ = self._locked_with_session(db, token, kiosk_id, issuance_id, now)
+        row, refusal, _, terms = self._locked_with_session(
+            db, token, kiosk_id, issuance_id, now, posting=True
+        )
         if isinstance(refusal, (SessionExpired, SessionInvalid)):
             lapsed = refusal
             # Bound by the issuance row itself: the token's digest and the kiosk it printed on.
@@ -1046,10 +1059,10 @@ class IssuanceDesk:
                 or now >= started + self._settings.printing_ttl
             ):
                 raise lapsed from None
-            return row
+            return row, terms
         if refusal is not None:
             raise refusal
-        return _owned(row, issuance_id, token)
+        return _owned(row, issuance_id, token), terms
 
     def cancel(self, token: str, kiosk_id: str, reservation_id: str) -> IssuanceState:
         now = self._clock()
@@ -1152,10 +1165,12 @@ def apply_event(
     reason: str,
     *,
     actor: str | None = None,
+    terms: PostingTerms | None = None,
 ) -> SettlementEntry | None:
     """Move `row` by `event` through the state table, in the caller's transaction: the
     transition log, and the money (settlement entry, or void log) that goes with the move.
-    `actor` is who moved it when not the terminal or the center (a clerk at the counter).
+    `actor` is who moved it when not the terminal or the center (a clerk at the counter);
+    `terms`, what posting needs of its municipality if the caller read it in this transaction.
     Returns the settlement entry when the move issued the copy."""
     old = IssuanceState(row.state)
     new = next_state(old, event)
@@ -1173,7 +1188,7 @@ def apply_event(
     )
     settled = None
     if new is IssuanceState.ISSUED:  # the register row and the journal entry
-        settled = post_issued_copy(db, row, now)
+        settled = post_issued_copy(db, row, now, terms)
     elif new is IssuanceState.VOIDED:  # the void log only: a void costs nothing
         record_voided_copy(db, row, now, from_state=old.value)
     if actor is None:
@@ -1487,15 +1502,21 @@ def _session_and_me_query(
 
 
 @cache
-def _locked_with_session_query() -> Select[Issuance, KioskSession, bool]:
+def _locked_with_session_query(posting: bool) -> sa.Select[*tuple[Any, ...]]:
     """The issuance row locked as `locked_issuance` reads it, the session of the token digest
-    beside it, and whether another copy holds the idempotency key (none: NULL, false)."""
+    beside it, whether another copy holds the idempotency key (none: NULL, false) and, with
+    `posting`, the `POSTING_TERMS_COLUMNS` of its municipality (and not the stored PDF)."""
     other = aliased(Issuance)
     taken = exists().where(col(other.idempotency_key) == bindparam("key"))
+    query: sa.Select[*tuple[Any, ...]] = sa.select(Issuance, KioskSession, taken).outerjoin_from(
+        Issuance, KioskSession, col(KioskSession.token_sha256) == bindparam("digest")
+    )
+    if posting:  # a print report: never hands out the stored copy, so it does not read it
+        query = join_posting_terms(query, Issuance, col(Issuance.municipality_code)).options(
+            defer(Issuance.pdf)  # type: ignore[arg-type]
+        )
     return (
-        select(Issuance, KioskSession, taken)
-        .outerjoin(KioskSession, col(KioskSession.token_sha256) == bindparam("digest"))
-        .where(col(Issuance.id) == bindparam("id"))
+        query.where(col(Issuance.id) == bindparam("id"))
         .with_for_update(of=Issuance)
         .execution_options(populate_existing=True)
     )

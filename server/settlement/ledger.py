@@ -381,11 +381,55 @@ def _backend_and_hours(db: Session, municipality_code: str) -> tuple[IssuingBack
     return IssuingBackend(backend), _hours(*hours)
 
 
-def post_issued_copy(db: Session, issuance: Issuance, now: datetime) -> SettlementEntry:
+@dataclass(frozen=True)
+class PostingTerms:
+    """What posting a copy needs of its municipality: its issuing backend (BCL fee) and its
+    counter hours (after-hours kiosk copies)."""
+
+    backend: IssuingBackend
+    hours: CounterHours
+
+
+# The columns `posting_terms` reads, for a caller that reads them with its own row.
+POSTING_TERMS_COLUMNS = (col(Municipality.backend), *(col(c) for c in _HOURS_COLUMNS))
+
+
+def join_posting_terms(
+    query: sa.Select[*tuple[Any, ...]], left: Any, municipality_code: Any
+) -> sa.Select[*tuple[Any, ...]]:
+    """`query` with `POSTING_TERMS_COLUMNS` of the municipality `municipality_code` (a column
+    of `left`, an entity of the query) added after its own columns: a caller that reads the
+    issuance in the transaction that posts it reads these with it, instead of
+    `post_issued_copy` reading them by another statement."""
+    return (
+        query.add_columns(*POSTING_TERMS_COLUMNS)
+        .join_from(left, Municipality, col(Municipality.code) == municipality_code)
+        .join_from(
+            Municipality,
+            CounterHoursSetting,
+            col(CounterHoursSetting.municipality_code) == col(Municipality.code),
+            isouter=True,
+        )
+    )
+
+
+def posting_terms(values: Sequence[Any]) -> PostingTerms:
+    """The terms from the values of `POSTING_TERMS_COLUMNS`, in that order."""
+    backend, *hours = values
+    return PostingTerms(IssuingBackend(backend), _hours(*hours))
+
+
+def post_issued_copy(
+    db: Session, issuance: Issuance, now: datetime, terms: PostingTerms | None = None
+) -> SettlementEntry:
     """Record an issued copy: its register row and its journal entry, in the caller's
-    transaction (the one that moves the issuance to ISSUED). Returns the register row."""
+    transaction (the one that moves the issuance to ISSUED). Returns the register row.
+    `terms`: its municipality's, read by the caller in this transaction; else read here."""
     assert issuance.issue_number is not None
-    backend, hours = _backend_and_hours(db, issuance.municipality_code)
+    if terms is None:
+        backend, hours = _backend_and_hours(db, issuance.municipality_code)
+    else:
+        backend, hours = terms.backend, terms.hours
     facts = CopyFacts(
         issuance_id=issuance.id,
         municipality_code=issuance.municipality_code,
