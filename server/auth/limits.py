@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,6 +39,7 @@ from sqlmodel import Session, col, delete
 
 from server.auth.models import AuthAttemptWindow
 from server.common.errors import RateLimited
+from server.db.models import UtcDateTime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TABLE: sa.Table = AuthAttemptWindow.__table__  # type: ignore[attr-defined]
@@ -80,28 +82,64 @@ def window_of(now: datetime, length: timedelta) -> tuple[datetime, datetime]:
     return start, start + length
 
 
+# Statements built once (building a dialect's upsert costs more than running it on SQLite); the
+# bind names are not the columns' own, which an INSERT reserves.
+CARD_FAILURES = (
+    sa.select(_TABLE.c.attempts)
+    .where(_TABLE.c.scope == Scope.CARD_FAILURES.value)
+    .where(_TABLE.c.key == sa.bindparam("failures_key"))
+    .where(_TABLE.c.window_start == sa.bindparam("failures_start", type_=UtcDateTime()))
+    .scalar_subquery()
+)
+"""The card's failures in a window (NULL: none yet), a scalar subquery for the caller's own
+statement; its parameters come from `AttemptLimiter.card_failures`."""
+
+
+def _counting(dialect: Any) -> Insert:
+    """One more attempt in the row of (scope, key, window), atomically, while the count is under
+    `count_below`: returns the new count, or no row (nothing added) once it is not."""
+    upsert: Insert = (
+        dialect.insert(_TABLE)
+        .values(
+            scope=sa.bindparam("count_scope"),
+            key=sa.bindparam("count_key"),
+            window_start=sa.bindparam("count_start", type_=UtcDateTime()),
+            attempts=1,
+        )
+        .on_conflict_do_update(
+            index_elements=["scope", "key", "window_start"],
+            set_={"attempts": _TABLE.c.attempts + 1},
+            where=_TABLE.c.attempts < sa.bindparam("count_below"),
+        )
+        .returning(_TABLE.c.attempts)
+    )
+    return upsert
+
+
 class AttemptLimiter:
     def __init__(self, engine: Engine, limits: AttemptLimits) -> None:
         self._engine = engine
         self._limits = limits
+        self.counting = _counting(postgresql if engine.dialect.name == "postgresql" else sqlite)
+        """The counting upsert; `challenge_count` gives its parameters for a challenge."""
 
     def count_challenge(self, db: Session, kiosk_id: str, now: datetime) -> None:
         """Count one challenge for the kiosk in the caller's transaction (the one that adds
         the challenge); refuse it when the kiosk is already at its limit (nothing counted), so
         a kiosk over the limit stays over it until the window ends."""
-        counting = self.challenge_count(kiosk_id, now)
-        if counting is not None and db.connection().execute(counting).first() is None:
+        params = self.challenge_count(kiosk_id, now)
+        if params is not None and db.connection().execute(self.counting, params).first() is None:
             raise self.kiosk_exceeded(now)
 
-    def challenge_count(self, kiosk_id: str, now: datetime) -> Insert | None:
-        """The statement that counts one challenge for the kiosk while it is under its limit:
-        it returns the new count, or no row (nothing counted) at the limit. None: limit off.
-        A caller may run it inside its own statement (a CTE) instead of `count_challenge`."""
+    def challenge_count(self, kiosk_id: str, now: datetime) -> dict[str, Any] | None:
+        """The parameters of `counting` that count one challenge for the kiosk while it is under
+        its limit (None: limit off). A caller may run `counting` inside its own statement (a
+        CTE) instead of `count_challenge`."""
         limit = self._limits.kiosk_challenges
         if not limit:
             return None
         start, _ = window_of(now, self._limits.kiosk_window)
-        return self._counting(Scope.KIOSK_CHALLENGES, kiosk_id, start, below=limit)
+        return _count_params(Scope.KIOSK_CHALLENGES, kiosk_id, start, below=limit)
 
     def kiosk_exceeded(self, now: datetime) -> KioskRateExceeded:
         _, end = window_of(now, self._limits.kiosk_window)
@@ -111,22 +149,16 @@ class AttemptLimiter:
             retry_after=end - now,
         )
 
-    def card_failures(self, serial: str, now: datetime) -> sa.ScalarSelect[int] | None:
-        """The card's failures in the current window (NULL: none yet), as a scalar subquery for
-        the caller's own statement; None when the limit is off."""
+    def card_failures(self, serial: str, now: datetime) -> dict[str, Any] | None:
+        """The parameters of `CARD_FAILURES` for the card in the current window; None when the
+        limit is off (the caller then leaves the subquery out)."""
         if not self._limits.card_failures:
             return None
         start, _ = window_of(now, self._limits.card_window)
-        return (
-            sa.select(_TABLE.c.attempts)
-            .where(_TABLE.c.scope == Scope.CARD_FAILURES.value)
-            .where(_TABLE.c.key == serial)
-            .where(_TABLE.c.window_start == start)
-            .scalar_subquery()
-        )
+        return {"failures_key": serial, "failures_start": start}
 
     def check_card(self, failures: int | None, now: datetime) -> None:
-        """Refuse a card whose failures in this window (as `card_failures` read them) already
+        """Refuse a card whose failures in this window (as `CARD_FAILURES` read them) already
         reached the limit."""
         limit = self._limits.card_failures
         if limit and (failures or 0) >= limit:
@@ -143,7 +175,8 @@ class AttemptLimiter:
         if not limit:
             return None
         start, _ = window_of(now, self._limits.card_window)
-        counted = self._add(conn, Scope.CARD_FAILURES, serial, start, below=limit)
+        params = _count_params(Scope.CARD_FAILURES, serial, start, below=limit)
+        counted = conn.execute(self.counting, params).first()
         return None if counted is not None else self._card_exceeded(now)
 
     def _card_exceeded(self, now: datetime) -> CardAttemptsExceeded:
@@ -163,25 +196,14 @@ class AttemptLimiter:
             db.commit()
         return int(gone)
 
-    def _add(
-        self, conn: Connection, scope: Scope, key: str, start: datetime, *, below: int
-    ) -> int | None:
-        """One more attempt in the row of (scope, key, window), atomically, while the count is
-        under `below`: the new count, or None (nothing added) once it is not."""
-        count = conn.execute(self._counting(scope, key, start, below=below)).scalar_one_or_none()
-        return None if count is None else int(count)
 
-    def _counting(self, scope: Scope, key: str, start: datetime, *, below: int) -> Insert:
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(_TABLE).values(
-            scope=scope.value, key=key, window_start=start, attempts=1
-        )
-        upsert: Insert = stmt.on_conflict_do_update(
-            index_elements=["scope", "key", "window_start"],
-            set_={"attempts": _TABLE.c.attempts + 1},
-            where=_TABLE.c.attempts < below,
-        ).returning(_TABLE.c.attempts)
-        return upsert
+def _count_params(scope: Scope, key: str, start: datetime, *, below: int) -> dict[str, Any]:
+    return {
+        "count_scope": scope.value,
+        "count_key": key,
+        "count_start": start,
+        "count_below": below,
+    }
 
 
 def _span(length: timedelta) -> str:

@@ -21,7 +21,12 @@ from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col, delete
 
 from server.audit import log as audit
-from server.auth.limits import AttemptLimiter, AttemptLimits, CardAttemptsExceeded
+from server.auth.limits import (
+    CARD_FAILURES,
+    AttemptLimiter,
+    AttemptLimits,
+    CardAttemptsExceeded,
+)
 from server.auth.revocation import RevocationChecker
 from server.auth.verification import (
     AuthFailed,
@@ -92,6 +97,7 @@ class Authenticator:
         self._clock = clock
         self._settings = settings or AuthSettings()
         self._limiter = AttemptLimiter(engine, self._settings.limits)
+        self._counted = _counted(self._limiter.counting)  # run on PostgreSQL only
 
     def begin(self, kiosk_id: str) -> Challenge:
         now = self._clock()
@@ -120,7 +126,7 @@ class Authenticator:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
                 if counting is None:
                     conn.execute(_INSERT_CHALLENGE, row)
-                elif conn.execute(_counted(counting), _prefixed(row)).first() is None:
+                elif conn.execute(self._counted, {**counting, **_prefixed(row)}).first() is None:
                     raise self._limiter.kiosk_exceeded(now)
         else:
             with write_session(self._engine) as db:
@@ -145,7 +151,7 @@ class Authenticator:
             cert, invalid = None, exc
         serial = str(cert.serial_number) if cert is not None else ""
         failures = self._limiter.card_failures(serial, now) if cert is not None else None
-        challenge = read_row(self._engine, _read_challenge(failures), _id(challenge_id))
+        challenge = read_row(self._engine, _READ[failures is not None], _id(challenge_id, failures))
         if challenge is None or challenge.kiosk_id != kiosk_id:
             refused = AuthFailed("CHALLENGE_UNKNOWN", "no such challenge for this kiosk")
             with write_session(self._engine) as db:  # nothing else to ride in
@@ -176,7 +182,8 @@ class Authenticator:
             # Checked again as the challenge is spent: attempts of the same card in parallel
             # may have reached the limit since the read.
             recheck = failures if refusal is None else None
-            spent = db.connection().execute(_spend(now, recheck), _id(challenge_id)).first()
+            spend = _SPEND[recheck is not None]
+            spent = db.connection().execute(spend, _id(challenge_id, recheck, now)).first()
             if spent is None:
                 refusal, counts = AuthFailed("CHALLENGE_REPLAYED", _REPLAYED), False
             elif now >= challenge.expires_at:
@@ -192,7 +199,7 @@ class Authenticator:
                 except Exception:
                     db.rollback()
                     with write_session(self._engine) as again:
-                        again.connection().execute(_spend(now, None), _id(challenge_id))
+                        again.connection().execute(_SPEND[False], _id(challenge_id, None, now))
                         again.commit()
                     raise
             if counts:  # over the limit by now: that is the answer, not the check's
@@ -334,33 +341,38 @@ def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
     return {_NEW + name: value for name, value in row.items()}
 
 
-def _id(challenge_id: str) -> dict[str, str]:
-    return {"id": challenge_id}
+def _id(
+    challenge_id: str, failures: dict[str, Any] | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The parameters of `_READ` and `_SPEND`."""
+    return {"id": challenge_id, "spent_at": now, **(failures or {})}
 
 
-def _read_challenge(failures: sa.ScalarSelect[int] | None) -> sa.Select[Any]:
-    """The challenge, and with it the card's failures in this window (None: not asked)."""
-    count = failures if failures is not None else sa.null()
-    return sa.select(
+def _with_failures(failures: bool) -> sa.ColumnElement[Any]:
+    return (CARD_FAILURES if failures else sa.null()).label("failures")
+
+
+# The challenge, and with it the card's failures in this window when asked ([True]).
+_READ = {
+    asked: sa.select(
         _CHALLENGES.c.kiosk_id,
         _CHALLENGES.c.to_be_signed,
         _CHALLENGES.c.expires_at,
         _CHALLENGES.c.used_at,
-        count.label("failures"),
+        _with_failures(asked),
     ).where(_BY_ID)
-
-
-def _spend(now: datetime, failures: sa.ScalarSelect[int] | None) -> sa.UpdateBase:
-    """Mark the challenge used, returning a row only to the one of two concurrent completions
-    that did; with `failures`, the card's failures as they stand at that moment."""
-    count = failures if failures is not None else sa.null()
-    return (
-        sa.update(_CHALLENGES)
-        .where(_BY_ID)
-        .where(_CHALLENGES.c.used_at.is_(None))
-        .values(used_at=now)
-        .returning(_CHALLENGES.c.challenge_id, count.label("failures"))
-    )
+    for asked in (False, True)
+}
+# Mark the challenge used, returning a row only to the one of two concurrent completions that
+# did; with [True], the card's failures as they stand at that moment.
+_SPEND = {
+    asked: sa.update(_CHALLENGES)
+    .where(_BY_ID)
+    .where(_CHALLENGES.c.used_at.is_(None))
+    .values(used_at=sa.bindparam("spent_at", type_=_CHALLENGES.c.used_at.type))
+    .returning(_CHALLENGES.c.challenge_id, _with_failures(asked))
+    for asked in (False, True)
+}
 
 
 def _card_subject(certificate_der: bytes) -> str:

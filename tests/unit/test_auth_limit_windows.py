@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from server.auth.limits import (
+    CARD_FAILURES,
     AttemptLimiter,
     AttemptLimits,
     CardAttemptsExceeded,
@@ -66,11 +67,11 @@ def test_challenges_are_counted_per_kiosk_and_per_window(engine: Engine) -> None
 
 def _failures(limiter: AttemptLimiter, engine: Engine, serial: str, now: datetime) -> int | None:
     """What the card's failure count reads as in a statement of the caller's (None: off)."""
-    count = limiter.card_failures(serial, now)
-    if count is None:
+    params = limiter.card_failures(serial, now)
+    if params is None:
         return None
     with engine.connect() as conn:
-        return conn.execute(sa.select(count)).scalar_one_or_none()
+        return conn.execute(sa.select(CARD_FAILURES), params).scalar_one_or_none()
 
 
 def _fail(
