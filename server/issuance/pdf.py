@@ -80,7 +80,16 @@ from PIL import Image, ImageDraw, ImageFont
 
 from server.issuance.documents import CertificateDocument
 from server.issuance.layouts import LAYOUTS
-from server.issuance.sheet import PAGE_H, SEAL_QR, TILE_PX, Artwork, Face, Sheet, Surface
+from server.issuance.sheet import (
+    PAGE_H,
+    SEAL_QR,
+    TILE_PX,
+    Artwork,
+    Face,
+    Sheet,
+    Surface,
+    artwork,
+)
 from server.verify.qr import qr_pdf_ops
 
 __all__ = [
@@ -836,7 +845,7 @@ class CertificateRenderer:
         images = [(self._ground, self._prepared_ground)]
         seal = doc.municipality.seal_png
         if seal:
-            art = Artwork(seal)
+            art = artwork(seal)
             images.append((art, self._prepared_seal(art)))
         pdf = _Pdf(images)
         pdf.set_auto_page_break(False)

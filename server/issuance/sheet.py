@@ -70,6 +70,13 @@ class Artwork:
         object.__setattr__(self, "key", hashlib.sha256(self.data).hexdigest())
 
 
+@functools.lru_cache(maxsize=64)
+def artwork(data: bytes) -> Artwork:
+    """The `Artwork` of `data`, its digest computed once: every copy of a municipality
+    carries the same seal image, which the renderer and the sheet both look up."""
+    return Artwork(data)
+
+
 class Face(Protocol):
     """A font as the layout sees it: a family name for `set_font`, and glyph coverage."""
 
@@ -319,7 +326,7 @@ class Sheet:
         size = 22.0
         sx, sy = end - size * 0.55, baseline - size * 0.62
         if m.seal_png:
-            self.pdf.artwork(Artwork(m.seal_png), sx, sy, size, size)
+            self.pdf.artwork(artwork(m.seal_png), sx, sy, size, size)
         else:
             self._drawn_seal(sx, sy, size, f"{mayor_office(m)}之印")
 
