@@ -898,11 +898,8 @@ class IssuanceDesk:
             # The first rendering stored is the copy: a retry with the same key that rendered
             # at the same time (the seal signature differs each time) answers with those bytes.
             stored = db.exec(
-                update(Issuance)
-                .where(col(Issuance.id) == issuance_id)
-                .where(col(Issuance.state) == IssuanceState.PRINTING.value)
-                .where(col(Issuance.pdf).is_(None))
-                .values(pdf=pdf, pdf_sha256=digest, page_count=pages)
+                _store_copy_statement(),
+                params={"b_id": issuance_id, "b_pdf": pdf, "b_sha256": digest, "b_pages": pages},
             )
             if stored.rowcount != 1:
                 row = db.get(Issuance, issuance_id)
@@ -1574,19 +1571,46 @@ def _active_seal(db: Session, resident_pk: int) -> SealRegistration | None:
     ).first()
 
 
+@cache
+def _bump_sequence_statement() -> sa.Update:
+    """Today's sequence of a terminal (`b_day`, `b_code`, `b_terminal`) plus one, returning the
+    new value; Core, on the table: no ORM objects to keep in step."""
+    table: sa.Table = IssueSequence.__table__  # type: ignore[attr-defined]
+    return (
+        sa.update(table)
+        .where(table.c.issue_date == bindparam("b_day"))
+        .where(table.c.municipality_code == bindparam("b_code"))
+        .where(table.c.kiosk_id == bindparam("b_terminal"))
+        .values(last_value=table.c.last_value + 1)
+        .returning(table.c.last_value)
+    )
+
+
+@cache
+def _store_copy_statement() -> sa.Update:
+    """Store the first rendering of a PRINTING copy (`b_id`): its PDF, digest and page count,
+    only if none is stored yet."""
+    table: sa.Table = Issuance.__table__  # type: ignore[attr-defined]
+    return (
+        sa.update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .where(table.c.state == IssuanceState.PRINTING.value)
+        .where(table.c.pdf.is_(None))
+        .values(
+            pdf=bindparam("b_pdf"),
+            pdf_sha256=bindparam("b_sha256"),
+            page_count=bindparam("b_pages"),
+        )
+    )
+
+
 def _next_sequence(db: Session, now: datetime, municipality_code: str, kiosk_id: str) -> int:
     """Next number of today's sequence for this terminal; safe under concurrent claims."""
     day = now.astimezone(JST).date()
     for _ in range(3):
         # The bumped value comes back with the UPDATE (RETURNING): no second read.
-        value = db.execute(
-            update(IssueSequence)
-            .where(col(IssueSequence.issue_date) == day)
-            .where(col(IssueSequence.municipality_code) == municipality_code)
-            .where(col(IssueSequence.kiosk_id) == kiosk_id)
-            .values(last_value=col(IssueSequence.last_value) + 1)
-            .returning(col(IssueSequence.last_value))
-        ).scalar_one_or_none()
+        params = {"b_day": day, "b_code": municipality_code, "b_terminal": kiosk_id}
+        value = db.exec(_bump_sequence_statement(), params=params).scalar_one_or_none()
         if value is not None:
             return int(value)
         try:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, bindparam
 from sqlmodel import Session, and_, col, or_, select
+from sqlmodel.sql.expression import Select
 
 from server.db.models import Offering, Resident
 from server.municipal.models import CertificateHoursRow, IssuanceSuppression, ServiceSuspension
@@ -147,18 +149,13 @@ def residents_with_suppression(
     return [(r, bool(flag)) for r, flag in rows]
 
 
-def offered_with_availability(
-    db: Session,
-    municipality_codes: Iterable[str],
-    now: datetime,
-    kiosk_hours: DailyHours,
-    *,
-    kind: str | None = None,
-) -> list[tuple[Offering, Availability]]:
-    """The enabled offerings of the municipalities (one kind, or all), by municipality and kind,
-    each with `availability_of` it: offerings, certificate hours and the suspensions covering
-    them in one query instead of three."""
-    codes = sorted(set(municipality_codes))
+@cache
+def _offered_query(
+    by_kind: bool,
+) -> Select[Offering, CertificateHoursRow | None, ServiceSuspension | None]:
+    """`offered_with_availability`'s statement, built once: the values are bound (`codes`,
+    `now`, and with `by_kind` the `kind`)."""
+    now: Any = bindparam("now")  # typed by the columns it is compared with
     covering = and_(
         col(ServiceSuspension.municipality_code) == col(Offering.municipality_code),
         or_(col(ServiceSuspension.kind) == col(Offering.kind), col(ServiceSuspension.kind) == ""),
@@ -176,15 +173,31 @@ def offered_with_availability(
             ),
         )
         .outerjoin(ServiceSuspension, covering)
-        .where(col(Offering.municipality_code).in_(codes))
+        .where(col(Offering.municipality_code).in_(bindparam("codes", expanding=True)))
         .where(col(Offering.enabled).is_(True))
         .order_by(col(Offering.municipality_code), col(Offering.kind), col(ServiceSuspension.id))
     )
-    if kind is not None:
-        query = query.where(col(Offering.kind) == kind)
+    if by_kind:
+        query = query.where(col(Offering.kind) == bindparam("kind"))
+    return query
+
+
+def offered_with_availability(
+    db: Session,
+    municipality_codes: Iterable[str],
+    now: datetime,
+    kiosk_hours: DailyHours,
+    *,
+    kind: str | None = None,
+) -> list[tuple[Offering, Availability]]:
+    """The enabled offerings of the municipalities (one kind, or all), by municipality and kind,
+    each with `availability_of` it: offerings, certificate hours and the suspensions covering
+    them in one query instead of three."""
+    params = {"codes": sorted(set(municipality_codes)), "now": now, "kind": kind}
+    query = _offered_query(kind is not None)
     found: dict[tuple[str, str], tuple[Offering, CertificateHoursRow | None]] = {}
     spans: dict[tuple[str, str], list[SuspensionSpan]] = {}
-    for offer, hours_row, suspension in db.exec(query).all():
+    for offer, hours_row, suspension in db.exec(query, params=params).all():
         key = (offer.municipality_code, offer.kind)
         found.setdefault(key, (offer, hours_row))
         if suspension is not None:
