@@ -144,10 +144,10 @@ class Authenticator:
         now = self._clock()
         # The certificate first: its serial lets the challenge's read also read the card's
         # failures. Its verdict counts only once the challenge is known, unspent and in time.
-        invalid: AuthFailed | None = None
+        invalid: Exception | None = None
         try:
             cert = check_certificate(certificate_der, trust_anchor=self._anchor, at=now)
-        except AuthFailed as exc:
+        except Exception as exc:  # raised below, once the challenge is spent
             cert, invalid = None, exc
         serial = str(cert.serial_number) if cert is not None else ""
         failures = self._limiter.card_failures(serial, now) if cert is not None else None
