@@ -32,7 +32,7 @@ from server.db.models import Issuance, Resident
 from server.issuance.documents import CertificateKind
 from server.issuance.service import apply_event, locked_issuance
 from server.issuance.states import IssuanceEvent, IssuanceState
-from server.municipal.policy import is_suppressed
+from server.municipal.policy import residents_with_suppression
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,9 @@ class CounterDesk:
         number = reception.reception_number
         if now >= reception.collect_by:
             return IssuanceEvent.EXPIRE, _voided(number)
-        people = (db.get(Resident, int(pk)) for pk in row.subject_pks.split(","))
-        if any(p is not None and is_suppressed(db, p) for p in people):
+        # The persons on it with their 交付抑止, read live in one statement (not two each).
+        pks = {int(pk) for pk in row.subject_pks.split(",")}
+        if any(blocked for _, blocked in residents_with_suppression(db, col(Resident.id).in_(pks))):
             return IssuanceEvent.WITHHOLD, _withheld(number)
         return None
 
