@@ -178,12 +178,14 @@ class Authenticator:
                     refusal, counts = exc, True
                 except Exception as exc:  # raised below, once the challenge is spent
                     refusal = exc
-        with write_session(self._engine, expire_on_commit=False) as db:
+        # A Core connection, not a Session: every statement here is Core, and the audit entry
+        # is appended last (server.audit.log.append on a Connection writes it at once).
+        with self._engine.connect() as db:
             # Checked again as the challenge is spent: attempts of the same card in parallel
             # may have reached the limit since the read.
             recheck = failures if refusal is None else None
             spend = _SPEND[recheck is not None]
-            spent = db.connection().execute(spend, _id(challenge_id, recheck, now)).first()
+            spent = db.execute(spend, _id(challenge_id, recheck, now)).first()
             if spent is None:
                 refusal, counts = AuthFailed("CHALLENGE_REPLAYED", _REPLAYED), False
             elif now >= challenge.expires_at:
@@ -198,18 +200,22 @@ class Authenticator:
                     refusal = exc
                 except Exception:
                     db.rollback()
-                    with write_session(self._engine) as again:
-                        again.connection().execute(_SPEND[False], _id(challenge_id, None, now))
-                        again.commit()
+                    with self._engine.begin() as again:
+                        again.execute(_SPEND[False], _id(challenge_id, None, now))
                     raise
             if counts:  # over the limit by now: that is the answer, not the check's
-                refusal = self._limiter.count_card_failure(db.connection(), serial, now) or refusal
+                refusal = self._limiter.count_card_failure(db, serial, now) or refusal
             self._audit_refusal(db, kiosk_id, certificate_der, refusal, now)
             db.commit()  # the challenge stays spent: a replay never succeeds
             raise refusal
 
     def _audit_refusal(
-        self, db: Session, kiosk_id: str, certificate_der: bytes, refusal: Exception, now: datetime
+        self,
+        db: Session | sa.Connection,
+        kiosk_id: str,
+        certificate_der: bytes,
+        refusal: Exception,
+        now: datetime,
     ) -> None:
         """The audit entry of a refused authentication, in the caller's transaction."""
         if isinstance(refusal, (AuthFailed, RevocationUnavailable, RateLimited)):
@@ -223,10 +229,9 @@ class Authenticator:
             )
 
     def _open_session(
-        self, db: Session, kiosk_id: str, serial: str, now: datetime
+        self, conn: sa.Connection, kiosk_id: str, serial: str, now: datetime
     ) -> AuthenticatedSession:
         """The session row, in the caller's transaction (the one that spent the challenge)."""
-        conn = db.connection()
         holder = conn.execute(_HOLDER, {"serial": serial}).first()
         if holder is None or not holder.active:
             raise AuthFailed("CERTIFICATE_NOT_REGISTERED", "this card is not linked to a resident")
@@ -249,14 +254,14 @@ class Authenticator:
             },
         )
         audit.append(
-            db,
+            conn,
             event="auth.success",
             actor=kiosk_id,
             subject=audit.opaque_id(serial),
             municipality_code=holder.code,
             at=now,
         )
-        db.commit()
+        conn.commit()
         return AuthenticatedSession(
             token, expires_at, holder.code, f"{holder.prefecture}{holder.name}"
         )
