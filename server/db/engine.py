@@ -24,9 +24,11 @@ busy_timeout stays as the safety net for anything else that writes the file.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import queue
+import select
 import sqlite3
 import threading
 import time
@@ -43,6 +45,7 @@ from sqlmodel import Session
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 _READ_ONLY = "konbini_read_only"  # an execution option of the connections of `read_session`
+_NO_BEGIN = "konbini_no_begin"  # and of `read_row`'s on SQLite: its one SELECT runs without BEGIN
 # Statements a read-only transaction may run; anything else could write.
 _READ_VERBS = frozenset({"SELECT", "BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SHOW", "SET"})
 # How long a SQLite writer waits for the write lock (ours, then SQLite's busy handler).
@@ -75,10 +78,11 @@ def make_engine(url: str, *, echo: bool = False, writer_lock: bool = True) -> En
             if writer_lock and not db_path.startswith("file:"):  # a URI filename: busy handler only
                 lock = _writer_lock(db_path)
     else:
-        kwargs["pool_pre_ping"] = True
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 20
     engine = sa.create_engine(url, **kwargs)
+    if engine.dialect.name != "sqlite":
+        _ping_when_it_can_matter(engine)
     if engine.dialect.name == "sqlite":
 
         def on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -95,6 +99,74 @@ def make_engine(url: str, *, echo: bool = False, writer_lock: bool = True) -> En
     return engine
 
 
+# A pooled connection idle for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
+_RETURNED = "konbini_returned"  # pool record info: monotonic time the connection came back
+_SUSPECT = "konbini_suspect"  # pool record info: a statement on it failed since its last ping
+
+
+def _ping_when_it_can_matter(engine: Engine) -> None:
+    """Pessimistic disconnect handling that pays its round trip only when it can matter.
+
+    `pool_pre_ping` pinged at every checkout, a `;` round trip per transaction (16 per kiosk
+    session). A connection is pinged here only when it was idle in the pool for more than
+    `PING_AFTER_IDLE_S`, when a statement on it failed since, or when its socket already holds
+    something (a server that ends a connection — a restart, a crash, `pg_terminate_backend` —
+    sends its goodbye or closes the socket, which a zero-timeout poll sees without a round
+    trip). A failed ping invalidates the pool as `pool_pre_ping` does (the pool replaces this
+    connection and every one as old at their checkout); the caller gets a new connection and
+    no error. What no check before use can see (a connection lost mid-transaction, or dropped
+    by the network without a word within the last second) fails at its statement as before,
+    and invalidates the pool then."""
+    dialect = engine.dialect
+
+    def on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    def on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        info = record.info
+        returned = info.get(_RETURNED)
+        if returned is None:
+            return  # new from connect, or never handed out yet: nothing to check
+        if (
+            not info.pop(_SUSPECT, False)
+            and time.monotonic() - returned <= PING_AFTER_IDLE_S
+            and _socket_quiet(dbapi_conn)
+        ):
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_conn, None):
+                raise sa.exc.InvalidatePoolError() from exc
+            raise
+
+    def on_error(context: sa.engine.ExceptionContext) -> None:
+        conn = context.connection
+        if conn is None or conn.invalidated or conn.closed:
+            return
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            conn.connection.info[_SUSPECT] = True
+
+    sa.event.listen(engine.pool, "checkin", on_checkin)
+    sa.event.listen(engine.pool, "checkout", on_checkout)
+    sa.event.listen(engine, "handle_error", on_error)
+
+
+def _socket_quiet(dbapi_conn: Any) -> bool:
+    """Whether an idle pooled connection is open with nothing waiting on its socket: after a
+    transaction ends nothing more is owed to the client, so anything readable (a server's
+    goodbye, the end of the stream) or an error means it is worth a ping."""
+    if getattr(dbapi_conn, "closed", False) or getattr(dbapi_conn, "broken", False):
+        return False
+    try:
+        poller = select.poll()
+        poller.register(dbapi_conn.fileno(), select.POLLIN | select.POLLPRI)
+        return not poller.poll(0)
+    except Exception:  # closed under us (the driver's own error, or a bad descriptor)
+        return False
+
+
 def write_session(engine: Engine, **kwargs: Any) -> Session:
     """A session whose transaction may write (SQLite: BEGIN IMMEDIATE)."""
     return Session(engine, **kwargs)
@@ -108,16 +180,19 @@ def read_session(engine: Engine, **kwargs: Any) -> Session:
 def read_row(
     engine: Engine, statement: sa.Executable, params: dict[str, Any]
 ) -> sa.Row[Any] | None:
-    """The first row of one read-only statement, which needs no transaction of its own: on
-    PostgreSQL it runs in autocommit (no BEGIN and ROLLBACK round trips); on SQLite in a
-    deferred read transaction (`read_session`: no lock under WAL). Writes are refused."""
-    with _read_only(engine).connect() as conn:
+    """The first row of one read-only statement, which needs no transaction of its own: one
+    statement alone reads one consistent snapshot. On PostgreSQL it runs in autocommit (no
+    BEGIN and ROLLBACK round trips); on SQLite without BEGIN (pysqlite in autocommit: the
+    statement's own read transaction, no lock under WAL, ended when its cursor is closed, which
+    `first()` does). Writes are refused; several statements that must agree: `read_session`."""
+    with _single_read(engine).connect() as conn:
         if engine.dialect.name == "postgresql":
             conn.execution_options(isolation_level="AUTOCOMMIT")
         return conn.execute(statement, params).first()
 
 
 _read_only_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_single_read_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def _read_only(engine: Engine) -> Engine:
@@ -125,6 +200,15 @@ def _read_only(engine: Engine) -> Engine:
     found = _read_only_engines.get(engine)
     if found is None:
         found = _read_only_engines[engine] = engine.execution_options(**{_READ_ONLY: True})
+    return found
+
+
+def _single_read(engine: Engine) -> Engine:
+    # `read_row`'s: read-only, and on SQLite no BEGIN (`_sqlite_begin`).
+    found = _single_read_engines.get(engine)
+    if found is None:
+        options = {_READ_ONLY: True, _NO_BEGIN: True}
+        found = _single_read_engines[engine] = engine.execution_options(**options)
     return found
 
 
@@ -154,6 +238,8 @@ def _sqlite_pragmas(dbapi_conn: Any) -> None:
 
 def _sqlite_begin(conn: sa.Connection) -> None:
     if _is_read_only(conn):
+        if conn.get_execution_options().get(_NO_BEGIN):
+            return  # `read_row`: one statement in pysqlite's autocommit, its own snapshot
         conn.exec_driver_sql("BEGIN")  # deferred: under WAL no lock, so not ours either
         return
     dbapi_conn = conn.connection.dbapi_connection

@@ -15,7 +15,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from server.db.engine import ReadOnlyTransaction, make_engine, read_session, write_session
+from server.db.engine import (
+    ReadOnlyTransaction,
+    make_engine,
+    read_row,
+    read_session,
+    write_session,
+)
 
 _TABLE = sa.table("notes", sa.column("id", sa.Integer), sa.column("text", sa.String))
 
@@ -75,3 +81,47 @@ def test_a_plain_engine_connection_still_writes_after_read_sessions(engine: Engi
         db.commit()
     with engine.connect() as conn:
         assert conn.execute(sa.select(_TABLE.c.text)).scalar_one() == "changed"
+
+
+def test_read_row_runs_its_one_select_without_begin_and_leaves_no_transaction_open(
+    engine: Engine,
+) -> None:
+    begins = _begins(engine)
+    row = read_row(engine, sa.select(_TABLE.c.text).where(_TABLE.c.id == 1), {})
+    assert row is not None and row.text == "kept"
+    assert begins == []
+    with engine.connect() as conn:  # the pool's one connection: its read did not stay open
+        dbapi_conn = conn.connection.dbapi_connection
+        assert dbapi_conn is not None and not dbapi_conn.in_transaction
+
+
+def test_read_row_reads_while_a_writer_holds_the_lock_and_sees_its_commit(
+    engine: Engine,
+) -> None:
+    text = sa.select(_TABLE.c.text).where(_TABLE.c.id == 1)
+    with write_session(engine) as writer:
+        writer.execute(sa.update(_TABLE).values(text="changed"))
+        row = read_row(engine, text, {})  # BEGIN IMMEDIATE here would wait for the writer
+        assert row is not None and row.text == "kept"
+        writer.commit()
+    row = read_row(engine, text, {})
+    assert row is not None and row.text == "changed"
+
+
+def test_read_row_refuses_to_write(engine: Engine) -> None:
+    with pytest.raises(ReadOnlyTransaction):
+        read_row(engine, sa.update(_TABLE).values(text="changed"), {})
+    row = read_row(engine, sa.select(_TABLE.c.text), {})
+    assert row is not None and row.text == "kept"
+
+
+def test_a_write_session_after_read_row_still_begins_immediate(engine: Engine) -> None:
+    # The no-BEGIN option belongs to read_row's connections, not to the pool.
+    read_row(engine, sa.select(_TABLE.c.text), {})
+    begins = _begins(engine)
+    with write_session(engine) as db:
+        db.execute(sa.update(_TABLE).values(text="changed"))
+        db.commit()
+    with read_session(engine) as db:
+        db.execute(sa.select(_TABLE.c.text))
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
