@@ -33,7 +33,8 @@ from sqlalchemy import bindparam, exists, literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, defer
-from sqlmodel import Session, col, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from server.audit import log as audit
@@ -808,40 +809,38 @@ class IssuanceDesk:
             printer_id=printer_id,
             sequence=seq,
         )
+        issue_number = number.format()
+        claim = {
+            "c_id": row.id,
+            "c_key": key,
+            "c_printer": printer_id,
+            "c_number": issue_number,
+            "c_at": now,
+        }
         try:
-            claimed = db.exec(
-                update(Issuance)
-                .where(col(Issuance.id) == row.id)
-                .where(col(Issuance.state) == IssuanceState.RESERVED.value)
-                .values(
-                    state=IssuanceState.PRINTING.value,
-                    idempotency_key=key,
-                    printer_id=printer_id,
-                    issue_number=number.format(),
-                    printing_started_at=now,
-                )
-            )
-        except IntegrityError as exc:  # the key was just taken for another copy (PostgreSQL)
+            claimed = db.execute(_claim_statement(), claim)
+        except IntegrityError as exc:  # the key was just taken for another copy
             db.rollback()
             raise IdempotencyKeyReused("this idempotency key belongs to another copy") from exc
-        if claimed.rowcount != 1:
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
             db.rollback()
             raise FailedPrecondition("this reservation changed meanwhile; retry with the same key")
-        db.add(
-            IssuanceTransition(
-                issuance_id=row.id,
-                from_state=IssuanceState.RESERVED.value,
-                to_state=IssuanceState.PRINTING.value,
-                at=now,
-                reason="fee due at the counter" if row.channel == Channel.COUNTER else "fee paid",
-            )
+        # The row in the session as the claim left it, not marked changed: the rest of the copy
+        # (its number and date) is read from it, and nothing of it is flushed again.
+        for name, value in (
+            ("state", IssuanceState.PRINTING.value),
+            ("idempotency_key", key),
+            ("printer_id", printer_id),
+            ("issue_number", issue_number),
+            ("printing_started_at", now),
+        ):
+            set_committed_value(row, name, value)
+        reason = "fee due at the counter" if row.channel == Channel.COUNTER else "fee paid"
+        db.execute(
+            _transition_statement(),
+            {"t_id": row.id, "t_from": IssuanceState.RESERVED.value, "t_at": now, "t_why": reason},
         )
-        try:
-            db.flush()
-        except IntegrityError as exc:  # a concurrent request took the same idempotency key
-            db.rollback()
-            raise IdempotencyKeyReused("this idempotency key belongs to another copy") from exc
-        _audit_issuance(db, row, "printing", row.kiosk_id, now, {"issue_number": number.format()})
+        _audit_issuance(db, row, "printing", row.kiosk_id, now, {"issue_number": issue_number})
 
     def _copy_plan(
         self, db: Session, row: Issuance, read: Sequence[Resident] = ()
@@ -1583,6 +1582,38 @@ def _bump_sequence_statement() -> sa.Update:
         .where(table.c.kiosk_id == bindparam("b_terminal"))
         .values(last_value=table.c.last_value + 1)
         .returning(table.c.last_value)
+    )
+
+
+@cache
+def _claim_statement() -> sa.Update:
+    """RESERVED → PRINTING of one copy (`c_id`) with its key, printer, issue number and start;
+    Core, on the table: the caller sets the session's row to match."""
+    table: sa.Table = Issuance.__table__  # type: ignore[attr-defined]
+    return (
+        sa.update(table)
+        .where(table.c.id == bindparam("c_id"))
+        .where(table.c.state == IssuanceState.RESERVED.value)
+        .values(
+            state=IssuanceState.PRINTING.value,
+            idempotency_key=bindparam("c_key"),
+            printer_id=bindparam("c_printer"),
+            issue_number=bindparam("c_number"),
+            printing_started_at=bindparam("c_at"),
+        )
+    )
+
+
+@cache
+def _transition_statement() -> sa.Insert:
+    """The claim's line in the transition log (`t_id` from `t_from` to PRINTING at `t_at`)."""
+    table: sa.Table = IssuanceTransition.__table__  # type: ignore[attr-defined]
+    return sa.insert(table).values(
+        issuance_id=bindparam("t_id"),
+        from_state=bindparam("t_from"),
+        to_state=IssuanceState.PRINTING.value,
+        at=bindparam("t_at"),
+        reason=bindparam("t_why"),
     )
 
 
