@@ -33,6 +33,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,19 @@ def _sqlite_begin(conn: sa.Connection) -> None:
         raise
 
 
+# Opt-in (benchmarks): told the seconds each SQLite write transaction held the writer lock.
+_hold_listener: Callable[[float], None] | None = None
+
+
+def record_writer_lock_holds(listener: Callable[[float], None] | None) -> None:
+    """Call `listener`, in the thread that lets go, with the seconds each write transaction of
+    this process held its SQLite file's writer lock (from taking it, before BEGIN IMMEDIATE,
+    until the transaction ended); None stops. Off by default, and then no clock is read. For
+    `bench.writer_lock_holds`, which says which write to shorten."""
+    global _hold_listener
+    _hold_listener = listener
+
+
 class _SQLiteConnection(sqlite3.Connection):
     """pysqlite's connection, holding its file's `_WriterLock` from before BEGIN IMMEDIATE until
     the database has ended that transaction: SQLAlchemy's `commit` and `rollback` events come
@@ -263,6 +277,7 @@ class _SQLiteConnection(sqlite3.Connection):
 
     writer_lock: _WriterLock | None = None  # the file's, set on connect; None: busy handler only
     _held: _WriterLock | None = None
+    _held_since: float | None = None  # perf_counter at taking it, only while holds are recorded
 
     def take_writer_lock(self) -> None:
         lock = self.writer_lock
@@ -274,6 +289,8 @@ class _SQLiteConnection(sqlite3.Connection):
             orig.sqlite_errorname = "SQLITE_BUSY"
             raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, orig)
         self._held = lock
+        if _hold_listener is not None:
+            self._held_since = time.perf_counter()
 
     def let_go_if_ended(self) -> None:
         if self._held is None:
@@ -289,6 +306,10 @@ class _SQLiteConnection(sqlite3.Connection):
         held, self._held = self._held, None
         if held is not None:
             held.release()
+            since, self._held_since = self._held_since, None
+            listener = _hold_listener
+            if since is not None and listener is not None:
+                listener(time.perf_counter() - since)
 
     def commit(self) -> None:
         try:

@@ -309,3 +309,24 @@ def test_a_forked_child_takes_the_lock_of_its_own(db_path: Path, engine: Engine)
     assert child.exitcode == 0
     _increment(engine, 1)
     assert _lock_is_free(db_path)
+
+
+def test_hold_times_are_recorded_only_when_asked_once_per_write_transaction(
+    engine: Engine,
+) -> None:
+    holds: list[float] = []
+    _increment(engine, 1)  # not recorded: off by default
+    engine_module.record_writer_lock_holds(holds.append)
+    try:
+        _increment(engine, 2)  # two commits
+        with write_session(engine) as db:  # a rollback lets go too
+            db.execute(sa.update(_COUNTER).values(n=-1))
+            db.rollback()
+        with read_session(engine) as db:  # reads take no lock, so hold nothing
+            db.execute(sa.select(_COUNTER.c.n))
+        engine_module.read_row(engine, sa.select(_COUNTER.c.n), {})
+    finally:
+        engine_module.record_writer_lock_holds(None)
+    _increment(engine, 1)
+    assert len(holds) == 3
+    assert all(h >= 0 for h in holds)
