@@ -169,9 +169,9 @@ class CallerResolver:
 
     def _terminal(self, kiosk_id: str) -> sa.Row[Any] | None:
         """The registry row of a terminal (the module's docstring says when it is reused). One
-        primary-key read, which needs no transaction of its own: on PostgreSQL it runs in
-        autocommit (no BEGIN and ROLLBACK, two round trips fewer per call); on SQLite deferred
-        (`read_session`), so it never waits for the write lock."""
+        primary-key read, which needs no transaction of its own (`read_row`): on PostgreSQL it
+        runs in autocommit (no BEGIN and ROLLBACK, two round trips fewer per call); on SQLite
+        without BEGIN, taking no lock, so it never waits for the write lock."""
         return read_row(self._engine, _TERMINAL, {"kiosk_id": kiosk_id})
 
     def _ereview_client(self, metadata: Mapping[str, str]) -> Caller:
