@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy.orm import object_session
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from server.bcl.models import BclSealImage
 from server.bcl.records import (
@@ -123,11 +123,12 @@ def resident_record(row: Resident) -> ResidentRecord:
     )
 
 
-def municipality_profile(db: Session, row: Municipality) -> MunicipalityProfile:
-    fees = {
-        o.kind: o.fee_yen
-        for o in db.exec(select(Offering).where(Offering.municipality_code == row.code))
-    }
+def municipality_profile(
+    row: Municipality, *, fees: Mapping[str, int] | None = None
+) -> MunicipalityProfile:
+    """The municipality as records carry it. `fees` (kind → kiosk fee) are its offerings where
+    the caller read them; a certificate prints no fee, so the copy's profile has none and its
+    offerings are not read for each copy."""
     return MunicipalityProfile(
         code=row.code,
         prefecture=row.prefecture,
@@ -138,7 +139,7 @@ def municipality_profile(db: Session, row: Municipality) -> MunicipalityProfile:
         backend=IssuingBackend(row.backend),
         population=row.population,
         joined_on=row.joined_on,
-        fees=fees,
+        fees=dict(fees or {}),
         seal_png=row.seal_png,
     )
 

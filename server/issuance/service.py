@@ -968,7 +968,7 @@ class IssuanceDesk:
         assert row.printing_started_at is not None and row.issue_number is not None
         return CertificateDocument(
             kind=kind,
-            municipality=municipality_profile(db, muni_row),
+            municipality=municipality_profile(muni_row),
             issued_on=row.printing_started_at.astimezone(JST).date(),
             issue_number=IssueNumber.parse(row.issue_number),
             persons=persons,
