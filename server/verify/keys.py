@@ -14,6 +14,7 @@ bytes every time, as the issuance path relies on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -99,8 +100,9 @@ class SealSigner:
     municipality_code: str
     private_key: ec.EllipticCurvePrivateKey
 
-    @property
+    @functools.cached_property
     def key_id(self) -> bytes:
+        # Once per signer, not per copy: the public key's DER and its hash each time.
         return key_id_of(self.private_key.public_key())
 
     @property
