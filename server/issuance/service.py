@@ -893,7 +893,9 @@ class IssuanceDesk:
         pages = pdf_page_count(pdf)
         digest = hashlib.sha256(pdf).digest()
         fee = plan.fee_yen
-        with write_session(self._engine) as db:
+        params = {"b_id": issuance_id, "b_pdf": pdf, "b_sha256": digest, "b_pages": pages}
+        # One UPDATE on a Core connection: an ORM session around it cost more than running it.
+        with self._engine.begin() as conn:
             # The first rendering stored is the copy: a retry with the same key that rendered
             # at the same time (the seal signature differs each time) answers with those bytes.
             stored = db.exec(
