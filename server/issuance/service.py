@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 import pypdf
 import sqlalchemy as sa
@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, defer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from server.audit import log as audit
 from server.bcl.models import BclTaxRecord
@@ -898,18 +898,16 @@ class IssuanceDesk:
         with self._engine.begin() as conn:
             # The first rendering stored is the copy: a retry with the same key that rendered
             # at the same time (the seal signature differs each time) answers with those bytes.
-            stored = db.exec(
-                _store_copy_statement(),
-                params={"b_id": issuance_id, "b_pdf": pdf, "b_sha256": digest, "b_pages": pages},
-            )
+            stored = conn.execute(_store_copy_statement(), params)
             if stored.rowcount != 1:
-                row = db.get(Issuance, issuance_id)
-                assert row is not None
-                first = self._copy_plan(db, row) if row.state == IssuanceState.PRINTING else None
-                if not isinstance(first, IssuedCopy):  # reported meanwhile: printed or void
-                    raise AlreadyFinal(f"this copy is already {row.state}")
-                return first
-            db.commit()
+                with Session(bind=conn) as db:  # in the same transaction
+                    row = db.get(Issuance, issuance_id)
+                    assert row is not None
+                    printing = row.state == IssuanceState.PRINTING
+                    first = self._copy_plan(db, row) if printing else None
+                    if not isinstance(first, IssuedCopy):  # reported meanwhile: printed or void
+                        raise AlreadyFinal(f"this copy is already {row.state}")
+                    return first
         return IssuedCopy(issuance_id, doc.issue_number.format(), pages, pdf, digest, fee)
 
     def _void_unprinted(self, issuance_id: str, reason: str) -> None:
@@ -1376,11 +1374,18 @@ def _extract(
 
 
 def _tax_row(db: Session, resident_pk: int, fiscal_year: int) -> BclTaxRecord | None:
-    return db.exec(
+    params = {"resident_pk": resident_pk, "fiscal_year": fiscal_year}
+    return db.exec(_tax_row_query(), params=params).first()
+
+
+@cache
+def _tax_row_query() -> SelectOfScalar[BclTaxRecord]:
+    """A resident's (`resident_pk`) tax record of one fiscal year (`fiscal_year`)."""
+    return (
         select(BclTaxRecord)
-        .where(BclTaxRecord.resident_pk == resident_pk)
-        .where(BclTaxRecord.fiscal_year == fiscal_year)
-    ).first()
+        .where(col(BclTaxRecord.resident_pk) == bindparam("resident_pk"))
+        .where(col(BclTaxRecord.fiscal_year) == bindparam("fiscal_year"))
+    )
 
 
 def tax_record(row: BclTaxRecord, resident_id: str) -> TaxRecord:
@@ -1444,13 +1449,8 @@ def _get_resident(db: Session, pk: int) -> Resident:
 
 
 def _household(db: Session, me: Resident) -> Sequence[Resident]:
-    return db.exec(
-        select(Resident)
-        .where(Resident.municipality_code == me.municipality_code)
-        .where(Resident.household_id == me.household_id)
-        .where(col(Resident.removed_on).is_(None))  # who left the register is not a member
-        .order_by(col(Resident.is_household_head).desc(), col(Resident.birth_date))
-    ).all()
+    params = {"municipality_code": me.municipality_code, "household_id": me.household_id}
+    return db.exec(_household_query(flagged=False), params=params).all()
 
 
 def _eligible_all(db: Session, kind: CertificateKind, who: _Me) -> list[Resident]:
@@ -1497,7 +1497,7 @@ class _Me:
         if self._household is None:
             me = self.me
             params = {"municipality_code": me.municipality_code, "household_id": me.household_id}
-            rows = db.exec(_household_query(), params=params).all()
+            rows = db.exec(_household_query(flagged=True), params=params).all()
             self._household = [(r, bool(flag)) for r, flag in rows]
         return self._household
 
@@ -1564,14 +1564,19 @@ def _locked_with_session_query(posting: bool) -> sa.Select[*tuple[Any, ...]]:
     )
 
 
+@overload
+def _household_query(*, flagged: Literal[True]) -> Select[Resident, bool]: ...
+@overload
+def _household_query(*, flagged: Literal[False]) -> SelectOfScalar[Resident]: ...
 @cache
-def _household_query() -> Select[Resident, bool]:
-    """`_household` of a municipality code and household id, each with its 交付抑止."""
+def _household_query(*, flagged: bool) -> Select[Resident, bool] | SelectOfScalar[Resident]:
+    """`_household` of a municipality code and household id, with `flagged` each with its
+    交付抑止."""
+    query = select(Resident, suppressed_flag()) if flagged else select(Resident)
     return (
-        select(Resident, suppressed_flag())
-        .where(col(Resident.municipality_code) == bindparam("municipality_code"))
+        query.where(col(Resident.municipality_code) == bindparam("municipality_code"))
         .where(col(Resident.household_id) == bindparam("household_id"))
-        .where(col(Resident.removed_on).is_(None))
+        .where(col(Resident.removed_on).is_(None))  # who left the register is not a member
         .order_by(col(Resident.is_household_head).desc(), col(Resident.birth_date))
     )
 
@@ -1609,11 +1614,17 @@ def _municipalities(db: Session, codes: Sequence[str]) -> list[Municipality]:
 
 
 def _active_seal(db: Session, resident_pk: int) -> SealRegistration | None:
-    return db.exec(
+    return db.exec(_active_seal_query(), params={"resident_pk": resident_pk}).first()
+
+
+@cache
+def _active_seal_query() -> SelectOfScalar[SealRegistration]:
+    """The active seal registration of a resident (`resident_pk`)."""
+    return (
         select(SealRegistration)
-        .where(SealRegistration.resident_pk == resident_pk)
+        .where(col(SealRegistration.resident_pk) == bindparam("resident_pk"))
         .where(col(SealRegistration.active).is_(True))
-    ).first()
+    )
 
 
 @cache
