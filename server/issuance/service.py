@@ -383,16 +383,18 @@ class IssuanceDesk:
         *,
         idempotency_key: str | None = None,
         posting: bool = False,
+        issuer: bool = False,
     ) -> tuple[Issuance | None, DomainError | None, bool, PostingTerms | None]:
         """The issuance row as `locked_issuance` reads it (None: no such row), what the session
         check says of the token (None: a live session of this kiosk), with `idempotency_key`
         whether another copy holds that key, and with `posting` what posting the copy needs
-        of its municipality (`post_issued_copy`): one statement, not up to four."""
+        of its municipality (`post_issued_copy`): one statement, not up to four. With `issuer`
+        the municipality's row is read with it, into `db` (`db.get` finds it there)."""
         digest = token_digest(token)
         found = None
         if _is_uuid(issuance_id):
             params = {"id": issuance_id, "digest": digest, "key": idempotency_key or None}
-            found = db.execute(_locked_with_session_query(posting), params).first()
+            found = db.execute(_locked_with_session_query(posting, issuer), params).first()
         if found is None:  # no row to join the session to: read it alone
             refusal = _session_refusal(db.get(KioskSession, digest), kiosk_id, now)
             return None, refusal, False, None
@@ -409,10 +411,11 @@ class IssuanceDesk:
         now: datetime,
         *,
         idempotency_key: str | None = None,
+        issuer: bool = False,
     ) -> tuple[Issuance, bool]:
         """`_session` then `_own_issuance`, with the same refusals in the same order."""
         row, refusal, key_taken, _ = self._locked_with_session(
-            db, token, kiosk_id, issuance_id, now, idempotency_key=idempotency_key
+            db, token, kiosk_id, issuance_id, now, idempotency_key=idempotency_key, issuer=issuer
         )
         if refusal is not None:
             raise refusal
@@ -762,9 +765,16 @@ class IssuanceDesk:
         now = self._clock()
         # Not expired on commit: a copy read apart (SQLite) uses the row and subjects read here.
         with Session(self._engine, expire_on_commit=False) as db:
-            # The session, the locked row and whether the key is another copy's: one read.
+            # The session, the locked row, whether the key is another copy's and the
+            # municipality that certifies the copy (for its document): one read.
             row, key_taken = self._own_locked(
-                db, token, kiosk_id, reservation_id, now, idempotency_key=idempotency_key
+                db,
+                token,
+                kiosk_id,
+                reservation_id,
+                now,
+                idempotency_key=idempotency_key,
+                issuer=True,
             )
             if row.idempotency_key is not None and row.idempotency_key != idempotency_key:
                 raise PrintingUnderAnotherKey(
@@ -858,8 +868,9 @@ class IssuanceDesk:
             lookup = plan_lookup(db, requester, registrations, self._koseki)
             return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, None, lookup)
         if self._copy_apart:  # read by `_render` once the claim has committed
+            issuer = db.get(Municipality, row.municipality_code)  # read with the row, if it was
             return _CopyPlan(
-                row.id, row.printing_started_at, row.fee_yen, None, None, row, tuple(read)
+                row.id, row.printing_started_at, row.fee_yen, None, None, row, tuple(read), issuer
             )
         document = self._document(db, row, None, read)
         return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, document, None)
@@ -872,7 +883,7 @@ class IssuanceDesk:
             # The claimed row as the claim left it (its number and date), and the persons it
             # read with their 交付抑止; the rest of the copy read now, without the write lock.
             with read_session(self._engine) as db:
-                doc = self._document(db, plan.row, None, plan.read)
+                doc = self._document(db, plan.row, None, plan.read, plan.issuer)
         elif doc is None:
             assert plan.lookup is not None
             # The 戸籍 as its server has it now, asked outside any transaction.
@@ -926,9 +937,11 @@ class IssuanceDesk:
         row: Issuance,
         access: KosekiAccess | None,
         read: Sequence[Resident] = (),
+        issuer: Municipality | None = None,
     ) -> CertificateDocument:
         kind = CertificateKind(row.kind)
-        muni_row = db.get(Municipality, row.municipality_code)
+        # `issuer`: the municipality as the claim read it (not read again).
+        muni_row = issuer if issuer is not None else db.get(Municipality, row.municipality_code)
         assert muni_row is not None
         known = {_pk(r): r for r in read}  # read in this transaction: not read again
 
@@ -1220,6 +1233,7 @@ class _CopyPlan:
     lookup: KosekiLookup | None
     row: Issuance | None = None  # read apart (SQLite): the claimed row, detached
     read: tuple[Resident, ...] = ()  # and the persons the claim read
+    issuer: Municipality | None = None  # and the municipality it read
 
 
 @dataclass(frozen=True)
@@ -1544,10 +1558,11 @@ def _session_and_me_query(
 
 
 @cache
-def _locked_with_session_query(posting: bool) -> sa.Select[*tuple[Any, ...]]:
+def _locked_with_session_query(posting: bool, issuer: bool = False) -> sa.Select[*tuple[Any, ...]]:
     """The issuance row locked as `locked_issuance` reads it, the session of the token digest
-    beside it, whether another copy holds the idempotency key (none: NULL, false) and, with
-    `posting`, the `POSTING_TERMS_COLUMNS` of its municipality (and not the stored PDF)."""
+    beside it, whether another copy holds the idempotency key (none: NULL, false), with
+    `posting` the `POSTING_TERMS_COLUMNS` of its municipality (and not the stored PDF), and
+    with `issuer` its municipality's row (not locked)."""
     other = aliased(Issuance)
     taken = exists().where(col(other.idempotency_key) == bindparam("key"))
     query: sa.Select[*tuple[Any, ...]] = sa.select(Issuance, KioskSession, taken).outerjoin_from(
@@ -1556,6 +1571,10 @@ def _locked_with_session_query(posting: bool) -> sa.Select[*tuple[Any, ...]]:
     if posting:  # a print report: never hands out the stored copy, so it does not read it
         query = join_posting_terms(query, Issuance, col(Issuance.municipality_code)).options(
             defer(Issuance.pdf)  # type: ignore[arg-type]
+        )
+    if issuer:
+        query = query.add_columns(Municipality).outerjoin(
+            Municipality, col(Municipality.code) == col(Issuance.municipality_code)
         )
     return (
         query.where(col(Issuance.id) == bindparam("id"))
