@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -35,9 +36,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.common.clock import Clock, system_clock
+from server.db.engine import read_row
 from server.verify.models import SealKey
 from server.verify.payload import KEY_ID_LEN, SIGNATURE_LEN
 
@@ -182,6 +184,10 @@ class SealKeyStore:
 
     def _publish(self, signer: SealSigner) -> None:
         key_id = signer.key_id.hex()
+        # Usually published already (by onboarding, or by another worker process): looked up
+        # without the write transaction, which on SQLite would queue for the writer lock.
+        if read_row(self._engine, _published_query(), {"key_id": key_id}) is not None:
+            return
         with Session(self._engine) as db:
             if db.get(SealKey, key_id) is not None:
                 return
@@ -197,6 +203,12 @@ class SealKeyStore:
                 db.commit()
             except IntegrityError:  # another process published it first
                 db.rollback()
+
+
+@functools.cache
+def _published_query() -> sa.Select[str]:
+    """Whether a key id (`key_id`) is published."""
+    return sa.select(col(SealKey.key_id)).where(col(SealKey.key_id) == sa.bindparam("key_id"))
 
 
 def published_keys(db: Session) -> dict[bytes, PublishedKey]:

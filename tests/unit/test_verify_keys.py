@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -55,6 +56,23 @@ def test_a_restarted_center_reuses_the_key_and_publishes_nothing_new(tmp_path: P
     assert again.provision("131016").key_id == before
     with Session(engine) as db:
         assert list(published_keys(db)) == [before]
+
+
+def test_a_key_published_already_is_looked_up_without_a_write_transaction(
+    tmp_path: Path,
+) -> None:
+    _, key_dir, engine = onboarded(tmp_path)
+    verbs: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        verbs.append(statement.split(None, 1)[0].upper())  # SQLite: BEGIN IMMEDIATE to write
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        SealKeyStore(key_dir, engine).signer("131016")  # another worker process, a restart
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert verbs == ["SELECT"]
 
 
 def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
