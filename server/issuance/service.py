@@ -384,12 +384,12 @@ class IssuanceDesk:
         idempotency_key: str | None = None,
         posting: bool = False,
         issuer: bool = False,
-    ) -> tuple[Issuance | None, DomainError | None, bool, PostingTerms | None]:
+    ) -> tuple[Issuance | None, DomainError | None, bool, PostingTerms | None, Municipality | None]:
         """The issuance row as `locked_issuance` reads it (None: no such row), what the session
         check says of the token (None: a live session of this kiosk), with `idempotency_key`
         whether another copy holds that key, and with `posting` what posting the copy needs
-        of its municipality (`post_issued_copy`): one statement, not up to four. With `issuer`
-        the municipality's row is read with it, into `db` (`db.get` finds it there)."""
+        of its municipality (`post_issued_copy`): one statement, not up to four; with `issuer`
+        the municipality's row too."""
         digest = token_digest(token)
         found = None
         if _is_uuid(issuance_id):
@@ -397,10 +397,11 @@ class IssuanceDesk:
             found = db.execute(_locked_with_session_query(posting, issuer), params).first()
         if found is None:  # no row to join the session to: read it alone
             refusal = _session_refusal(db.get(KioskSession, digest), kiosk_id, now)
-            return None, refusal, False, None
+            return None, refusal, False, None, None
         row, sess, key_taken = found[:3]
         terms = posting_terms(found[3:]) if posting else None
-        return row, _session_refusal(sess, kiosk_id, now), bool(key_taken), terms
+        municipality = found[3] if issuer else None
+        return row, _session_refusal(sess, kiosk_id, now), bool(key_taken), terms, municipality
 
     def _own_locked(
         self,
@@ -412,14 +413,15 @@ class IssuanceDesk:
         *,
         idempotency_key: str | None = None,
         issuer: bool = False,
-    ) -> tuple[Issuance, bool]:
-        """`_session` then `_own_issuance`, with the same refusals in the same order."""
-        row, refusal, key_taken, _ = self._locked_with_session(
+    ) -> tuple[Issuance, bool, Municipality | None]:
+        """`_session` then `_own_issuance`, with the same refusals in the same order (and with
+        `issuer` the copy's municipality)."""
+        row, refusal, key_taken, _, municipality = self._locked_with_session(
             db, token, kiosk_id, issuance_id, now, idempotency_key=idempotency_key, issuer=issuer
         )
         if refusal is not None:
             raise refusal
-        return _owned(row, issuance_id, token), key_taken
+        return _owned(row, issuance_id, token), key_taken, municipality
 
     def _terminal(self, db: Session, kiosk_id: str, terminal: Terminal | None) -> Terminal:
         """The terminal the interceptor resolved, else its registry row."""
@@ -767,7 +769,7 @@ class IssuanceDesk:
         with Session(self._engine, expire_on_commit=False) as db:
             # The session, the locked row, whether the key is another copy's and the
             # municipality that certifies the copy (for its document): one read.
-            row, key_taken = self._own_locked(
+            row, key_taken, issuer = self._own_locked(
                 db,
                 token,
                 kiosk_id,
@@ -802,7 +804,7 @@ class IssuanceDesk:
                 raise AlreadyFinal(f"this copy is already {row.state}")
             # What the copy needs: read in the claim's own transaction, or (SQLite) after it.
             try:
-                plan = self._copy_plan(db, row, subjects)
+                plan = self._copy_plan(db, row, subjects, issuer)
             except DomainError:
                 db.commit()  # the claim stands, as when the copy was read after it
                 raise
@@ -853,10 +855,14 @@ class IssuanceDesk:
         _audit_issuance(db, row, "printing", row.kiosk_id, now, {"issue_number": issue_number})
 
     def _copy_plan(
-        self, db: Session, row: Issuance, read: Sequence[Resident] = ()
+        self,
+        db: Session,
+        row: Issuance,
+        read: Sequence[Resident] = (),
+        issuer: Municipality | None = None,
     ) -> IssuedCopy | _CopyPlan:
         """A PRINTING copy's stored PDF, or what rendering it needs, read in `db` (`read`:
-        residents this transaction read already)."""
+        residents this transaction read already; `issuer`, the copy's municipality likewise)."""
         assert row.issue_number is not None and row.printing_started_at is not None
         if row.pdf is not None and row.pdf_sha256 is not None and row.page_count is not None:
             return IssuedCopy(
@@ -868,11 +874,10 @@ class IssuanceDesk:
             lookup = plan_lookup(db, requester, registrations, self._koseki)
             return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, None, lookup)
         if self._copy_apart:  # read by `_render` once the claim has committed
-            issuer = db.get(Municipality, row.municipality_code)  # read with the row, if it was
             return _CopyPlan(
                 row.id, row.printing_started_at, row.fee_yen, None, None, row, tuple(read), issuer
             )
-        document = self._document(db, row, None, read)
+        document = self._document(db, row, None, read, issuer)
         return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, document, None)
 
     def _render(self, plan: _CopyPlan) -> IssuedCopy:
@@ -1053,7 +1058,7 @@ class IssuanceDesk:
         charged rather than voided. Outside that window the session's own refusal stands.
         """
         # The session and the locked row in one read; the refusals as `_session` gives them.
-        row, refusal, _, terms = self._locked_with_session(
+        row, refusal, _, terms, _ = self._locked_with_session(
             db, token, kiosk_id, issuance_id, now, posting=True
         )
         if isinstance(refusal, (SessionExpired, SessionInvalid)):
@@ -1076,7 +1081,7 @@ class IssuanceDesk:
     def cancel(self, token: str, kiosk_id: str, reservation_id: str) -> IssuanceState:
         now = self._clock()
         with Session(self._engine) as db:
-            row, _ = self._own_locked(db, token, kiosk_id, reservation_id, now)
+            row, _, _ = self._own_locked(db, token, kiosk_id, reservation_id, now)
             if IssuanceState(row.state) is IssuanceState.VOIDED:
                 return IssuanceState.VOIDED
             self._transition(db, row, IssuanceEvent.CANCEL, now, "cancelled at the kiosk")
