@@ -238,10 +238,11 @@ FROM head
 ).bindparams(sa.bindparam("at", type_=_ENTRIES.c.at.type))
 
 
-def _append_one_in_postgres(conn: sa.Connection, fields: EntryFields) -> None:
+def _append_one_with(conn: sa.Connection, statement: sa.TextClause, fields: EntryFields) -> None:
+    """Run a one-entry append (`statement` chains and hashes the entry from the head row)."""
     before, middle, after = _hash_parts(fields)
     written = conn.execute(
-        _APPEND_ONE,
+        statement,
         {
             "head_id": HEAD_ROW_ID,
             "before": before,
@@ -257,6 +258,10 @@ def _append_one_in_postgres(conn: sa.Connection, fields: EntryFields) -> None:
     )
     if written.rowcount != 1:
         raise RuntimeError("audit_chain_head has no row: run the migrations (0007a)")
+
+
+def _append_one_in_postgres(conn: sa.Connection, fields: EntryFields) -> None:
+    _append_one_with(conn, _APPEND_ONE, fields)
 
 
 # SQLite, one entry: the entry is chained onto the head and hashed by one INSERT ... SELECT
@@ -294,24 +299,7 @@ def _append_one_in_sqlite(conn: sa.Connection, fields: EntryFields) -> None:
         assert dbapi is not None
         dbapi.create_function(_SQLITE_SHA256, 1, _sha256_hex, deterministic=True)
         pooled.info[_SQLITE_SHA256] = True
-    before, middle, after = _hash_parts(fields)
-    written = conn.execute(
-        _APPEND_ONE_SQLITE,
-        {
-            "head_id": HEAD_ROW_ID,
-            "before": before,
-            "middle": middle,
-            "after": after,
-            "at": fields.at,
-            "event": fields.event,
-            "actor": fields.actor,
-            "subject": fields.subject,
-            "municipality_code": fields.municipality_code,
-            "details": fields.details,
-        },
-    )
-    if written.rowcount != 1:
-        raise RuntimeError("audit_chain_head has no row: run the migrations (0007a)")
+    _append_one_with(conn, _APPEND_ONE_SQLITE, fields)
     conn.execute(_ADVANCE_TO_ENTRY_SQLITE, {"head_id": HEAD_ROW_ID})
 
 
