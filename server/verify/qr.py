@@ -39,6 +39,12 @@ def qr_modules(text: str) -> npt.NDArray[np.bool_]:
     return modules
 
 
+# Decimal operands with their trailing space, and a run's width with the rest of its `re`:
+# the content of a symbol is then one join of prepared pieces, with no formatting per run.
+_OPERAND = np.array([f"{i} ".encode("ascii") for i in range(256)], dtype=object)
+_RUN_END = np.array([f"{i} 1 re\n".encode("ascii") for i in range(256)], dtype=object)
+
+
 def qr_pdf_ops(text: str, *, x: float, y: float, size: float, k: float, page_h: float) -> bytes:
     """PDF content operators drawing the symbol in a white box at (x, y) mm, `size` mm square.
 
@@ -46,26 +52,32 @@ def qr_pdf_ops(text: str, *, x: float, y: float, size: float, k: float, page_h: 
     upwards from the bottom).
     """
     modules = qr_modules(text)
-    n = modules.shape[0] + 2 * QUIET_MODULES
+    rows, cols = modules.shape
+    n = rows + 2 * QUIET_MODULES
     side = size * k  # points
     left, top = x * k, (page_h - y) * k
     # White box in page units, then a matrix in which one unit is a module and y runs down
     # from the box's top-left corner: each run of dark modules is a short `c r w 1 re`.
-    ops = [
-        "q 1 g",
-        f"{left:.3f} {top - side:.3f} {side:.3f} {side:.3f} re f",
-        f"{side / n:.5f} 0 0 {-side / n:.5f} {left:.3f} {top:.3f} cm 0 g",
-    ]
-    edges = np.diff(np.pad(modules.astype(np.int8), ((0, 0), (1, 1))), axis=1)
-    for r, row in enumerate(edges, start=QUIET_MODULES):
-        starts = np.flatnonzero(row == 1)
-        ends = np.flatnonzero(row == -1)
-        ops.extend(
-            f"{s + QUIET_MODULES} {r} {e - s} 1 re"
-            for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
-        )
-    ops.append("f Q")
-    return "\n".join(ops).encode("ascii")
+    head = (
+        "q 1 g\n"
+        f"{left:.3f} {top - side:.3f} {side:.3f} {side:.3f} re f\n"
+        f"{side / n:.5f} 0 0 {-side / n:.5f} {left:.3f} {top:.3f} cm 0 g\n"
+    )
+    # The rows side by side, each between light modules, as one line: a run starts where
+    # light turns dark and ends where dark turns light, and never spans two rows.
+    padded = np.zeros((rows, cols + 2), dtype=np.int8)
+    padded[:, 1:-1] = modules
+    edges = np.diff(padded.ravel())
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    row, col = np.divmod(starts, cols + 2)
+    pieces = np.empty(3 * len(starts) + 2, dtype=object)
+    pieces[0] = head.encode("ascii")
+    pieces[1:-1:3] = _OPERAND[col + QUIET_MODULES]
+    pieces[2:-1:3] = _OPERAND[row + QUIET_MODULES]
+    pieces[3:-1:3] = _RUN_END[ends - starts]
+    pieces[-1] = b"f Q"
+    return b"".join(pieces)
 
 
 def _where_we_print(width_pt: float, height_pt: float) -> tuple[float, float, float, float]:
