@@ -12,13 +12,15 @@ certificate, so a certificate cannot steer the center to a host of its choosing.
 
 from __future__ import annotations
 
-import http.client
+import email.message
 import os
+import socket
+import ssl
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,6 +30,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -152,6 +155,9 @@ class OcspChecker:
         self._post = post or KeepAlivePost()
         self._skew = clock_skew
         self._require_nonce = require_nonce
+        self._issuer_signer = _Signer(issuer, "")
+        # The certificates responses carried, by their bytes (usually the one delegated signer).
+        self._signers: dict[x509.Certificate, _Signer] = {}
 
     def check(self, cert: x509.Certificate) -> RevocationStatus:
         nonce = os.urandom(32)  # RFC 8954 allows 1-32 octets
@@ -234,35 +240,82 @@ class OcspChecker:
         key_hash, name = response.responder_key_hash, response.responder_name
         signer = next(
             (
-                c
-                for c in (self.issuer, *response.certificates)
-                if (
-                    key_hash is not None
-                    and x509.SubjectKeyIdentifier.from_public_key(c.public_key()).digest == key_hash
-                )
-                or (name is not None and c.subject == name)
+                s
+                for s in self._candidates(response)
+                if (key_hash is not None and s.key_id() == key_hash)
+                or (name is not None and s.certificate.subject == name)
             ),
             None,
         )
         if signer is None:
             return "OCSP responder certificate not found"
-        if signer != self.issuer:
-            # Delegated responder (RFC 6960 4.2.2.2): issued directly by our CA for OCSPSigning.
-            try:
-                signer.verify_directly_issued_by(self.issuer)
-            except (ValueError, TypeError, InvalidSignature):
-                return "OCSP signer is not certified by the issuing CA"
-            try:
-                eku = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-            except x509.ExtensionNotFound:
-                return "OCSP signer lacks the OCSPSigning key purpose"
-            if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
-                return "OCSP signer lacks the OCSPSigning key purpose"
-            if not signer.not_valid_before_utc <= now <= signer.not_valid_after_utc:
+        if signer is not self._issuer_signer:
+            if signer.problem:
+                return signer.problem
+            if (
+                not signer.certificate.not_valid_before_utc
+                <= now
+                <= signer.certificate.not_valid_after_utc
+            ):
                 return "OCSP signer certificate is outside its validity period"
-        if not _signature_valid(signer, response):
+        if not _signature_valid(signer.key(), response):
             return "OCSP response signature does not verify"
         return ""
+
+    def _candidates(self, response: ocsp.OCSPResponse) -> Iterator[_Signer]:
+        """The issuer, then each certificate the response carries, in that order."""
+        yield self._issuer_signer
+        for cert in response.certificates:
+            signer = self._signers.get(cert)
+            if signer is None:
+                signer = self._issuer_signer if cert == self.issuer else self._delegate(cert)
+                if len(self._signers) >= _MAX_SIGNERS:
+                    self._signers.clear()  # the responder's key rolled over a few times
+                self._signers[cert] = signer
+            yield signer
+
+    def _delegate(self, cert: x509.Certificate) -> _Signer:
+        """A delegated responder (RFC 6960 4.2.2.2) must be issued directly by our CA for
+        OCSPSigning: what its bytes say about that does not change, so it is decided once per
+        certificate; its validity period is checked at every use."""
+        try:
+            cert.verify_directly_issued_by(self.issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            return _Signer(cert, "OCSP signer is not certified by the issuing CA")
+        try:
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            return _Signer(cert, "OCSP signer lacks the OCSPSigning key purpose")
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+            return _Signer(cert, "OCSP signer lacks the OCSPSigning key purpose")
+        return _Signer(cert, "")
+
+
+_MAX_SIGNERS = 8
+
+
+class _Signer:
+    """A certificate that may have signed an OCSP response, with what is worked out from it
+    once rather than for every response: its key, the key's identifier (a byKey ResponderID
+    names it) and, for a delegated responder, why it may not sign for our CA ("" if it may)."""
+
+    def __init__(self, certificate: x509.Certificate, problem: str) -> None:
+        self.certificate = certificate
+        self.problem = problem
+        self._key: CertificatePublicKeyTypes | None = None
+        self._key_id: bytes | None = None
+
+    def key(self) -> CertificatePublicKeyTypes:
+        # Loaded when first needed, as before this was cached: a certificate whose key cannot
+        # be loaded fails only where its key is used.
+        if self._key is None:
+            self._key = self.certificate.public_key()
+        return self._key
+
+    def key_id(self) -> bytes:
+        if self._key_id is None:
+            self._key_id = x509.SubjectKeyIdentifier.from_public_key(self.key()).digest
+        return self._key_id
 
 
 # -- CRL --------------------------------------------------------------------------------------
@@ -471,6 +524,107 @@ def urllib_post(url: str, body: bytes, timeout: float) -> bytes:
     return _fetch(request, timeout, OCSP_RESPONSE_TYPE, _MAX_OCSP_RESPONSE)
 
 
+class ResponderProtocolError(ValueError):
+    """The responder's answer is not the HTTP/1.1 this client reads (the peer misbehaved)."""
+
+
+class ResponderClosed(ConnectionError):
+    """The connection ended before any byte of an answer arrived (for a kept-alive connection:
+    the responder dropped it while idle, so the request may be sent again on a new one)."""
+
+
+@dataclass(frozen=True)
+class AnswerHead:
+    """The status line and headers of one HTTP/1.x answer, as `parse_answer_head` read them."""
+
+    status: int
+    reason: str
+    headers: dict[str, str]  # lower-case names; a repeated header's values joined by ", "
+    keep_alive: bool  # HTTP/1.1 without `Connection: close`
+    length: int | None  # Content-Length; None when the body is framed otherwise (or not at all)
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lower-case and without parameters; "text/plain" when missing or
+        malformed (as `email.message.Message.get_content_type` says, which urllib uses)."""
+        media = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        return media if media.count("/") == 1 else "text/plain"
+
+
+_MAX_HEAD = 64 * 1024  # the status line and every header of one answer
+_MAX_HEADERS = 100  # as http.client
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def head_end(data: bytes | bytearray) -> int:
+    """Where the body starts: the index after the empty line that ends the head; -1 while the
+    head is incomplete. Lines end with CRLF, or a bare LF (which http.client accepts too)."""
+    ends = [i for i in (data.find(b"\n\r\n"), data.find(b"\n\n")) if i >= 0]
+    if not ends:
+        return -1
+    first = min(ends)
+    return first + (3 if data.startswith(b"\n\r\n", first) else 2)
+
+
+def parse_answer_head(head: bytes | bytearray) -> AnswerHead:
+    """Read a complete answer head (status line, headers, the empty line); sans-IO.
+
+    Strict where laxness would let two parties read one answer differently: a Content-Length
+    that is not digits or disagrees with a repetition of itself, a header folded over lines,
+    a name that is not a token are all refused (`ResponderProtocolError`)."""
+    lines = bytes(head).decode("latin-1").split("\n")
+    status_line = lines[0].removesuffix("\r")
+    version, _, rest = status_line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
+        raise ResponderProtocolError(f"not an HTTP/1.x status line: {status_line[:80]!r}")
+    headers: dict[str, str] = {}
+    for count, raw in enumerate(lines[1:], start=1):
+        line = raw.removesuffix("\r")
+        if not line:
+            break  # the empty line that ends the head
+        if line[0] in " \t":
+            raise ResponderProtocolError("a header folded over several lines")
+        name, colon, value = line.partition(":")
+        if not colon or not name or not _TOKEN.issuperset(name):
+            raise ResponderProtocolError(f"not a header line: {line[:80]!r}")
+        if count > _MAX_HEADERS:
+            raise ResponderProtocolError(f"more than {_MAX_HEADERS} headers")
+        name, value = name.lower(), value.strip(" \t")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+    return AnswerHead(
+        status=int(code),
+        reason=reason.strip(),
+        headers=headers,
+        keep_alive=version == "HTTP/1.1" and "close" not in connection,
+        length=_content_length(headers),
+    )
+
+
+def _content_length(headers: dict[str, str]) -> int | None:
+    if "transfer-encoding" in headers:
+        return None  # chunked (or another coding): not framed by a length, whatever it says
+    declared = headers.get("content-length")
+    if declared is None:
+        return None
+    values = {v.strip() for v in declared.split(",")}
+    if len(values) != 1:
+        raise ResponderProtocolError("Content-Length values disagree")
+    value = values.pop()
+    if not value.isascii() or not value.isdigit():
+        raise ResponderProtocolError(f"Content-Length is not a number: {value[:20]!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What one responder URL means for a request to it, worked out once per URL."""
+
+    key: tuple[str, str, int]  # scheme, host, port: the pool's key
+    request_head: bytes  # request line and headers, up to the Content-Length value
+
+
 class KeepAlivePost:
     """POST over kept-alive HTTP/1.1 connections: the default transport of `OcspChecker`.
 
@@ -481,33 +635,33 @@ class KeepAlivePost:
     a slow or failing responder is still reported as it is. An answer that says it closes the
     connection (HTTP/1.0, `Connection: close`) is read and its connection dropped. Like
     `urllib_post` it uses no proxy from the environment. Thread-safe.
+
+    The exchange is written out here rather than left to `http.client`, which parses every
+    answer's headers with the `email` package: that parse cost more CPU than the check of the
+    OCSP answer's signature. It reads what an OCSP responder sends (a 200 with Content-Length);
+    anything else is a failure with its reason — a status other than 200 (`HTTPError`), another
+    content type, a body framed otherwise (chunked, or until the connection closes), a head or
+    body cut short — and its connection is dropped, never reused.
     """
 
     def __init__(self, *, max_idle: int = 32) -> None:
         self._max_idle = max_idle
-        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple[str, str, int], list[socket.socket]] = {}
+        self._targets: dict[str, _Target] = {}
+        self._tls: ssl.SSLContext | None = None
         self._lock = threading.Lock()
         self.connections_opened = 0  # for tests and the benchmark: how many TCP connections
 
     def __call__(self, url: str, body: bytes, timeout: float) -> bytes:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url!r}")
-        key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
-        conn = self._take(key)
-        reused = conn is not None
-        if conn is None:
-            conn = self._open(key, timeout)
-        try:
-            return self._exchange(key, conn, url, path, body, timeout)
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-            if not reused:
-                raise
-        # The responder closed the idle connection before we used it: once more, afresh.
-        return self._exchange(key, self._open(key, timeout), url, path, body, timeout)
+        target = self._targets.get(url) or self._target(url)
+        request = b"%s%d\r\n\r\n%s" % (target.request_head, len(body), body)
+        conn = self._take(target.key)
+        if conn is not None:
+            try:
+                return self._exchange(target.key, conn, url, request, timeout)
+            except ResponderClosed:
+                pass  # the responder closed the idle connection before we used it: afresh
+        return self._exchange(target.key, self._open(target.key, timeout), url, request, timeout)
 
     def close(self) -> None:
         with self._lock:
@@ -516,12 +670,41 @@ class KeepAlivePost:
         for conn in idle:
             conn.close()
 
-    def _take(self, key: tuple[str, str, int]) -> http.client.HTTPConnection | None:
+    def _target(self, url: str) -> _Target:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        default_port = 443 if parts.scheme == "https" else 80
+        host, port = parts.hostname, parts.port or default_port
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        if not path.isascii() or any(c <= " " or c == "\x7f" for c in path):
+            raise ValueError(f"the URL's path must be printable ASCII: {url!r}")
+        host_header = host if host.isascii() else host.encode("idna").decode("ascii")
+        host_header = f"[{host_header}]" if ":" in host_header else host_header
+        if port != default_port:
+            host_header += f":{port}"
+        request_head = (
+            f"POST {path} HTTP/1.1\r\n"
+            f"Host: {host_header}\r\n"
+            "Accept-Encoding: identity\r\n"
+            f"Content-Type: {OCSP_REQUEST_TYPE}\r\n"
+            f"Accept: {OCSP_RESPONSE_TYPE}\r\n"
+            "Content-Length: "
+        ).encode("ascii")
+        target = _Target((parts.scheme, host, port), request_head)
+        with self._lock:
+            if len(self._targets) < 16:  # a checker asks one URL; bound it all the same
+                self._targets[url] = target
+        return target
+
+    def _take(self, key: tuple[str, str, int]) -> socket.socket | None:
         with self._lock:
             conns = self._idle.get(key)
             return conns.pop() if conns else None
 
-    def _give_back(self, key: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
+    def _give_back(self, key: tuple[str, str, int], conn: socket.socket) -> None:
         with self._lock:
             conns = self._idle.setdefault(key, [])
             if len(conns) < self._max_idle:
@@ -529,49 +712,86 @@ class KeepAlivePost:
                 return
         conn.close()
 
-    def _open(self, key: tuple[str, str, int], timeout: float) -> http.client.HTTPConnection:
+    def _open(self, key: tuple[str, str, int], timeout: float) -> socket.socket:
         scheme, host, port = key
         self.connections_opened += 1
-        if scheme == "https":
-            return http.client.HTTPSConnection(host, port, timeout=timeout)
-        return http.client.HTTPConnection(host, port, timeout=timeout)
+        sock = socket.create_connection((host, port), timeout)
+        try:
+            # The request leaves in one write; no segment of it should wait for an ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                if self._tls is None:
+                    self._tls = ssl.create_default_context()
+                sock = self._tls.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _exchange(
         self,
         key: tuple[str, str, int],
-        conn: http.client.HTTPConnection,
+        conn: socket.socket,
         url: str,
-        path: str,
-        body: bytes,
+        request: bytes,
         timeout: float,
     ) -> bytes:
+        """Send `request` and read the answer's body; the connection goes back to the pool only
+        when the answer was read exactly to its end and the responder keeps it open."""
+        reusable = False
         try:
-            conn.timeout = timeout
-            if conn.sock is not None:
-                conn.sock.settimeout(timeout)
-            conn.request(
-                "POST",
-                path,
-                body=body,
-                headers={"Content-Type": OCSP_REQUEST_TYPE, "Accept": OCSP_RESPONSE_TYPE},
-            )
-            reply = conn.getresponse()
-            data = reply.read(_MAX_OCSP_RESPONSE + 1)
-        except BaseException:
-            conn.close()
+            body, reusable = _post_and_read(conn, url, request, timeout)
+        finally:
+            if reusable:
+                self._give_back(key, conn)
+            else:
+                conn.close()
+        return body
+
+
+def _post_and_read(
+    sock: socket.socket, url: str, request: bytes, timeout: float
+) -> tuple[bytes, bool]:
+    """One request and its answer on `sock`: (the body, whether the connection can carry the
+    next request). Raises `ResponderClosed` when the connection ended before the answer began."""
+    sock.settimeout(timeout)
+    buffer = bytearray()
+    try:
+        sock.sendall(request)
+        while (end := head_end(buffer)) < 0:
+            if len(buffer) > _MAX_HEAD:
+                raise ResponderProtocolError("the answer's head is too long")
+            chunk = sock.recv(16384)
+            if not chunk:
+                if buffer:
+                    raise ResponderProtocolError("the connection closed inside the answer's head")
+                raise ResponderClosed("the responder closed the connection without answering")
+            buffer += chunk
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        if buffer:
             raise
-        if reply.will_close or len(data) > _MAX_OCSP_RESPONSE or not reply.isclosed():
-            conn.close()  # the answer was not read to its end, or the responder closes it
-        else:
-            self._give_back(key, conn)
-        if reply.status != 200:
-            raise urllib.error.HTTPError(url, reply.status, reply.reason, reply.headers, None)
-        content_type = reply.headers.get_content_type()
-        if content_type != OCSP_RESPONSE_TYPE:
-            raise ValueError(f"unexpected content type {content_type}")
-        if len(data) > _MAX_OCSP_RESPONSE:
-            raise ValueError("response too large")
-        return data
+        raise ResponderClosed(f"the connection ended before the answer: {exc}") from exc
+    head = parse_answer_head(buffer[:end])
+    if head.status != 200:
+        headers = email.message.Message()
+        for name, value in head.headers.items():
+            headers[name] = value
+        raise urllib.error.HTTPError(url, head.status, head.reason, headers, None)
+    if head.content_type != OCSP_RESPONSE_TYPE:
+        raise ValueError(f"unexpected content type {head.content_type}")
+    if head.length is None:
+        framing = "chunked" if "transfer-encoding" in head.headers else "no Content-Length"
+        raise ResponderProtocolError(f"the answer is not framed by a Content-Length ({framing})")
+    if head.length > _MAX_OCSP_RESPONSE:
+        raise ValueError("response too large")
+    total = end + head.length
+    while len(buffer) < total:
+        chunk = sock.recv(max(16384, total - len(buffer)))
+        if not chunk:
+            raise ResponderProtocolError("the connection closed inside the answer's body")
+        buffer += chunk
+    # Bytes past the body were never asked for: the connection is not trusted with another.
+    return bytes(buffer[end:total]), head.keep_alive and len(buffer) == total
 
 
 def urllib_get(url: str, timeout: float) -> bytes:
@@ -611,10 +831,9 @@ def _check_url(url: str) -> None:
         raise ValueError("revocation URLs must be http(s)")
 
 
-def _signature_valid(signer: x509.Certificate, response: ocsp.OCSPResponse) -> bool:
+def _signature_valid(key: CertificatePublicKeyTypes, response: ocsp.OCSPResponse) -> bool:
     algorithm = response.signature_hash_algorithm
     signature, data = response.signature, response.tbs_response_bytes
-    key = signer.public_key()
     try:
         if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
             key.verify(signature, data, padding.PKCS1v15(), algorithm)

@@ -1,0 +1,423 @@
+"""The OCSP transport's own HTTP/1.1 (`KeepAlivePost`), against real local HTTP servers.
+
+The transport reads answers without `http.client`; these tests hold it to what a relying party
+must do with whatever comes back. A server on 127.0.0.1 speaks raw HTTP from a script (one
+entry per request it receives), with real OCSP answers from the test authority where the answer
+should be usable. A usable answer (200, Content-Length, application/ocsp-response) is GOOD and
+its connection kept; anything else is UNAVAILABLE with its reason, its connection dropped; a kept
+connection the server closed while idle is replaced once, and only when no answer had begun.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from cryptography import x509
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hardware_sim.authority.ca import JpkiAuthority
+from hardware_sim.authority.responder import serve_in_thread
+from server.auth.revocation import (
+    OCSP_RESPONSE_TYPE,
+    KeepAlivePost,
+    OcspChecker,
+    ResponderProtocolError,
+    RevocationOutcome,
+    head_end,
+    parse_answer_head,
+    urllib_post,
+)
+from server.common.clock import FrozenClock
+from tests.pki import auth_cert, impostor_authority, issue_test_card
+
+Answer = Callable[[bytes], bytes | None]
+"""One scripted answer: the request's body -> the raw bytes to send back (None: send nothing).
+A script's answer ends with the connection closed when its bytes end with `_CLOSE`."""
+
+_CLOSE = b"<close>"
+
+Framed = Callable[[bytes], bytes]
+"""An answer that always sends something."""
+
+
+class ScriptedServer:
+    """An HTTP/1.1 server on 127.0.0.1 that answers the n-th request with `script[n]`."""
+
+    def __init__(self, script: list[Answer]) -> None:
+        self.script = script
+        self.requests: list[bytes] = []  # each request's head
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/ocsp"
+        self._open: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return  # stopped
+            self.connections += 1
+            self._open.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            buffer = b""
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                body, buffer = buffer[:length], buffer[length:]
+                answer = self.script[len(self.requests)]
+                self.requests.append(head)
+                raw = answer(body)
+                if raw is None:
+                    return
+                conn.sendall(raw.removesuffix(_CLOSE))
+                if raw.endswith(_CLOSE):
+                    return
+
+    def stop(self) -> None:
+        self._listener.close()
+        for conn in self._open:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[list[Answer]], ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def start(script: list[Answer]) -> ScriptedServer:
+        servers.append(ScriptedServer(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def ocsp_answer(
+    authority: JpkiAuthority,
+    *,
+    status: bytes = b"200 OK",
+    version: bytes = b"HTTP/1.1",
+    content_type: bytes = OCSP_RESPONSE_TYPE.encode(),
+    headers: bytes = b"",
+    length: Callable[[bytes], bytes] | None = None,
+    after: bytes = b"",
+) -> Framed:
+    """The authority's real answer to the request, framed as asked."""
+
+    def answer(request: bytes) -> bytes:
+        body = authority.ocsp_response_der(request)
+        framing = b"Content-Length: %d\r\n" % len(body) if length is None else length(body)
+        return (
+            version + b" " + status + b"\r\n"
+            b"Content-Type: " + content_type + b"\r\n" + framing + headers + b"\r\n" + body + after
+        )
+
+    return answer
+
+
+def checker_for(url: str, authority: JpkiAuthority, clock: FrozenClock) -> OcspChecker:
+    return OcspChecker(url, authority.auth_ca_cert, timeout=5.0, clock=clock, post=KeepAlivePost())
+
+
+def opened(checker: OcspChecker) -> int:
+    post = checker._post  # the transport under test
+    assert isinstance(post, KeepAlivePost)
+    return post.connections_opened
+
+
+def test_a_content_length_answer_is_good_and_its_connection_carries_the_next_request(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+) -> None:
+    server = serve([ocsp_answer(authority)] * 3)
+    checker = checker_for(server.url, authority, clock)
+    assert [checker.check(cert).outcome for _ in range(3)] == [RevocationOutcome.GOOD] * 3
+    assert server.connections == 1 and opened(checker) == 1
+    head = server.requests[0].decode("ascii").split("\r\n")
+    assert head[0] == "POST /ocsp HTTP/1.1"
+    assert f"Host: 127.0.0.1:{server.port}" in head
+    assert "Content-Type: application/ocsp-request" in head
+
+
+@pytest.mark.parametrize(
+    ("version", "headers"),
+    [(b"HTTP/1.1", b"Connection: close\r\n"), (b"HTTP/1.0", b"")],
+    ids=["connection-close", "http-1.0"],
+)
+def test_an_answer_that_ends_its_connection_is_good_and_the_next_request_opens_another(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+    version: bytes,
+    headers: bytes,
+) -> None:
+    closing = ocsp_answer(authority, version=version, headers=headers, after=_CLOSE)
+    server = serve([closing, closing])
+    checker = checker_for(server.url, authority, clock)
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD
+    assert opened(checker) == 2
+
+
+def test_an_answer_with_its_header_names_in_any_case_and_bare_lf_lines_is_good(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+) -> None:
+    def lf_only(request: bytes) -> bytes:
+        body = authority.ocsp_response_der(request)
+        return (
+            b"HTTP/1.1 200 OK\nCONTENT-TYPE: Application/OCSP-Response; x=1\n"
+            b"content-length: %d\n\n%s" % (len(body), body)
+        )
+
+    server = serve([lf_only, lf_only])
+    checker = checker_for(server.url, authority, clock)
+    assert [checker.check(cert).outcome for _ in range(2)] == [RevocationOutcome.GOOD] * 2
+    assert opened(checker) == 1
+
+
+def chunked_answer(authority: JpkiAuthority) -> Answer:
+    def answer(request: bytes) -> bytes:
+        body = authority.ocsp_response_der(request)
+        return (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        )
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (lambda a: chunked_answer(a), "chunked"),
+        (lambda a: ocsp_answer(a, length=lambda body: b"", after=_CLOSE), "no Content-Length"),
+        (lambda a: ocsp_answer(a, status=b"404 Not Found"), "HTTP 404"),
+        (lambda a: ocsp_answer(a, status=b"100 Continue"), "HTTP 100"),
+        (lambda a: ocsp_answer(a, content_type=b"text/html"), "unexpected content type text/html"),
+        (
+            lambda a: ocsp_answer(a, length=lambda body: b"Content-Length: 1, 2\r\n"),
+            "Content-Length values disagree",
+        ),
+        (
+            lambda a: ocsp_answer(a, length=lambda body: b"Content-Length: -1\r\n"),
+            "Content-Length is not a number",
+        ),
+        (
+            lambda a: ocsp_answer(a, length=lambda body: b"Content-Length: %d\r\n" % (2 << 20)),
+            "too large",
+        ),
+        (lambda a: ocsp_answer(a, headers=b" folded\r\n"), "folded"),
+        (lambda a: ocsp_answer(a, version=b"HTTP/2"), "status line"),
+        (lambda a: lambda request: b"HTTP/1.1 200 OK\r\nContent-Ty" + _CLOSE, "head"),
+        (
+            lambda a: lambda request: b"HTTP/1.1 200 OK\r\nX: " + b"x" * (80 << 10) + _CLOSE,
+            "too long",
+        ),
+        (
+            lambda a: ocsp_answer(
+                a, length=lambda body: b"Content-Length: %d\r\n" % (len(body) + 10), after=_CLOSE
+            ),
+            "inside the answer's body",
+        ),
+        (lambda a: lambda request: None, "without answering"),
+    ],
+    ids=[
+        "chunked",
+        "no-length",
+        "404",
+        "interim-1xx",
+        "wrong-type",
+        "disagreeing-lengths",
+        "negative-length",
+        "over-the-size-limit",
+        "folded-header",
+        "not-http-1",
+        "head-cut-short",
+        "head-too-long",
+        "body-cut-short",
+        "closed-unanswered",
+    ],
+)
+def test_an_unusable_answer_is_unavailable_with_its_reason_and_its_connection_is_not_reused(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+    answer: Callable[[JpkiAuthority], Answer],
+    reason: str,
+) -> None:
+    server = serve([answer(authority), ocsp_answer(authority)])
+    checker = checker_for(server.url, authority, clock)
+    refused = checker.check(cert)
+    assert refused.outcome is RevocationOutcome.UNAVAILABLE
+    assert reason in refused.detail
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD  # on a connection of its own
+    assert server.connections == 2 and len(server.requests) == 2
+
+
+def test_bytes_past_the_body_keep_the_answer_but_not_the_connection(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+) -> None:
+    server = serve([ocsp_answer(authority, after=b"HTTP/1.1 200 OK\r\n"), ocsp_answer(authority)])
+    checker = checker_for(server.url, authority, clock)
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD
+    assert opened(checker) == 2
+
+
+def test_a_kept_connection_closed_while_idle_is_replaced_once_without_a_failure(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+) -> None:
+    # The server closes after answering without saying so: the client keeps the connection,
+    # finds it closed at the next request, and sends that request again on a new one.
+    server = serve([ocsp_answer(authority, after=_CLOSE), ocsp_answer(authority)])
+    checker = checker_for(server.url, authority, clock)
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD
+    assert opened(checker) == 2 and len(server.requests) == 2
+
+
+def test_a_kept_connection_is_replaced_only_once_when_the_new_one_fails_too(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+) -> None:
+    server = serve([ocsp_answer(authority, after=_CLOSE), lambda request: None])
+    checker = checker_for(server.url, authority, clock)
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD
+    refused = checker.check(cert)
+    assert refused.outcome is RevocationOutcome.UNAVAILABLE
+    assert "without answering" in refused.detail
+    assert opened(checker) == 2 and len(server.requests) == 2
+
+
+def test_a_kept_connection_that_fails_mid_answer_is_not_asked_again(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+) -> None:
+    cut = ocsp_answer(authority, length=lambda b: b"Content-Length: %d\r\n" % (len(b) + 1))
+    server = serve([ocsp_answer(authority), lambda request: cut(request) + _CLOSE])
+    checker = checker_for(server.url, authority, clock)
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD
+    assert checker.check(cert).outcome is RevocationOutcome.UNAVAILABLE
+    assert opened(checker) == 1 and len(server.requests) == 2
+
+
+# -- the delegated responder, decided once per certificate ------------------------------------
+
+
+def test_a_delegated_signer_accepted_before_is_refused_once_it_has_expired(
+    authority: JpkiAuthority, clock: FrozenClock, cert: x509.Certificate
+) -> None:
+    with serve_in_thread(authority) as responder:
+        checker = checker_for(responder.url + "/ocsp", authority, clock)
+        assert checker.check(cert).outcome is RevocationOutcome.GOOD
+        clock.now = authority.ocsp_signer_cert.not_valid_after_utc + timedelta(days=1)
+        expired = checker.check(cert)
+    assert expired.outcome is RevocationOutcome.UNAVAILABLE
+    assert "validity period" in expired.detail
+
+
+def test_a_signer_of_another_hierarchy_is_refused_after_our_own_was_accepted(
+    authority: JpkiAuthority, clock: FrozenClock, cert: x509.Certificate
+) -> None:
+    impostor = impostor_authority(clock)
+    with serve_in_thread(authority) as ours, serve_in_thread(impostor) as theirs:
+        target = [ours.url]
+
+        def post(url: str, body: bytes, timeout: float) -> bytes:
+            return urllib_post(target[0] + "/ocsp", body, timeout)
+
+        checker = OcspChecker(
+            ours.url + "/ocsp", authority.auth_ca_cert, timeout=5.0, clock=clock, post=post
+        )
+        assert checker.check(cert).outcome is RevocationOutcome.GOOD
+        target[0] = theirs.url
+        forged = checker.check(auth_cert(issue_test_card(impostor)))
+        assert forged.outcome is RevocationOutcome.UNAVAILABLE
+        assert "signer" in forged.detail
+        target[0] = ours.url
+        assert checker.check(cert).outcome is RevocationOutcome.GOOD
+
+
+# -- the answer head, sans-IO -------------------------------------------------------------------
+
+_NAMES = st.text("abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1)
+_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40)
+
+
+@given(
+    status=st.integers(100, 599),
+    reason=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30),
+    headers=st.dictionaries(
+        _NAMES.filter(lambda n: n.lower() not in ("content-length", "transfer-encoding")),
+        _VALUES,
+        max_size=12,
+    ),
+    length=st.integers(0, 1 << 40),
+    close=st.booleans(),
+)
+def test_a_head_parses_back_to_what_was_written(
+    status: int, reason: str, headers: dict[str, str], length: int, close: bool
+) -> None:
+    headers = {k.lower(): v for k, v in headers.items() if k.lower() != "connection"}
+    if close:
+        headers["connection"] = "close"
+    headers["content-length"] = str(length)
+    raw = f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
+    raw += b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in headers.items()) + b"\r\n"
+    head = parse_answer_head(raw)
+    assert (head.status, head.reason, head.headers) == (status, reason.strip(), headers)
+    assert head.length == length and head.keep_alive is not close
+
+
+@given(st.binary(max_size=200), st.sampled_from([b"\r\n\r\n", b"\n\n", b"\r\n\n"]))
+def test_the_head_ends_at_its_first_empty_line_and_not_before(body: bytes, end: bytes) -> None:
+    head = b"HTTP/1.1 200 OK\r\nA: b" + end
+    assert head_end(head + body) == len(head)
+    assert all(head_end(head[:i]) == -1 for i in range(len(head)))
+
+
+def test_a_head_without_a_status_line_is_a_protocol_error() -> None:
+    with pytest.raises(ResponderProtocolError):
+        parse_answer_head(b"garbage\r\n\r\n")
