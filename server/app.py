@@ -168,10 +168,15 @@ def create_server(
         ],
         options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
-    auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(authenticator), server)
-    issuance_pb2_grpc.add_IssuanceServiceServicer_to_server(
-        IssuanceServicer(desk, slips=SlipRenderer(config.font_path)), server
+    # Each serves the other's last or first step of a visit in the same call: the menu with
+    # the authentication, the end of the session with the print report.
+    issuance = IssuanceServicer(
+        desk, slips=SlipRenderer(config.font_path), end_session=authenticator.end_session
     )
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(
+        AuthServicer(authenticator, offerings=issuance.offerings), server
+    )
+    issuance_pb2_grpc.add_IssuanceServiceServicer_to_server(issuance, server)
     settlement_pb2_grpc.add_SettlementServiceServicer_to_server(
         SettlementServicer(SettlementQueries(engine), SettlementDesk(engine, clock=clock)), server
     )

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+
 import grpc
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
+from konbini.issuance.v1 import issuance_pb2
 
 from server.access.interceptor import terminal_id
 from server.auth.service import Authenticator
-from server.common.errors import InvalidArgument
+from server.common.errors import DomainError, InvalidArgument
 from server.common.identity import KioskIdMismatch
 from server.common.protoconv import required, timestamp
 
 MAX_CERTIFICATE_BYTES = 8192
 RSA2048_SIGNATURE_BYTES = 256
 
+Offerings = Callable[[str, grpc.ServicerContext], issuance_pb2.ListOfferingsResponse]
+"""offerings(session_token, context): ListOfferings' answer for that session of the caller."""
+
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, *, offerings: Offerings | None = None) -> None:
+        """`offerings` serves `include_offerings` (`IssuanceServicer.offerings`); None: the
+        flag is ignored and the kiosk asks ListOfferings."""
         self._auth = authenticator
+        self._offerings = offerings
 
     def _kiosk(self, claimed: str, context: grpc.ServicerContext) -> str:
         kiosk_id = terminal_id(context)
@@ -51,12 +61,18 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             certificate_der=request.certificate,
             signature=request.signature,
         )
-        return auth_pb2.CompleteAuthenticationResponse(
+        response = auth_pb2.CompleteAuthenticationResponse(
             session_token=session.token,
             expires_at=timestamp(session.expires_at),
             municipality_code=session.municipality_code,
             municipality_name=session.municipality_name,
         )
+        if request.include_offerings and self._offerings is not None:
+            # The resident is signed in all the same when the menu is refused: it is left out,
+            # and the kiosk's ListOfferings gets the refusal (e.g. 交付抑止) with its own status.
+            with contextlib.suppress(DomainError):
+                response.offerings.CopyFrom(self._offerings(session.token, context))
+        return response
 
     def EndSession(
         self, request: auth_pb2.EndSessionRequest, context: grpc.ServicerContext

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 
 import grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.access.caller import CallerKind
 from server.access.interceptor import bound_caller, terminal_id
@@ -13,9 +15,11 @@ from server.common.errors import InvalidArgument
 from server.common.protoconv import required, timestamp
 from server.counter.slip import SlipRenderer
 from server.issuance.documents import CertificateKind
-from server.issuance.service import IssuanceDesk, RegistrationView, ReserveRequest, Terminal
+from server.issuance.service import IssuanceDesk, Menu, RegistrationView, ReserveRequest, Terminal
 from server.issuance.states import IssuanceState
 from server.koseki.registration import HonsekiRequest, RegistrationState
+
+log = logging.getLogger(__name__)
 
 PDF_CHUNK_BYTES = 64 * 1024
 
@@ -81,43 +85,62 @@ def _registration(view: RegistrationView) -> issuance_pb2.HonsekiRegistration:
     )
 
 
+def _menu(menu: Menu) -> issuance_pb2.ListOfferingsResponse:
+    return issuance_pb2.ListOfferingsResponse(
+        offerings=[
+            issuance_pb2.Offering(
+                kind=_KIND_TO_PROTO[v.kind],
+                title=v.title,
+                fee_yen=v.fee_yen,
+                eligible_subjects=[
+                    issuance_pb2.Subject(
+                        subject_id=s.subject_id, display_name=s.display_name, is_self=s.is_self
+                    )
+                    for s in v.subjects
+                ],
+                allows_head_and_relationship=v.allows_head_and_relationship,
+                allows_honseki=v.allows_honseki,
+                available=v.availability.available,
+                unavailable_reason=v.availability.reason or "",
+                unavailable_message=v.availability.message,
+                fiscal_years=v.fiscal_years,
+                municipality_code=v.municipality_code,
+                municipality_name=v.municipality_name,
+            )
+            for v in menu.offerings
+        ],
+        honseki_registrations=[_registration(r) for r in menu.registrations],
+    )
+
+
 class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
-    def __init__(self, desk: IssuanceDesk, *, slips: SlipRenderer | None = None) -> None:
+    def __init__(
+        self,
+        desk: IssuanceDesk,
+        *,
+        slips: SlipRenderer | None = None,
+        end_session: Callable[[str], None] | None = None,
+    ) -> None:
+        """`end_session` ends a session as AuthService.EndSession does (`Authenticator.
+        end_session`), for print reports sent with `end_session`; None: such reports leave the
+        session to the kiosk's own EndSession (their response says `session_ended` false)."""
         self._desk = desk
         self._slips = slips  # the 受付票 of counter copies; None: the number only
+        self._end_session = end_session
+
+    def offerings(
+        self, token: str, context: grpc.ServicerContext
+    ) -> issuance_pb2.ListOfferingsResponse:
+        """ListOfferings' answer for the session `token` of the calling terminal (also served
+        with the authentication: `AuthServicer`'s `include_offerings`)."""
+        return _menu(self._desk.menu(token, terminal_id(context), _terminal(context)))
 
     def ListOfferings(
         self, request: issuance_pb2.ListOfferingsRequest, context: grpc.ServicerContext
     ) -> issuance_pb2.ListOfferingsResponse:
         kiosk_id = terminal_id(context)
-        menu = self._desk.menu(
-            required(request.session_token, "session_token"), kiosk_id, _terminal(context)
-        )
-        return issuance_pb2.ListOfferingsResponse(
-            offerings=[
-                issuance_pb2.Offering(
-                    kind=_KIND_TO_PROTO[v.kind],
-                    title=v.title,
-                    fee_yen=v.fee_yen,
-                    eligible_subjects=[
-                        issuance_pb2.Subject(
-                            subject_id=s.subject_id, display_name=s.display_name, is_self=s.is_self
-                        )
-                        for s in v.subjects
-                    ],
-                    allows_head_and_relationship=v.allows_head_and_relationship,
-                    allows_honseki=v.allows_honseki,
-                    available=v.availability.available,
-                    unavailable_reason=v.availability.reason or "",
-                    unavailable_message=v.availability.message,
-                    fiscal_years=v.fiscal_years,
-                    municipality_code=v.municipality_code,
-                    municipality_name=v.municipality_name,
-                )
-                for v in menu.offerings
-            ],
-            honseki_registrations=[_registration(r) for r in menu.registrations],
-        )
+        token = required(request.session_token, "session_token")
+        return _menu(self._desk.menu(token, kiosk_id, _terminal(context)))
 
     def Reserve(
         self, request: issuance_pb2.ReserveRequest, context: grpc.ServicerContext
@@ -181,8 +204,9 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
             raise InvalidArgument("outcome must be PRINTED or FAILED", field="outcome")
         if request.pages_printed < 0:
             raise InvalidArgument("pages_printed must not be negative", field="pages_printed")
+        token = required(request.session_token, "session_token")
         report = self._desk.report_print(
-            required(request.session_token, "session_token"),
+            token,
             kiosk_id,
             required(request.issuance_id, "issuance_id", max_len=64),
             printed=request.outcome == issuance_pb2.PRINT_OUTCOME_PRINTED,
@@ -201,6 +225,18 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
             response.collect_by.CopyFrom(timestamp(slip.collect_by))
             if self._slips is not None:
                 response.reception_slip_pdf = self._slips.render(slip)
+        # Only once the report stands: a refused one raised above and left the session as it
+        # was. Ending is idempotent (an ended session stays ended), as is the report, so a
+        # kiosk that lost this answer sends the same request again and gets the same one.
+        if request.end_session and self._end_session is not None:
+            try:
+                self._end_session(token)
+            except SQLAlchemyError as exc:
+                # The report is committed: its answer must reach the kiosk, which then ends
+                # the session itself (`session_ended` false), or the session expires.
+                log.warning("print report taken, session not ended: %s", type(exc).__name__)
+            else:
+                response.session_ended = True
         return response
 
     def CancelReservation(

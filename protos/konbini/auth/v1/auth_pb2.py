@@ -23,27 +23,28 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from konbini.issuance.v1 import issuance_pb2 as konbini_dot_issuance_dot_v1_dot_issuance__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akonbini/auth/v1/auth.proto\x12\x0fkonbini.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\".\n\x1a\x42\x65ginAuthenticationRequest\x12\x10\n\x08kiosk_id\x18\x01 \x01(\t\"y\n\x1b\x42\x65ginAuthenticationResponse\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x14\n\x0cto_be_signed\x18\x02 \x01(\x0c\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\x1d\x43ompleteAuthenticationRequest\x12\x10\n\x08kiosk_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63hallenge_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x65rtificate\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"\x9d\x01\n\x1e\x43ompleteAuthenticationResponse\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11municipality_code\x18\x03 \x01(\t\x12\x19\n\x11municipality_name\x18\x04 \x01(\t\"*\n\x11\x45ndSessionRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\"\x14\n\x12\x45ndSessionResponse2\xd1\x02\n\x0b\x41uthService\x12p\n\x13\x42\x65ginAuthentication\x12+.konbini.auth.v1.BeginAuthenticationRequest\x1a,.konbini.auth.v1.BeginAuthenticationResponse\x12y\n\x16\x43ompleteAuthentication\x12..konbini.auth.v1.CompleteAuthenticationRequest\x1a/.konbini.auth.v1.CompleteAuthenticationResponse\x12U\n\nEndSession\x12\".konbini.auth.v1.EndSessionRequest\x1a#.konbini.auth.v1.EndSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akonbini/auth/v1/auth.proto\x12\x0fkonbini.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"konbini/issuance/v1/issuance.proto\".\n\x1a\x42\x65ginAuthenticationRequest\x12\x10\n\x08kiosk_id\x18\x01 \x01(\t\"y\n\x1b\x42\x65ginAuthenticationResponse\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x14\n\x0cto_be_signed\x18\x02 \x01(\x0c\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\x1d\x43ompleteAuthenticationRequest\x12\x10\n\x08kiosk_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63hallenge_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x65rtificate\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x19\n\x11include_offerings\x18\x05 \x01(\x08\"\xdc\x01\n\x1e\x43ompleteAuthenticationResponse\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11municipality_code\x18\x03 \x01(\t\x12\x19\n\x11municipality_name\x18\x04 \x01(\t\x12=\n\tofferings\x18\x05 \x01(\x0b\x32*.konbini.issuance.v1.ListOfferingsResponse\"*\n\x11\x45ndSessionRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\"\x14\n\x12\x45ndSessionResponse2\xd1\x02\n\x0b\x41uthService\x12p\n\x13\x42\x65ginAuthentication\x12+.konbini.auth.v1.BeginAuthenticationRequest\x1a,.konbini.auth.v1.BeginAuthenticationResponse\x12y\n\x16\x43ompleteAuthentication\x12..konbini.auth.v1.CompleteAuthenticationRequest\x1a/.konbini.auth.v1.CompleteAuthenticationResponse\x12U\n\nEndSession\x12\".konbini.auth.v1.EndSessionRequest\x1a#.konbini.auth.v1.EndSessionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'konbini.auth.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BEGINAUTHENTICATIONREQUEST']._serialized_start=80
-  _globals['_BEGINAUTHENTICATIONREQUEST']._serialized_end=126
-  _globals['_BEGINAUTHENTICATIONRESPONSE']._serialized_start=128
-  _globals['_BEGINAUTHENTICATIONRESPONSE']._serialized_end=249
-  _globals['_COMPLETEAUTHENTICATIONREQUEST']._serialized_start=251
-  _globals['_COMPLETEAUTHENTICATIONREQUEST']._serialized_end=362
-  _globals['_COMPLETEAUTHENTICATIONRESPONSE']._serialized_start=365
-  _globals['_COMPLETEAUTHENTICATIONRESPONSE']._serialized_end=522
-  _globals['_ENDSESSIONREQUEST']._serialized_start=524
-  _globals['_ENDSESSIONREQUEST']._serialized_end=566
-  _globals['_ENDSESSIONRESPONSE']._serialized_start=568
-  _globals['_ENDSESSIONRESPONSE']._serialized_end=588
-  _globals['_AUTHSERVICE']._serialized_start=591
-  _globals['_AUTHSERVICE']._serialized_end=928
+  _globals['_BEGINAUTHENTICATIONREQUEST']._serialized_start=116
+  _globals['_BEGINAUTHENTICATIONREQUEST']._serialized_end=162
+  _globals['_BEGINAUTHENTICATIONRESPONSE']._serialized_start=164
+  _globals['_BEGINAUTHENTICATIONRESPONSE']._serialized_end=285
+  _globals['_COMPLETEAUTHENTICATIONREQUEST']._serialized_start=288
+  _globals['_COMPLETEAUTHENTICATIONREQUEST']._serialized_end=426
+  _globals['_COMPLETEAUTHENTICATIONRESPONSE']._serialized_start=429
+  _globals['_COMPLETEAUTHENTICATIONRESPONSE']._serialized_end=649
+  _globals['_ENDSESSIONREQUEST']._serialized_start=651
+  _globals['_ENDSESSIONREQUEST']._serialized_end=693
+  _globals['_ENDSESSIONRESPONSE']._serialized_start=695
+  _globals['_ENDSESSIONRESPONSE']._serialized_end=715
+  _globals['_AUTHSERVICE']._serialized_start=718
+  _globals['_AUTHSERVICE']._serialized_end=1055
 # @@protoc_insertion_point(module_scope)

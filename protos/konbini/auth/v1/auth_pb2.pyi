@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from konbini.issuance.v1 import issuance_pb2 as _issuance_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
@@ -25,28 +26,32 @@ class BeginAuthenticationResponse(_message.Message):
     def __init__(self, challenge_id: _Optional[str] = ..., to_be_signed: _Optional[bytes] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CompleteAuthenticationRequest(_message.Message):
-    __slots__ = ("kiosk_id", "challenge_id", "certificate", "signature")
+    __slots__ = ("kiosk_id", "challenge_id", "certificate", "signature", "include_offerings")
     KIOSK_ID_FIELD_NUMBER: _ClassVar[int]
     CHALLENGE_ID_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_OFFERINGS_FIELD_NUMBER: _ClassVar[int]
     kiosk_id: str
     challenge_id: str
     certificate: bytes
     signature: bytes
-    def __init__(self, kiosk_id: _Optional[str] = ..., challenge_id: _Optional[str] = ..., certificate: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    include_offerings: bool
+    def __init__(self, kiosk_id: _Optional[str] = ..., challenge_id: _Optional[str] = ..., certificate: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., include_offerings: _Optional[bool] = ...) -> None: ...
 
 class CompleteAuthenticationResponse(_message.Message):
-    __slots__ = ("session_token", "expires_at", "municipality_code", "municipality_name")
+    __slots__ = ("session_token", "expires_at", "municipality_code", "municipality_name", "offerings")
     SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     MUNICIPALITY_CODE_FIELD_NUMBER: _ClassVar[int]
     MUNICIPALITY_NAME_FIELD_NUMBER: _ClassVar[int]
+    OFFERINGS_FIELD_NUMBER: _ClassVar[int]
     session_token: str
     expires_at: _timestamp_pb2.Timestamp
     municipality_code: str
     municipality_name: str
-    def __init__(self, session_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., municipality_code: _Optional[str] = ..., municipality_name: _Optional[str] = ...) -> None: ...
+    offerings: _issuance_pb2.ListOfferingsResponse
+    def __init__(self, session_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., municipality_code: _Optional[str] = ..., municipality_name: _Optional[str] = ..., offerings: _Optional[_Union[_issuance_pb2.ListOfferingsResponse, _Mapping]] = ...) -> None: ...
 
 class EndSessionRequest(_message.Message):
     __slots__ = ("session_token",)

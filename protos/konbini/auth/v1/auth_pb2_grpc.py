@@ -62,7 +62,8 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CompleteAuthentication(self, request, context):
-        """Completes it with the card's certificate and its signature over the challenge.
+        """Completes it with the card's certificate and its signature over the challenge; with
+        `include_offerings`, the new session's menu comes with the answer (no ListOfferings call).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

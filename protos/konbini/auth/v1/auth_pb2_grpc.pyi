@@ -38,7 +38,9 @@ class AuthServiceStub:
     BeginAuthentication: _grpc.UnaryUnaryMultiCallable[_auth_pb2.BeginAuthenticationRequest, _auth_pb2.BeginAuthenticationResponse]
     """Starts an authentication on this kiosk: returns a single-use challenge to be signed."""
     CompleteAuthentication: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CompleteAuthenticationRequest, _auth_pb2.CompleteAuthenticationResponse]
-    """Completes it with the card's certificate and its signature over the challenge."""
+    """Completes it with the card's certificate and its signature over the challenge; with
+    `include_offerings`, the new session's menu comes with the answer (no ListOfferings call).
+    """
     EndSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.EndSessionRequest, _auth_pb2.EndSessionResponse]
     """Ends a session (card removed, resident walked away, transaction finished)."""
 
@@ -48,7 +50,9 @@ class AuthServiceAsyncStub(AuthServiceStub):
     BeginAuthentication: _aio.UnaryUnaryMultiCallable[_auth_pb2.BeginAuthenticationRequest, _auth_pb2.BeginAuthenticationResponse]  # type: ignore[assignment]
     """Starts an authentication on this kiosk: returns a single-use challenge to be signed."""
     CompleteAuthentication: _aio.UnaryUnaryMultiCallable[_auth_pb2.CompleteAuthenticationRequest, _auth_pb2.CompleteAuthenticationResponse]  # type: ignore[assignment]
-    """Completes it with the card's certificate and its signature over the challenge."""
+    """Completes it with the card's certificate and its signature over the challenge; with
+    `include_offerings`, the new session's menu comes with the answer (no ListOfferings call).
+    """
     EndSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.EndSessionRequest, _auth_pb2.EndSessionResponse]  # type: ignore[assignment]
     """Ends a session (card removed, resident walked away, transaction finished)."""
 
@@ -67,7 +71,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.CompleteAuthenticationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.CompleteAuthenticationResponse, _abc.Awaitable[_auth_pb2.CompleteAuthenticationResponse]]:
-        """Completes it with the card's certificate and its signature over the challenge."""
+        """Completes it with the card's certificate and its signature over the challenge; with
+        `include_offerings`, the new session's menu comes with the answer (no ListOfferings call).
+        """
 
     @_abc_1.abstractmethod
     def EndSession(

@@ -213,21 +213,23 @@ class IssueHeader(_message.Message):
     def __init__(self, issuance_id: _Optional[str] = ..., issue_number: _Optional[str] = ..., page_count: _Optional[int] = ..., pdf_size: _Optional[int] = ..., pdf_sha256: _Optional[bytes] = ..., fee_yen: _Optional[int] = ...) -> None: ...
 
 class ReportPrintResultRequest(_message.Message):
-    __slots__ = ("session_token", "issuance_id", "outcome", "pages_printed", "failure_reason")
+    __slots__ = ("session_token", "issuance_id", "outcome", "pages_printed", "failure_reason", "end_session")
     SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ISSUANCE_ID_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     PAGES_PRINTED_FIELD_NUMBER: _ClassVar[int]
     FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    END_SESSION_FIELD_NUMBER: _ClassVar[int]
     session_token: str
     issuance_id: str
     outcome: PrintOutcome
     pages_printed: int
     failure_reason: str
-    def __init__(self, session_token: _Optional[str] = ..., issuance_id: _Optional[str] = ..., outcome: _Optional[_Union[PrintOutcome, str]] = ..., pages_printed: _Optional[int] = ..., failure_reason: _Optional[str] = ...) -> None: ...
+    end_session: bool
+    def __init__(self, session_token: _Optional[str] = ..., issuance_id: _Optional[str] = ..., outcome: _Optional[_Union[PrintOutcome, str]] = ..., pages_printed: _Optional[int] = ..., failure_reason: _Optional[str] = ..., end_session: _Optional[bool] = ...) -> None: ...
 
 class ReportPrintResultResponse(_message.Message):
-    __slots__ = ("state", "issue_number", "charged_yen", "reception_number", "reception_slip_pdf", "fee_due_yen", "collect_by")
+    __slots__ = ("state", "issue_number", "charged_yen", "reception_number", "reception_slip_pdf", "fee_due_yen", "collect_by", "session_ended")
     STATE_FIELD_NUMBER: _ClassVar[int]
     ISSUE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CHARGED_YEN_FIELD_NUMBER: _ClassVar[int]
@@ -235,6 +237,7 @@ class ReportPrintResultResponse(_message.Message):
     RECEPTION_SLIP_PDF_FIELD_NUMBER: _ClassVar[int]
     FEE_DUE_YEN_FIELD_NUMBER: _ClassVar[int]
     COLLECT_BY_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ENDED_FIELD_NUMBER: _ClassVar[int]
     state: IssuanceState
     issue_number: str
     charged_yen: int
@@ -242,7 +245,8 @@ class ReportPrintResultResponse(_message.Message):
     reception_slip_pdf: bytes
     fee_due_yen: int
     collect_by: _timestamp_pb2.Timestamp
-    def __init__(self, state: _Optional[_Union[IssuanceState, str]] = ..., issue_number: _Optional[str] = ..., charged_yen: _Optional[int] = ..., reception_number: _Optional[str] = ..., reception_slip_pdf: _Optional[bytes] = ..., fee_due_yen: _Optional[int] = ..., collect_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    session_ended: bool
+    def __init__(self, state: _Optional[_Union[IssuanceState, str]] = ..., issue_number: _Optional[str] = ..., charged_yen: _Optional[int] = ..., reception_number: _Optional[str] = ..., reception_slip_pdf: _Optional[bytes] = ..., fee_due_yen: _Optional[int] = ..., collect_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., session_ended: _Optional[bool] = ...) -> None: ...
 
 class CancelReservationRequest(_message.Message):
     __slots__ = ("session_token", "reservation_id")

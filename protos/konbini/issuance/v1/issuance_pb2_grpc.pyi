@@ -47,6 +47,8 @@ class IssuanceServiceStub:
     A counter terminal (らくらく窓口) reports the copy its counter printer put out: it becomes
     AWAITING_HANDOVER, and the response carries the reception number and the 受付票 to print
     on the terminal's own printer; the fee is taken by the clerk at hand-over.
+    With `end_session`, an accepted report also ends the session as AuthService.EndSession
+    would (one round trip fewer per visit).
     """
     CancelReservation: _grpc.UnaryUnaryMultiCallable[_issuance_pb2.CancelReservationRequest, _issuance_pb2.CancelReservationResponse]
     """Cancels a reservation before printing (resident walked away, card removed)."""
@@ -72,6 +74,8 @@ class IssuanceServiceAsyncStub(IssuanceServiceStub):
     A counter terminal (らくらく窓口) reports the copy its counter printer put out: it becomes
     AWAITING_HANDOVER, and the response carries the reception number and the 受付票 to print
     on the terminal's own printer; the fee is taken by the clerk at hand-over.
+    With `end_session`, an accepted report also ends the session as AuthService.EndSession
+    would (one round trip fewer per visit).
     """
     CancelReservation: _aio.UnaryUnaryMultiCallable[_issuance_pb2.CancelReservationRequest, _issuance_pb2.CancelReservationResponse]  # type: ignore[assignment]
     """Cancels a reservation before printing (resident walked away, card removed)."""
@@ -118,6 +122,8 @@ class IssuanceServiceServicer(metaclass=_abc_1.ABCMeta):
         A counter terminal (らくらく窓口) reports the copy its counter printer put out: it becomes
         AWAITING_HANDOVER, and the response carries the reception number and the 受付票 to print
         on the terminal's own printer; the fee is taken by the clerk at hand-over.
+        With `end_session`, an accepted report also ends the session as AuthService.EndSession
+        would (one round trip fewer per visit).
         """
 
     @_abc_1.abstractmethod
