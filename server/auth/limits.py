@@ -123,12 +123,12 @@ class AttemptLimiter:
         self.counting = _counting(postgresql if engine.dialect.name == "postgresql" else sqlite)
         """The counting upsert; `challenge_count` gives its parameters for a challenge."""
 
-    def count_challenge(self, db: Session, kiosk_id: str, now: datetime) -> None:
+    def count_challenge(self, conn: Connection, kiosk_id: str, now: datetime) -> None:
         """Count one challenge for the kiosk in the caller's transaction (the one that adds
         the challenge); refuse it when the kiosk is already at its limit (nothing counted), so
         a kiosk over the limit stays over it until the window ends."""
         params = self.challenge_count(kiosk_id, now)
-        if params is not None and db.connection().execute(self.counting, params).first() is None:
+        if params is not None and conn.execute(self.counting, params).first() is None:
             raise self.kiosk_exceeded(now)
 
     def challenge_count(self, kiosk_id: str, now: datetime) -> dict[str, Any] | None:
