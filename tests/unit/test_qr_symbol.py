@@ -1,17 +1,24 @@
-"""The seal's QR symbol as drawn into the PDF: the operators paint exactly its dark modules."""
+"""The seal's QR symbol: built as zxing-cpp builds it, and drawn as exactly its dark modules."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import numpy as np
 import numpy.typing as npt
-from hypothesis import given
+import pytest
+import zxingcpp
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.verify.qr import QUIET_MODULES, qr_modules, qr_pdf_ops
+from server.verify.qr import QUIET_MODULES, _alphanumeric_symbol, qr_modules, qr_pdf_ops
+from server.verify.seal import seal_payload
+from tests.unit.test_certificate_pdf import HOUSEHOLD, MUNICIPALITY, inkan, juminhyo
+from tests.verify_tools import seeded_signer
 
 BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 K = 72 / 25.4
 
 
@@ -44,3 +51,68 @@ def test_the_symbol_is_drawn_as_one_fill_in_a_white_box() -> None:
     )
     assert lines[-1] == "f Q"
     assert all(line.endswith(" 1 re") for line in lines[3:-1])
+
+
+# -- the seal's own symbols are zxing-cpp's ------------------------------------------------------
+
+
+def zxing_symbol(text: str) -> npt.NDArray[np.bool_]:
+    symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    return np.asarray(symbol.to_image(scale=1, add_quiet_zones=False)) < 128
+
+
+def test_real_seal_payloads_get_zxing_cpps_symbol_without_zxing_cpp() -> None:
+    signer = seeded_signer(MUNICIPALITY.code, 1)
+    docs = [juminhyo(HOUSEHOLD[:n], household_size=12) for n in range(1, 13)] + [inkan()]
+    for doc in docs:
+        text = seal_payload(signer, doc, [[f"{doc.title} {i}"] for i in range(3)]).to_text()
+        mine = _alphanumeric_symbol(text)
+        assert mine is not None  # built here, not by the fallback
+        assert np.array_equal(mine, zxing_symbol(text))
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=BASE32, min_size=1, max_size=230))
+def test_base32_texts_get_zxing_cpps_symbol(text: str) -> None:
+    assert np.array_equal(qr_modules(text), zxing_symbol(text))
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=ALPHANUMERIC, min_size=1, max_size=240))
+def test_alphanumeric_texts_get_zxing_cpps_symbol(text: str) -> None:
+    assert np.array_equal(qr_modules(text), zxing_symbol(text))
+
+
+def test_many_seal_sized_payloads_get_zxing_cpps_mask() -> None:
+    """Each mask wins for some payloads; the choice must be zxing-cpp's every time."""
+    rnd = random.Random(2026)
+    for _ in range(400):
+        text = "".join(rnd.choice(BASE32) for _ in range(224))
+        mine = _alphanumeric_symbol(text)
+        if mine is None:  # ~1 %: six digits in a row, left to zxing-cpp
+            assert re.search("[2-7]{6}", text)
+            continue
+        assert mine.shape == (53, 53)
+        assert np.array_equal(mine, zxing_symbol(text))
+
+
+@pytest.mark.parametrize("digits", range(1, 9))
+def test_runs_of_digits_anywhere_give_zxing_cpps_symbol(digits: int) -> None:
+    """Digits a numeric segment encodes shorter go to zxing-cpp; fewer stay alphanumeric."""
+    run = "23456789"[:digits]
+    for text in (run, run + "ABCDE" * 9, "ABCDE" * 9 + run, "ABCDE" * 4 + run + "FGHIJ" * 4):
+        assert np.array_equal(qr_modules(text), zxing_symbol(text))
+
+
+def test_every_version_boundary_gives_zxing_cpps_symbol() -> None:
+    # The longest alphanumeric texts of versions 1-9 at level M, and one character more.
+    for longest in (20, 38, 61, 90, 122, 154, 178, 221, 262):
+        for n in (longest, longest + 1):
+            text = ("KONBINI" * 40)[:n]
+            assert np.array_equal(qr_modules(text), zxing_symbol(text))
+
+
+def test_other_texts_still_get_a_symbol_from_zxing_cpp() -> None:
+    for text in ("lower case", "12345678901234", "住民票", "A" * 400):
+        assert _alphanumeric_symbol(text) is None
+        assert np.array_equal(qr_modules(text), zxing_symbol(text))
