@@ -15,6 +15,8 @@ from enum import StrEnum
 
 import pypdf
 
+from hardware_sim.pdf_pages import quick_page_count
+
 
 class PrinterState(StrEnum):
     READY = "ready"
@@ -262,11 +264,19 @@ class KioskPrinter:
 
 
 def _page_count(pdf: bytes) -> int | None:
-    """Pages in the PDF, or None when it is not a readable PDF with at least one page."""
+    """Pages in the PDF, or None when it is not a readable PDF with at least one page.
+
+    A whole file laid out as the center writes it is read the quick way (`pdf_pages`, ~60 us);
+    anything else, a damaged file included, is read by pypdf (~270 us), as every file was.
+    """
     if not isinstance(pdf, bytes | bytearray) or not pdf:
         return None
+    data = bytes(pdf)
+    quick = quick_page_count(data)
+    if quick is not None:
+        return quick
     try:
-        pages = len(pypdf.PdfReader(io.BytesIO(bytes(pdf))).pages)
+        pages = len(pypdf.PdfReader(io.BytesIO(data)).pages)
     except Exception:  # any parse failure is the document's fault, never the kiosk's crash
         return None
     return pages if pages >= 1 else None
