@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cache, lru_cache
 from typing import Any, TypeVarTuple
 
 import sqlalchemy as sa
@@ -104,6 +105,9 @@ def balanced(postings: Sequence[Posting]) -> tuple[Posting, ...]:
     return tuple(p for p in postings if p.amount_yen != 0)
 
 
+# Few distinct fees exist (one per municipality and kind), so the desk builds each entry's
+# postings once: they are immutable.
+@lru_cache(maxsize=1024)
 def copy_postings(charges: CopyCharges, channel: Channel = Channel.KIOSK) -> tuple[Posting, ...]:
     counter = channel is Channel.COUNTER
     return balanced(
@@ -239,6 +243,12 @@ class EntryDraft:
 
 def copy_issued_draft(facts: CopyFacts, *, month: Month, hours: CounterHours) -> EntryDraft:
     charges = charges_for_copy(fee_yen=facts.fee_yen, backend=facts.backend, channel=facts.channel)
+    return _copy_draft(facts, charges, month=month, hours=hours)
+
+
+def _copy_draft(
+    facts: CopyFacts, charges: CopyCharges, *, month: Month, hours: CounterHours
+) -> EntryDraft:
     return EntryDraft(
         entry_key=copy_key(facts.issuance_id),
         kind=EntryKind.COPY_ISSUED,
@@ -259,17 +269,147 @@ def copy_issued_draft(facts: CopyFacts, *, month: Month, hours: CounterHours) ->
 
 _ENTRIES: sa.Table = LedgerEntry.__table__  # type: ignore[attr-defined]
 _LINES: sa.Table = LedgerLine.__table__  # type: ignore[attr-defined]
+_PERIODS: sa.Table = LedgerPeriod.__table__  # type: ignore[attr-defined]
+_REGISTER: sa.Table = SettlementEntry.__table__  # type: ignore[attr-defined]
+
+# The statements that write the journal are built once, with bound parameters, so each is
+# compiled once per database: building and compiling one cost several times running it.
+# Parameters: an entry's are named as its columns (`EntryDraft.entry_row`), its i-th line's
+# `account_<i>` and `amount_yen_<i>` (the dimensions a line repeats come from the entry), a
+# register row's `register_<column>`.
+_ENTRY_COLUMNS = tuple(c.name for c in _ENTRIES.c if not c.primary_key)
+_REGISTER_COLUMNS = tuple(c.name for c in _REGISTER.c if not c.primary_key)
+_LINE_DIMENSIONS = ("month", "municipality_code", "operator_id", "certificate_kind")
+
+
+def _bind(table: sa.Table, column: str, name: str | None = None) -> sa.BindParameter[Any]:
+    return sa.bindparam(name or column, type_=table.c[column].type)
+
+
+def _posted_as_wanted(month: sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
+    """The usual case of `open_month`, as a condition on the period row: `month` is open and
+    later than every closed month."""
+    closed = _PERIODS.alias("closed")
+    return sa.and_(
+        _PERIODS.c.month == month,
+        _PERIODS.c.closed_at.is_(None),
+        ~sa.exists().where(closed.c.closed_at.is_not(None), closed.c.month >= month),
+    )
+
+
+# The same shared lock as `_period_closed_at` (rendered on PostgreSQL only).
+_OPEN_AS_WANTED = (
+    sa.select(_PERIODS.c.month)
+    .where(_posted_as_wanted(_bind(_PERIODS, "month")))
+    .with_for_update(read=True, of=_PERIODS)
+)
+_REGISTER_INSERT = sa.insert(_REGISTER).values(
+    {c: _bind(_REGISTER, c, f"register_{c}") for c in _REGISTER_COLUMNS}
+)
+
+
+@cache
+def _entry_insert(*, as_wanted: bool) -> sa.Insert:
+    """The entry's INSERT, returning its id and what its lines repeat of it. `as_wanted`: only
+    if its month is as `open_month` would want it in the usual case, taking the period row's
+    shared lock; otherwise it inserts nothing and returns no row."""
+    values = [_bind(_ENTRIES, c) for c in _ENTRY_COLUMNS]
+    if as_wanted:
+        month = values[_ENTRY_COLUMNS.index("month")]
+        source = (
+            sa.select(*values)
+            .where(_posted_as_wanted(month))
+            .with_for_update(read=True, of=_PERIODS)
+        )
+        insert = sa.insert(_ENTRIES).from_select(_ENTRY_COLUMNS, source)
+    else:
+        insert = sa.insert(_ENTRIES).values(dict(zip(_ENTRY_COLUMNS, values, strict=True)))
+    return insert.returning(_ENTRIES.c.id, *(_ENTRIES.c[d] for d in _LINE_DIMENSIONS))
+
+
+_LINE_COLUMNS = ("entry_id", "account", "amount_yen", *_LINE_DIMENSIONS)
+
+
+def _lines_source(count: int, repeated: Sequence[Any]) -> sa.Select[Any] | sa.CompoundSelect[Any]:
+    """The rows of `count` lines, in order: the i-th line's account and amount are bound as
+    `account_<i>` and `amount_yen_<i>`; `repeated` gives its entry id and the dimensions it
+    repeats. (A SELECT per line, not one multi-row VALUES: SQLAlchemy caches no statement
+    that holds one, and would compile it for every entry.)"""
+    entry_id, *dimensions = repeated
+    rows = [
+        sa.select(
+            entry_id,
+            _bind(_LINES, "account", f"account_{i}"),
+            _bind(_LINES, "amount_yen", f"amount_yen_{i}"),
+            *dimensions,
+        )
+        for i in range(count)
+    ]
+    return rows[0] if count == 1 else sa.union_all(*rows)
+
+
+@cache
+def _lines_insert(count: int) -> sa.Insert:
+    """`count` lines of the entry `entry_id` in one INSERT."""
+    repeated = [_bind(_LINES, "entry_id"), *(_bind(_LINES, d) for d in _LINE_DIMENSIONS)]
+    return sa.insert(_LINES).from_select(_LINE_COLUMNS, _lines_source(count, repeated))
+
+
+@cache
+def _journal_in_one(count: int, *, as_wanted: bool, register: bool) -> sa.Select[Any]:
+    """PostgreSQL: the entry with its `count` lines (and the register row) in one statement,
+    by data-modifying WITHs; it returns the entry's id, or no row if `as_wanted` found the
+    month not so (nothing of the journal is written then; the register row is)."""
+    entry = _entry_insert(as_wanted=as_wanted).cte("entry")
+    query = sa.select(entry.c.id)
+    if count:
+        repeated = [entry.c.id, *(entry.c[d] for d in _LINE_DIMENSIONS)]
+        lines = sa.insert(_LINES).from_select(_LINE_COLUMNS, _lines_source(count, repeated))
+        query = query.add_cte(lines.cte("lines"))
+    if register:
+        query = query.add_cte(_REGISTER_INSERT.cte("register"))
+    return query
+
+
+def _write_journal(
+    conn: sa.Connection,
+    draft: EntryDraft,
+    *,
+    posted_at: datetime,
+    as_wanted: bool = False,
+    register: dict[str, Any] | None = None,
+) -> int | None:
+    """Write `draft` (with `register`, the register row's values, before it); its id, or None
+    when `as_wanted` and its month is not open as wanted (only the register row is written)."""
+    params = draft.entry_row(posted_at=posted_at)
+    for i, posting in enumerate(draft.postings):
+        params[f"account_{i}"] = posting.account.value
+        params[f"amount_yen_{i}"] = posting.amount_yen
+    if register is not None:
+        params.update({f"register_{c}": v for c, v in register.items()})
+    count = len(draft.postings)
+    if conn.dialect.name == "postgresql":  # one round trip
+        one = _journal_in_one(count, as_wanted=as_wanted, register=register is not None)
+        found = conn.execute(one, params).scalar()
+        return None if found is None else int(found)
+    if register is not None:
+        conn.execute(_REGISTER_INSERT, params)
+    found = conn.execute(_entry_insert(as_wanted=as_wanted), params).scalar()
+    if found is None:
+        return None
+    if count:
+        params["entry_id"] = found
+        conn.execute(_lines_insert(count), params)
+    return int(found)
 
 
 def write_entry(db: Session, draft: EntryDraft, *, posted_at: datetime) -> int:
-    """Write the entry and all its lines, two statements whatever the number of lines; the
-    entry's id comes back from its INSERT, nothing is read back. Returns the entry's id."""
-    conn = db.connection()
-    entry_id = conn.execute(
-        sa.insert(_ENTRIES).returning(_ENTRIES.c.id), draft.entry_row(posted_at=posted_at)
-    ).scalar_one()
-    conn.execute(sa.insert(_LINES).values(draft.line_rows(entry_id)))  # one multi-row INSERT
-    return int(entry_id)
+    """Write the entry and all its lines: one statement on PostgreSQL, two elsewhere, whatever
+    the number of lines; the entry's id comes back from its INSERT, nothing is read back.
+    Returns the entry's id."""
+    entry_id = _write_journal(db.connection(), draft, posted_at=posted_at)
+    assert entry_id is not None
+    return entry_id
 
 
 _Ts = TypeVarTuple("_Ts")
@@ -319,17 +459,7 @@ def open_month(db: Session, wanted: Month) -> Month:
     closed months (corrections of a closed month land in the open month)."""
     # The usual case in one statement: the wanted month's row exists, is open and is later
     # than every closed month. It takes the same shared lock as `_period_closed_at`.
-    latest_closed = (
-        sa.select(func.max(LedgerPeriod.month))
-        .where(col(LedgerPeriod.closed_at).is_not(None))
-        .scalar_subquery()
-    )
-    usual = db.exec(
-        select(LedgerPeriod.closed_at, latest_closed)
-        .where(LedgerPeriod.month == str(wanted))
-        .with_for_update(read=True, of=LedgerPeriod)
-    ).first()
-    if usual is not None and usual[0] is None and (usual[1] is None or str(wanted) > usual[1]):
+    if db.connection().execute(_OPEN_AS_WANTED, {"month": str(wanted)}).first() is not None:
         return wanted
     latest = latest_closed_month(db)
     target = wanted if latest is None or wanted > latest else latest.next()
@@ -362,23 +492,6 @@ def counter_hours_of(db: Session, municipality_code: str) -> CounterHours:
     if row is None:
         return DEFAULT_COUNTER_HOURS
     return _hours(row.opens, row.closes, row.weekdays, row.closed_on_holidays)
-
-
-def _backend_and_hours(db: Session, municipality_code: str) -> tuple[IssuingBackend, CounterHours]:
-    """What a copy's posting needs of its municipality, in one statement."""
-    row = rows(
-        db,
-        sa.select(col(Municipality.backend), *(col(c) for c in _HOURS_COLUMNS))
-        .select_from(Municipality)
-        .outerjoin(
-            CounterHoursSetting,
-            col(CounterHoursSetting.municipality_code) == col(Municipality.code),
-        )
-        .where(col(Municipality.code) == municipality_code),
-    )
-    assert len(row) == 1, f"municipality {municipality_code!r} is not registered"
-    backend, *hours = row[0]
-    return IssuingBackend(backend), _hours(*hours)
 
 
 @dataclass(frozen=True)
@@ -419,17 +532,35 @@ def posting_terms(values: Sequence[Any]) -> PostingTerms:
     return PostingTerms(IssuingBackend(backend), _hours(*hours))
 
 
+_TERMS_OF = (
+    sa.select(*POSTING_TERMS_COLUMNS)
+    .outerjoin(
+        CounterHoursSetting, col(CounterHoursSetting.municipality_code) == col(Municipality.code)
+    )
+    .where(col(Municipality.code) == sa.bindparam("code"))
+)
+
+
+def _terms_of(db: Session, municipality_code: str) -> PostingTerms:
+    """What a copy's posting needs of its municipality, in one statement."""
+    found = db.connection().execute(_TERMS_OF, {"code": municipality_code}).all()
+    assert len(found) == 1, f"municipality {municipality_code!r} is not registered"
+    return posting_terms(found[0])
+
+
 def post_issued_copy(
     db: Session, issuance: Issuance, now: datetime, terms: PostingTerms | None = None
 ) -> SettlementEntry:
     """Record an issued copy: its register row and its journal entry, in the caller's
-    transaction (the one that moves the issuance to ISSUED). Returns the register row.
-    `terms`: its municipality's, read by the caller in this transaction; else read here."""
+    transaction (the one that moves the issuance to ISSUED). `terms`: its municipality's, read
+    by the caller in this transaction; else read here.
+
+    Returns the register row as written, not added to the session and without its id (nothing
+    is read back): callers take the copy's money from it."""
     assert issuance.issue_number is not None
     if terms is None:
-        backend, hours = _backend_and_hours(db, issuance.municipality_code)
-    else:
-        backend, hours = terms.backend, terms.hours
+        terms = _terms_of(db, issuance.municipality_code)
+    channel = Channel(issuance.channel)
     facts = CopyFacts(
         issuance_id=issuance.id,
         municipality_code=issuance.municipality_code,
@@ -439,29 +570,34 @@ def post_issued_copy(
         certificate_kind=issuance.kind,
         issued_at=now,
         fee_yen=issuance.fee_yen,
-        backend=backend,
-        channel=Channel(issuance.channel),
+        backend=terms.backend,
+        channel=channel,
     )
-    charges = charges_for_copy(fee_yen=facts.fee_yen, backend=facts.backend, channel=facts.channel)
-    register = SettlementEntry(
-        issuance_id=issuance.id,
-        issue_number=issuance.issue_number,
-        municipality_code=issuance.municipality_code,
-        month=str(Month.of(now)),
-        kind=issuance.kind,
-        issued_at=now,
-        kiosk_id=issuance.kiosk_id,
-        operator_id=issuance.operator_id,
-        kiosk_municipality_code=issuance.kiosk_municipality_code,
-        fee_yen=charges.fee_yen,
-        commission_yen=charges.commission_yen,
-        bcl_fee_yen=charges.bcl_fee_yen,
-        sheets=issuance.page_count or 1,
-    )
-    db.add(register)
-    draft = copy_issued_draft(facts, month=open_month(db, Month.of(now)), hours=hours)
-    write_entry(db, draft, posted_at=now)
-    return register
+    charges = charges_for_copy(fee_yen=issuance.fee_yen, backend=terms.backend, channel=channel)
+    month = Month.of(now)
+    register: dict[str, Any] = {
+        "issuance_id": issuance.id,
+        "issue_number": issuance.issue_number,
+        "municipality_code": issuance.municipality_code,
+        "month": str(month),
+        "kind": issuance.kind,
+        "issued_at": now,
+        "kiosk_id": issuance.kiosk_id,
+        "operator_id": issuance.operator_id,
+        "kiosk_municipality_code": issuance.kiosk_municipality_code,
+        "fee_yen": charges.fee_yen,
+        "commission_yen": charges.commission_yen,
+        "bcl_fee_yen": charges.bcl_fee_yen,
+        "sheets": issuance.page_count or 1,
+    }
+    # Plain statements, no ORM object: the register row, then the entry in its own month if
+    # that is open as `open_month` wants it in the usual case (one statement on PostgreSQL).
+    draft = _copy_draft(facts, charges, month=month, hours=terms.hours)
+    conn = db.connection()
+    if _write_journal(conn, draft, posted_at=now, as_wanted=True, register=register) is None:
+        # Dated in a closed month, or the month's first posting (its period row is made here).
+        write_entry(db, replace(draft, month=open_month(db, month)), posted_at=now)
+    return SettlementEntry.model_construct(**register)
 
 
 def record_voided_copy(db: Session, issuance: Issuance, now: datetime, *, from_state: str) -> None:
