@@ -30,6 +30,12 @@ READ_CHUNK = 255  # Le=00 (256) trips some readers; 255 is safe everywhere
 SHA256_DIGEST_INFO_PREFIX = bytes.fromhex(
     "30 31 30 0d 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20"
 )
+# The commands a visit sends again and again (some fifteen a visit), encoded once.
+_SELECT_AP = CommandApdu(0x00, 0xA4, 0x04, 0x0C, JPKI_AP_AID).to_bytes()
+_SELECT_EF = {
+    fid: CommandApdu(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")).to_bytes() for fid in Fid
+}
+_VERIFY_STATUS = CommandApdu(0x00, 0x20, 0x00, 0x80).to_bytes()  # no data: the retry counter
 
 
 class CardConnection(Protocol):
@@ -130,7 +136,7 @@ class JpkiClient:
 
     def select_ap(self) -> None:
         """SELECT the JPKI AP. The card forgets verified PINs, so this client does too."""
-        self._expect_ok(CommandApdu(0x00, 0xA4, 0x04, 0x0C, JPKI_AP_AID), "SELECT JPKI AP")
+        self._check(self._send(_SELECT_AP), "SELECT JPKI AP")
         self._ap_selected = True
         self._auth_verified = False
 
@@ -138,7 +144,7 @@ class JpkiClient:
         """SELECT EF `fid` in the AP; False only when it is missing and that is allowed."""
         if not self._ap_selected:
             self.select_ap()
-        response = self._transmit(CommandApdu(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+        response = self._send(_SELECT_EF[fid])
         if may_be_missing and response.sw == StatusWord.FILE_NOT_FOUND:
             return False
         self._check(response, f"SELECT EF {fid:04X}")
@@ -203,7 +209,7 @@ class JpkiClient:
     def auth_pin_tries_left(self) -> int | None:
         """Tries left on the auth PIN (0 when blocked); None when it is verified right now."""
         self._select_ef(Fid.AUTH_PIN)
-        response = self._transmit(CommandApdu(0x00, 0x20, 0x00, 0x80))
+        response = self._send(_VERIFY_STATUS)
         result = self._pin_result(response)
         if result is None:
             raise CardProtocolError(response.sw, "VERIFY (retry counter)")
@@ -216,7 +222,7 @@ class JpkiClient:
         A phone unlocked on the device answers `9000`; an iPhone not yet unlocked `6982`.
         """
         self._select_ef(Fid.AUTH_PIN)
-        response = self._transmit(CommandApdu(0x00, 0x20, 0x00, 0x80))
+        response = self._send(_VERIFY_STATUS)
         if response.sw == StatusWord.SECURITY_STATUS_NOT_SATISFIED:
             self._auth_verified = False
             return AuthKeyAccess(KeyAccess.AUTHENTICATE_ON_DEVICE)
@@ -264,7 +270,10 @@ class JpkiClient:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _transmit(self, apdu: CommandApdu) -> ResponseApdu:
-        data, sw1, sw2 = self._connection.transmit(list(apdu.to_bytes()))
+        return self._send(apdu.to_bytes())
+
+    def _send(self, command: bytes) -> ResponseApdu:
+        data, sw1, sw2 = self._connection.transmit(list(command))
         return ResponseApdu(bytes(data), sw1, sw2)
 
     @staticmethod

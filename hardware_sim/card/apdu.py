@@ -68,8 +68,11 @@ class CommandApdu:
     le: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("cla", "ins", "p1", "p2"):
-            _check_byte(name, getattr(self, name))
+        cla, ins, p1, p2 = self.cla, self.ins, self.p1, self.p2
+        # One comparison chain for every command; the loop only names the wrong field.
+        if not (0 <= cla <= 0xFF and 0 <= ins <= 0xFF and 0 <= p1 <= 0xFF and 0 <= p2 <= 0xFF):
+            for name in ("cla", "ins", "p1", "p2"):
+                _check_byte(name, getattr(self, name))
         if len(self.data) > SHORT_LC_MAX:
             raise ValueError(f"data is {len(self.data)} bytes; short APDUs carry at most 255")
         if self.le is not None and not 1 <= self.le <= SHORT_LE_MAX:
@@ -114,8 +117,9 @@ class ResponseApdu:
     sw2: int
 
     def __post_init__(self) -> None:
-        _check_byte("sw1", self.sw1)
-        _check_byte("sw2", self.sw2)
+        if not (0 <= self.sw1 <= 0xFF and 0 <= self.sw2 <= 0xFF):
+            _check_byte("sw1", self.sw1)
+            _check_byte("sw2", self.sw2)
 
     @classmethod
     def of(cls, sw: int, data: bytes = b"") -> ResponseApdu:
