@@ -553,7 +553,9 @@ def post_issued_copy(
 ) -> SettlementEntry:
     """Record an issued copy: its register row and its journal entry, in the caller's
     transaction (the one that moves the issuance to ISSUED). `terms`: its municipality's, read
-    by the caller in this transaction; else read here.
+    by the caller in this transaction; else read here. The issuance row must be in the database
+    already (read or flushed): the rows that refer to it are written at once, by plain
+    statements, while the caller's own ORM changes wait for its flush.
 
     Returns the register row as written, not added to the session and without its id (nothing
     is read back): callers take the copy's money from it."""
