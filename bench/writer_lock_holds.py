@@ -42,7 +42,9 @@ def measure(stack: Stack, prepared: Any, *, sessions: int) -> dict[str, Any]:
         with guard:
             pending.append(seconds)
 
-    warm = [True]  # until the warm-up session's EndSession: its holds are dropped
+    # Until the warm-up session's last call (EndSession, or the print report that ended it):
+    # its holds are dropped.
+    warm = [True]
 
     def channel(target: str, on_rpc: Any) -> Any:
         def on_rpc_with_holds(method: str, *args: Any) -> None:
@@ -51,7 +53,7 @@ def measure(stack: Stack, prepared: Any, *, sessions: int) -> dict[str, Any]:
                 pending.clear()
             name = method.rsplit("/", 1)[-1]
             if warm[0]:
-                warm[0] = name != "EndSession"
+                warm[0] = name not in ("EndSession", "ReportPrintResult")
                 on_rpc(method, *args)
                 return
             holds[name].extend(taken)

@@ -4,7 +4,10 @@ A `Kiosk` is one emulated terminal: its own kiosk id, printer and a disjoint set
 cards (a card is on one reader at a time). `Kiosk.session(rng)` is one resident's complete
 visit through `KioskTerminal.visit`: the card really verifies the PIN and signs the challenge
 with its RSA-2048 key, the center really checks the chain, OCSP or the CRL and the signature,
-renders the PDF and records the outcome, and the emulated printer really parses the PDF.
+renders the PDF and records the outcome, and the emulated printer really parses the PDF. The
+terminal makes a visit in five RPCs, as a real kiosk would: the menu comes with
+CompleteAuthentication (`include_offerings`) and the print report ends the session
+(`end_session`), so ListOfferings and EndSession appear only where a visit needs them.
 
 The mix (`Mix`): mostly 住民票の写し (of oneself or of the household, sometimes with 世帯主・続柄),
 some 印鑑登録証明書 for residents with a seal; residents spread over three municipalities (a

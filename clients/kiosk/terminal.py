@@ -5,6 +5,11 @@ in-process reader or a PC/SC reader), to the center over gRPC (mTLS in productio
 `clients.kiosk.channel`), to a printer and to a till. Every way a visit can end is a value of
 `VisitOutcome`, with the words the kiosk screen shows.
 
+The center side, five calls a visit: BeginAuthentication; CompleteAuthentication, whose answer
+carries the menu (`include_offerings`; when it does not, ListOfferings is asked); Reserve;
+Issue; ReportPrintResult, which also ends the session (`end_session`; when the center does not
+say it did, or the visit ends before a report, EndSession is called as before).
+
 The card side: SELECT the JPKI AP, learn the token kind from EF 0006, ask whether the auth key
 needs a PIN (VERIFY without data: a phone unlocked by its holder's biometrics says `9000` and the
 PIN step is skipped; an iPhone not yet unlocked says `6982` and the resident is asked to use Face
@@ -290,7 +295,7 @@ class KioskTerminal:
         _, certificate = self._read_chip(card, pin)
         if isinstance(certificate, VisitOutcome):
             return certificate
-        return self._sign_in(card, certificate)
+        return str(self._sign_in(card, certificate).session_token)
 
     def _read_chip(
         self, card: JpkiClient, pin: str | None
@@ -303,8 +308,11 @@ class KioskTerminal:
             return kind, dataclasses.replace(certificate, token=kind)
         return kind, certificate
 
-    def _sign_in(self, card: JpkiClient, certificate: bytes) -> str:
-        """The center's challenge signed on the chip: a session token."""
+    def _sign_in(
+        self, card: JpkiClient, certificate: bytes, *, with_offerings: bool = False
+    ) -> auth_pb2.CompleteAuthenticationResponse:
+        """The center's challenge signed on the chip: a session (with `with_offerings`, and
+        a center that serves it, the session's menu too)."""
         challenge = self._auth.BeginAuthentication(
             auth_pb2.BeginAuthenticationRequest(kiosk_id=self.kiosk_id),
             metadata=self._md,
@@ -317,11 +325,12 @@ class KioskTerminal:
                 challenge_id=challenge.challenge_id,
                 certificate=certificate,
                 signature=signature,
+                include_offerings=with_offerings,
             ),
             metadata=self._md,
             timeout=self._timeout,
         )
-        return str(session.session_token)
+        return session
 
     @staticmethod
     def _unlock_key(card: JpkiClient, kind: TokenKind, pin: str | None) -> bytes | VisitOutcome:
@@ -374,7 +383,7 @@ class KioskTerminal:
         `card_present` says whether the card is still on the reader; by default the card itself
         is asked (a SELECT, which a pulled card cannot answer). `on_step` sees each milestone.
         """
-        token = ""
+        session = _Session()
         kind: TokenKind | None = None
         self.send_pending_reports()
         try:
@@ -382,10 +391,12 @@ class KioskTerminal:
             kind, certificate = self._read_chip(card, pin)
             if isinstance(certificate, VisitOutcome):
                 return certificate
-            token = self._sign_in(card, certificate)
+            signed_in = self._sign_in(card, certificate, with_offerings=True)
+            session.token = signed_in.session_token
             on_step(KioskStep.AUTHENTICATED)
             present = card_present or card.still_present
-            outcome = self._order(token, order, present, on_step)
+            menu = signed_in.offerings if signed_in.HasField("offerings") else None
+            outcome = self._order(session, order, present, on_step, menu)
         except grpc.RpcError as err:
             outcome = _refusal(decode_error(err))
         except CardConnectionError:
@@ -393,7 +404,8 @@ class KioskTerminal:
         except CardProtocolError:
             outcome = _outcome(VisitStatus.CARD_ERROR)
         finally:
-            self._end_session(token)
+            if not session.ended:  # the print report ended it, or never got that far
+                self._end_session(session.token)
         return dataclasses.replace(outcome, token=kind)
 
     def request_honseki_registration(
@@ -416,7 +428,7 @@ class KioskTerminal:
             _, certificate = self._read_chip(card, pin)
             if isinstance(certificate, VisitOutcome):
                 return RegistrationOutcome(certificate.status, certificate.screen)
-            token = self._sign_in(card, certificate)
+            token = self._sign_in(card, certificate).session_token
             filed = self._issuance.RequestHonsekiRegistration(
                 issuance_pb2.RequestHonsekiRegistrationRequest(
                     session_token=token,
@@ -480,12 +492,16 @@ class KioskTerminal:
 
     def _order(
         self,
-        token: str,
+        session: _Session,
         order: Order,
         card_present: Callable[[], bool],
         on_step: Callable[[KioskStep], None],
+        menu: issuance_pb2.ListOfferingsResponse | None = None,
     ) -> VisitOutcome:
-        offer = next((o for o in self.offerings(token) if o.kind == _KIND[order.kind]), None)
+        """`menu`: the offerings that came with the authentication; None: ask the center."""
+        token = session.token
+        offers = menu.offerings if menu is not None else self.offerings(token)
+        offer = next((o for o in offers if o.kind == _KIND[order.kind]), None)
         if offer is None:
             return _outcome(VisitStatus.NOT_OFFERED)
         if not offer.available:
@@ -515,7 +531,7 @@ class KioskTerminal:
         )
         on_step(KioskStep.RESERVED)
         purchase = _CounterPurchase if self.counter_mode else _Purchase
-        bought = purchase(self, token, reservation.reservation_id, reservation.fee_yen)
+        bought = purchase(self, session, reservation.reservation_id, reservation.fee_yen)
         if (reservation.channel == "counter") != self.counter_mode:
             # Set up as the other kind of terminal than the registry says: taking money here
             # for a counter copy (or none for a kiosk copy) would be wrong either way.
@@ -567,12 +583,23 @@ class KioskTerminal:
         raise CopyCorrupted("the copy could not be downloaded whole")
 
 
+@dataclass
+class _Session:
+    """The session of one visit: its token once signed in, and whether the center ended it."""
+
+    token: str = ""
+    ended: bool = False  # the print report ended it (`end_session`): no EndSession needed
+
+
 class _Purchase:
     """From a reservation to a copy in the tray, with the fee and its refund (one visit)."""
 
-    def __init__(self, terminal: KioskTerminal, token: str, reservation_id: str, fee: int) -> None:
+    def __init__(
+        self, terminal: KioskTerminal, session: _Session, reservation_id: str, fee: int
+    ) -> None:
         self._t = terminal
-        self._token = token
+        self._session = session
+        self._token = session.token
         self._id = reservation_id  # the issuance id too: one row from reservation to copy
         self._fee = fee
         self._paid = 0
@@ -663,6 +690,9 @@ class _Purchase:
         answer is sent again after a pause rather than turned into a cancel and a refund. With
         `keep_if_unheard`, a report the center still cannot hear after the last pause goes to
         the outbox (None is returned) instead of failing the visit.
+
+        It is the visit's last call, so it asks the center to end the session once it takes
+        the report (`end_session`); a refused report leaves the session open, for the cancel.
         """
         t = self._t
         request = issuance_pb2.ReportPrintResultRequest(
@@ -673,6 +703,7 @@ class _Purchase:
             else issuance_pb2.PRINT_OUTCOME_FAILED,
             pages_printed=pages,
             failure_reason="" if printed else reason,
+            end_session=True,
         )
         pauses = iter(t._report_backoff)
         while True:
@@ -689,6 +720,7 @@ class _Purchase:
                     raise
                 t._sleep(pause)
         self._settled = True
+        self._session.ended = report.session_ended
         return report
 
     def abandon(self, outcome: VisitOutcome) -> VisitOutcome:

@@ -2,7 +2,9 @@
 
 `CompleteAuthenticationRequest.include_offerings` brings the menu with the authentication's
 answer, and `ReportPrintResultRequest.end_session` ends the session with an accepted print
-report. What each flag answers and refuses is proved here call by call.
+report. What each flag answers and refuses is proved here call by call; then that the kiosk
+terminal uses both (five calls), and falls back to `ListOfferings` and `EndSession` when the
+menu is refused or the center is an older one that does not know the flags.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from sqlalchemy.exc import OperationalError
 import server.app
 from clients.errors import ErrorDetails, decode_error
 from clients.kiosk.channel import open_channel
+from clients.kiosk.terminal import CertificateChoice, KioskTerminal, Order, VisitStatus
+from hardware_sim.printer import KioskPrinter, PrinterFault
 from server.app import create_server
 from server.auth.servicer import AuthServicer
 from server.bcl.records import ResidentRecord
@@ -242,7 +246,80 @@ def test_past_the_printing_deadline_a_report_on_an_ended_session_is_refused(
     assert settled_rows(bench, header.issue_number) == []
 
 
-# -- a center that cannot end the session ------------------------------------------------
+# -- the kiosk terminal -----------------------------------------------------------------------
+
+
+class Calls(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
+):
+    """The methods a terminal called, in order, with their requests."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, Any]] = []
+
+    @property
+    def methods(self) -> list[str]:
+        return [method for method, _ in self.made]
+
+    def request(self, method: str) -> Any:
+        return next(request for name, request in self.made if name == method)
+
+    def _record(self, details: Any, request: Any) -> None:
+        self.made.append((details.method.rsplit("/", 1)[-1], request))
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        self._record(details, request)
+        return continuation(details, request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        self._record(details, request)
+        return continuation(details, request)
+
+
+def recording_terminal(
+    channel: grpc.Channel, kiosk_id: str, printer: KioskPrinter
+) -> tuple[KioskTerminal, Calls]:
+    calls = Calls()
+    terminal = KioskTerminal(
+        grpc.intercept_channel(channel, calls), kiosk_id=kiosk_id, printer=printer
+    )
+    return terminal, calls
+
+
+def test_a_kiosk_visit_takes_five_calls_and_ends_its_session(bench: Bench) -> None:
+    me = bench.take()
+    terminal, calls = recording_terminal(bench.channel, bench.kiosk_id, KioskPrinter("P1"))
+    outcome = terminal.visit(bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO))
+    assert outcome.status is VisitStatus.ISSUED, outcome
+    assert calls.methods == [BEGIN, COMPLETE, RESERVE, ISSUE, REPORT]
+    assert calls.request(COMPLETE).include_offerings
+    assert calls.request(REPORT).end_session
+    assert not session_is_open(bench, calls.request(REPORT).session_token)
+
+
+def test_a_jammed_copy_is_voided_in_five_calls_and_its_session_ended(bench: Bench) -> None:
+    me = bench.take()
+    printer = KioskPrinter("P1")
+    printer.inject_mid_job(PrinterFault.JAM)
+    terminal, calls = recording_terminal(bench.channel, bench.kiosk_id, printer)
+    outcome = terminal.visit(bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO))
+    assert outcome.status is VisitStatus.PRINT_FAILED, outcome
+    assert outcome.kept_yen == 0
+    assert calls.methods == [BEGIN, COMPLETE, RESERVE, ISSUE, REPORT]
+    assert not session_is_open(bench, calls.request(REPORT).session_token)
+
+
+def test_a_refused_menu_is_asked_again_and_its_session_ended_by_the_kiosk(bench: Bench) -> None:
+    me = bench.take()
+    bench.sql_write(
+        "UPDATE residents SET suppressed = :t WHERE resident_id = :rid", t=True, rid=me.resident_id
+    )
+    terminal, calls = recording_terminal(bench.channel, bench.kiosk_id, KioskPrinter("P1"))
+    outcome = terminal.visit(bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO))
+    assert outcome.status is VisitStatus.NOT_AVAILABLE, outcome
+    assert calls.methods == [BEGIN, COMPLETE, LIST, END]
+    assert not session_is_open(bench, calls.request(END).session_token)
 
 
 @contextlib.contextmanager
@@ -289,3 +366,15 @@ def test_a_report_whose_session_cannot_be_ended_still_answers_session_ended_fals
     assert not answer.session_ended
     assert len(settled_rows(bench, header.issue_number)) == 1
     assert session_is_open(bench, token)
+
+
+def test_against_an_older_center_the_kiosk_asks_the_menu_and_ends_the_session_itself(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    me = bench.take()
+    with second_center(bench, monkeypatch, offerings=False, end_session=None) as channel:
+        terminal, calls = recording_terminal(channel, bench.kiosk_id, KioskPrinter("P1"))
+        outcome = terminal.visit(bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO))
+    assert outcome.status is VisitStatus.ISSUED, outcome
+    assert calls.methods == [BEGIN, COMPLETE, LIST, RESERVE, ISSUE, REPORT, END]
+    assert not session_is_open(bench, calls.request(END).session_token)
