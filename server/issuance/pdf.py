@@ -70,6 +70,7 @@ from fpdf.output import (
     CIDSystemInfo,
     OutputProducer,
     PDFFont,
+    PDFPage,
     PDFType3Font,
     _build_cmap_blocks,
     _tt_font_widths,
@@ -717,13 +718,41 @@ class _Pdf(FPDF):
         info["usages"] = cast(int, info["usages"]) + len(placements)
 
 
+class _PageContents(PDFContentStream):
+    """A page's content stream deflated at zlib's fastest level rather than fpdf2's default (6):
+    a third of the CPU (0.11 against 0.35 ms for a copy's 26 KB of operators, most of them the
+    seal's QR runs and the ground's tiles) for a stream ~0.9 KB larger."""
+
+    _COMPRESSION_LEVEL = 1
+
+
 class _Output(OutputProducer):
     """fpdf2's output, with the prepared fonts' programs written by `_Font.program`.
 
     The PDF objects are those fpdf2 makes for a TrueType font (Type0, CIDFontType2 with its
     widths, ToUnicode, descriptor, font file), but the CIDToGIDMap is Identity: the program's
-    glyph i is the glyph of code i.
+    glyph i is the glyph of code i. Page contents are deflated faster (`_PageContents`).
     """
+
+    def _add_pages(self, _slice: slice = slice(0, None)) -> list[PDFPage]:
+        pdf = self.fpdf
+        if not pdf.compress:
+            return super()._add_pages(_slice)
+        pdf.compress = False  # fpdf2 then stores the operators as they are ...
+        try:
+            pages = super()._add_pages(_slice)
+        finally:
+            pdf.compress = True
+        # ... and each page's stream takes the place and number of fpdf2's.
+        at = {id(obj): i for i, obj in enumerate(self.pdf_objs)}
+        for page in pages:
+            plain = page.contents
+            assert isinstance(plain, PDFContentStream)
+            deflated = _PageContents(plain.content_stream(), compress=True)
+            deflated.id = plain.id
+            self.pdf_objs[at[id(plain)]] = deflated
+            page.contents = deflated
+        return pages
 
     def _add_fonts(
         self,
