@@ -850,7 +850,13 @@ class IssuanceDesk:
         reason = "fee due at the counter" if row.channel == Channel.COUNTER else "fee paid"
         db.execute(
             _transition_statement(),
-            {"t_id": row.id, "t_from": IssuanceState.RESERVED.value, "t_at": now, "t_why": reason},
+            {
+                "t_id": row.id,
+                "t_from": IssuanceState.RESERVED.value,
+                "t_to": IssuanceState.PRINTING.value,
+                "t_at": now,
+                "t_why": reason,
+            },
         )
         _audit_issuance(db, row, "printing", row.kiosk_id, now, {"issue_number": issue_number})
 
@@ -1188,18 +1194,26 @@ def apply_event(
     Returns the settlement entry when the move issued the copy."""
     old = IssuanceState(row.state)
     new = next_state(old, event)
-    row.state = new.value
-    row.finished_at = now if new in (IssuanceState.ISSUED, IssuanceState.VOIDED) else None
-    if new is IssuanceState.VOIDED:
-        row.void_reason = reason or event.value
-    if new is not IssuanceState.PRINTING:
-        row.pdf = None  # no personal data kept once the copy is printed or final
-    db.add(row)
-    db.add(
-        IssuanceTransition(
-            issuance_id=row.id, from_state=old.value, to_state=new.value, at=now, reason=reason
-        )
+    finished = now if new in (IssuanceState.ISSUED, IssuanceState.VOIDED) else None
+    void_reason = (reason or event.value) if new is IssuanceState.VOIDED else row.void_reason
+    # The move and its line in the transition log by two statements built once, on the
+    # session's connection; the session's row is set to match without being marked changed
+    # (a unit-of-work flush of the two cost more than the rest of the move).
+    drop_pdf = new is not IssuanceState.PRINTING  # no personal data kept once printed or final
+    conn = db.connection()
+    conn.execute(
+        _move_statement(drop_pdf),
+        {"m_id": row.id, "m_state": new.value, "m_finished": finished, "m_void": void_reason},
     )
+    conn.execute(
+        _transition_statement(),
+        {"t_id": row.id, "t_from": old.value, "t_to": new.value, "t_at": now, "t_why": reason},
+    )
+    set_committed_value(row, "state", new.value)
+    set_committed_value(row, "finished_at", finished)
+    set_committed_value(row, "void_reason", void_reason)
+    if drop_pdf:
+        set_committed_value(row, "pdf", None)
     settled = None
     if new is IssuanceState.ISSUED:  # the register row and the journal entry
         settled = post_issued_copy(db, row, now, terms)
@@ -1687,15 +1701,30 @@ def _claim_statement() -> sa.Update:
 
 @cache
 def _transition_statement() -> sa.Insert:
-    """The claim's line in the transition log (`t_id` from `t_from` to PRINTING at `t_at`)."""
+    """A line in the transition log (`t_id` from `t_from` to `t_to` at `t_at`, `t_why`)."""
     table: sa.Table = IssuanceTransition.__table__  # type: ignore[attr-defined]
     return sa.insert(table).values(
         issuance_id=bindparam("t_id"),
         from_state=bindparam("t_from"),
-        to_state=IssuanceState.PRINTING.value,
+        to_state=bindparam("t_to"),
         at=bindparam("t_at"),
         reason=bindparam("t_why"),
     )
+
+
+@cache
+def _move_statement(drop_pdf: bool) -> sa.Update:
+    """A move of one copy (`m_id`, `apply_event`): its new state `m_state`, `m_finished` and
+    `m_void` (its void reason), with `drop_pdf` its stored PDF dropped."""
+    table: sa.Table = Issuance.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {
+        "state": bindparam("m_state"),
+        "finished_at": bindparam("m_finished"),
+        "void_reason": bindparam("m_void"),
+    }
+    if drop_pdf:
+        values["pdf"] = None
+    return sa.update(table).where(table.c.id == bindparam("m_id")).values(values)
 
 
 @cache
