@@ -76,7 +76,7 @@ from fpdf.output import (
     _tt_font_widths,
     stream_content_for_raster_image,
 )
-from fpdf.syntax import Name, PDFArray, PDFContentStream
+from fpdf.syntax import Name, PDFArray, PDFContentStream, PDFObject
 from fpdf.util import FloatTolerance, Number, escape_parens
 from PIL import Image, ImageDraw, ImageFont
 
@@ -576,12 +576,57 @@ def _ground_tile(font_path: Path) -> bytes:
 
 
 class _PreparedImage:
-    """An image decoded and compressed once (fpdf2 would redo both for every PDF)."""
+    """An image decoded and compressed once (fpdf2 would redo both for every PDF), and its PDF
+    objects (the image, its soft mask if it has one) serialized once as fpdf2 serializes them,
+    in `parts` around the numbers that differ per document (`_StoredObject`)."""
 
     def __init__(self, art: Artwork) -> None:
         _, _, info = preload_image(ImageCache(), art.data)
         assert isinstance(info, RasterImageInfo)
         self.info = info
+        self.parts: tuple[tuple[bytes, ...], ...] | None = None
+        if info.get("iccp_i") is None and info["cs"] != "Indexed":  # no further objects
+            self.parts = _serialized_once(info)
+
+
+def _serialized_once(info: RasterImageInfo) -> tuple[tuple[bytes, ...], ...]:
+    """fpdf2's objects for the image (numbered 1, and 2 for a soft mask) as they serialize,
+    without their `N 0 obj` line; the image's reference to its mask splits its bytes."""
+    producer = OutputProducer(FPDF())
+    producer._add_image(RasterImageInfo(info))
+    out: list[tuple[bytes, ...]] = []
+    for obj in producer.pdf_objs:
+        assert isinstance(obj, PDFObject)
+        text = obj.serialize().encode("latin-1")
+        head = b"%d 0 obj\n" % obj.id
+        assert text.startswith(head)
+        body = text[len(head) :]
+        dictionary = body[: body.index(b">>\nstream\n")]
+        if b"/SMask 2 0 R" in dictionary:
+            head, tail = body.split(b"/SMask 2 0 R", 1)
+            out.append((head + b"/SMask ", tail))
+        else:
+            out.append((body,))
+    return tuple(out)
+
+
+class _StoredObject(PDFObject):
+    """An object serialized once: its bytes, with the numbers of `refs` between the parts."""
+
+    def __init__(self, parts: tuple[bytes, ...], refs: Sequence[PDFObject] = ()) -> None:
+        super().__init__()
+        assert len(parts) == len(refs) + 1
+        self._parts = parts
+        self._refs = refs
+
+    def serialize(  # type: ignore[override]  # bytes: fpdf2's output takes them as they are
+        self, obj_dict: dict[str, object] | None = None, _security_handler: object = None
+    ) -> bytes:
+        assert obj_dict is None and _security_handler is None  # no encryption here
+        out = [b"%d 0 obj\n" % self.id, self._parts[0]]
+        for ref, part in zip(self._refs, self._parts[1:], strict=True):
+            out += (b"%d 0 R" % ref.id, part)
+        return b"".join(out)
 
 
 class _Pdf(FPDF):
@@ -600,12 +645,16 @@ class _Pdf(FPDF):
         self.identity: bytes | None = None  # what the trailer's /ID is derived from (`file_id`)
         self._encoded: dict[int, dict[int, str]] = {}  # per font: code point → Tj bytes
         self._prepared: dict[str, RasterImageInfo] = {}
+        # By fpdf2's image number: the objects serialized once (`_Output._add_image`).
+        self.stored_images: dict[int, tuple[tuple[bytes, ...], ...]] = {}
         for art, prepared in images:  # registered in a fixed order: deterministic /I names
             info = RasterImageInfo(prepared.info)  # per document: fpdf2 counts usages in it
             info["i"] = len(self.image_cache.images) + 1
             info["usages"] = 0
             self.image_cache.images[art.key] = info
             self._prepared[art.key] = info
+            if prepared.parts is not None:
+                self.stored_images[cast(int, info["i"])] = prepared.parts
 
     def file_id(self) -> str | Literal[-1] | None:
         """The trailer's /ID from `identity`, which the renderer sets to a digest it has at hand,
@@ -754,6 +803,23 @@ class _Output(OutputProducer):
             self.pdf_objs[at[id(plain)]] = deflated
             page.contents = deflated
         return pages
+
+    def _add_image(self, info: dict[str, object]) -> Any:
+        pdf = self.fpdf
+        assert isinstance(pdf, _Pdf)
+        index = info.get("i")
+        parts = pdf.stored_images.get(index) if isinstance(index, int) else None
+        if parts is None or not pdf.allow_images_transparency:
+            return super()._add_image(info)
+        # The same objects, numbers and bytes as fpdf2's, without building and serializing
+        # them again: the image, then its soft mask.
+        image_parts, *mask = parts
+        refs = [_StoredObject(mask_parts) for mask_parts in mask]
+        image = _StoredObject(image_parts, refs)
+        info["obj_id"] = self._add_pdf_obj(image, "images")
+        for ref in refs:
+            self._add_pdf_obj(ref, "images")
+        return image
 
     def _add_fonts(
         self,

@@ -1,4 +1,4 @@
-"""The trailer's /ID of a copy: derived from what the copy says, not from an MD5 of the output."""
+"""How a copy's file is written: its /ID from what it says, its images serialized once."""
 
 from __future__ import annotations
 
@@ -76,3 +76,17 @@ def test_the_same_text_in_other_fonts_or_unsealed_is_another_file(
     )
     ids = {file_id(r.render(juminhyo(), created_at=CREATED)) for r in (plain, sealed, gothic)}
     assert len(ids) == 3
+
+
+def test_images_serialized_once_are_the_bytes_fpdf2_writes_for_each_copy(
+    plain: CertificateRenderer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ground and seal images' objects are serialized once per renderer and renumbered
+    per copy; a renderer that lets fpdf2 build them every time writes the very same file."""
+    from server.issuance import pdf as module
+
+    monkeypatch.setattr(module, "_serialized_once", lambda info: None)
+    fresh = CertificateRenderer(RendererConfig(font_path=MINCHO))
+    assert fresh._prepared_ground.parts is None
+    for doc in (juminhyo(), inkan(), juminhyo(HOUSEHOLD[:12], household_size=12)):
+        assert fresh.render(doc, created_at=CREATED) == plain.render(doc, created_at=CREATED)
