@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, Protocol, cast, overload
 
 import pypdf
 import sqlalchemy as sa
@@ -684,32 +684,38 @@ class IssuanceDesk:
                 subject_pks = ",".join(str(pk) for pk in pks)
             else:
                 subject_pks = ",".join(str(_pk(c.resident)) for c in chosen if c.resident)
-            row = Issuance(
-                id=str(uuid.uuid4()),
-                state=IssuanceState.RESERVED.value,
-                kind=request.kind.value,
-                requester_pk=_pk(me),
-                subject_pks=subject_pks,
-                include_head_and_relationship=request.include_head_and_relationship,
-                include_honseki=request.include_honseki,
-                municipality_code=issuer.code,
-                kiosk_id=kiosk_id,
-                operator_id=kiosk.operator_id,
-                kiosk_municipality_code=kiosk.municipality_code,
-                session_token_sha256=sess.token_sha256,
-                fee_yen=offer.fee_yen,
-                channel=(Channel.COUNTER if kiosk.counter else Channel.KIOSK).value,
-                reserved_at=now,
-                expires_at=now + self._settings.reservation_ttl,
-            )
-            db.add(row)
-            if detail is not None:
-                db.flush()  # the issuance row before the detail that refers to it
-                detail.issuance_id = row.id
+            issuance_id = str(uuid.uuid4())
+            channel = Channel.COUNTER if kiosk.counter else Channel.KIOSK
+            expires_at = now + self._settings.reservation_ttl
+            row = {
+                "id": issuance_id,
+                "state": IssuanceState.RESERVED.value,
+                "kind": request.kind.value,
+                "requester_pk": _pk(me),
+                "subject_pks": subject_pks,
+                "include_head_and_relationship": request.include_head_and_relationship,
+                "include_honseki": request.include_honseki,
+                "municipality_code": issuer.code,
+                "kiosk_id": kiosk_id,
+                "operator_id": kiosk.operator_id,
+                "kiosk_municipality_code": kiosk.municipality_code,
+                "session_token_sha256": sess.token_sha256,
+                "fee_yen": offer.fee_yen,
+                "channel": channel.value,
+                "reserved_at": now,
+                "expires_at": expires_at,
+            }
+            # One INSERT built once, on the session's connection: an ORM object's unit-of-work
+            # flush cost more than the rest of the reservation.
+            db.connection().execute(_reserve_statement(), row)
+            if detail is not None:  # flushed at the commit, after the row it refers to
+                detail.issuance_id = issuance_id
                 db.add(detail)
-            _audit_issuance(db, row, "reserved", row.kiosk_id, now, {"fee_yen": str(row.fee_yen)})
+            audited = _AuditedCopy(issuance_id, issuer.code, request.kind.value, channel.value)
+            fee = {"fee_yen": str(offer.fee_yen)}
+            _audit_issuance(db, audited, "reserved", kiosk_id, now, fee)
             db.commit()
-            return Reservation(row.id, row.fee_yen, row.expires_at, Channel(row.channel))
+            return Reservation(issuance_id, offer.fee_yen, expires_at, channel)
 
     def _detail(
         self,
@@ -1225,8 +1231,23 @@ def apply_event(
     return settled
 
 
+@dataclass(frozen=True)
+class _AuditedCopy:
+    """What an audit entry says of a copy besides its move (`_audit_issuance`)."""
+
+    id: str
+    municipality_code: str
+    kind: str
+    channel: str
+
+
 def _audit_issuance(
-    db: Session, row: Issuance, state: str, actor: str, now: datetime, details: dict[str, str]
+    db: Session,
+    row: Issuance | _AuditedCopy,
+    state: str,
+    actor: str,
+    now: datetime,
+    details: dict[str, str],
 ) -> None:
     """Every move of a copy in the audit log: the copy's id, never whose it is."""
     audit.append(
@@ -1262,11 +1283,14 @@ class _Choice:
     handle: str  # what the kiosk sends back (`subject_handle` / `member_handle`)
     display_name: str
     is_self: bool
-    resident: Resident | None = None  # for suppression; a 戸籍 member may live elsewhere
+    resident: _Person | None = None  # for suppression; a 戸籍 member may live elsewhere
     member_no: int | None = None  # 戸籍 certificates
 
 
 _KOSEKI_KINDS = frozenset(k for k in CertificateKind if k.needs_koseki_server)
+
+# A resident as the desk reads them: the ORM row, or the columns of a Core read.
+_Person = Resident | sa.Row[Any]
 
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
@@ -1452,9 +1476,9 @@ def _registration_view(db: Session, row: HonsekiRegistration) -> RegistrationVie
     )
 
 
-def _pk(r: Resident) -> int:
+def _pk(r: _Person) -> int:
     assert r.id is not None
-    return r.id
+    return int(r.id)
 
 
 def _subjects(db: Session, row: Issuance) -> tuple[list[Resident], bool]:
@@ -1486,7 +1510,7 @@ def _household(db: Session, me: Resident) -> Sequence[Resident]:
     return db.exec(_household_query(flagged=False), params=params).all()
 
 
-def _eligible_all(db: Session, kind: CertificateKind, who: _Me) -> list[Resident]:
+def _eligible_all(db: Session, kind: CertificateKind, who: _Me) -> list[_Person]:
     """Everyone the rules allow, suppressed or not (suppression is judged separately)."""
     if kind in _HOUSEHOLD_KINDS:
         return [r for r, _ in who.household(db)]
@@ -1495,7 +1519,7 @@ def _eligible_all(db: Session, kind: CertificateKind, who: _Me) -> list[Resident
     return []
 
 
-def _eligible(db: Session, kind: CertificateKind, who: _Me) -> list[Resident]:
+def _eligible(db: Session, kind: CertificateKind, who: _Me) -> list[_Person]:
     everyone = _eligible_all(db, kind, who)
     blocked = who.suppressed_among(db, everyone)
     people = [r for r in everyone if r.id not in blocked]
@@ -1523,18 +1547,19 @@ class _Me:
         self.home = home
         self.suppressed = suppressed
         self._has_seal = has_seal
-        self._household: list[tuple[Resident, bool]] | None = None
+        self._household: list[tuple[_Person, bool]] | None = None
 
-    def household(self, db: Session) -> list[tuple[Resident, bool]]:
-        """`_household`, each member with what `is_suppressed` says: one statement."""
+    def household(self, db: Session) -> list[tuple[_Person, bool]]:
+        """`_household`, each member with what `is_suppressed` says: one statement, their
+        columns (no ORM objects: only read)."""
         if self._household is None:
             me = self.me
             params = {"municipality_code": me.municipality_code, "household_id": me.household_id}
-            rows = db.exec(_household_query(flagged=True), params=params).all()
-            self._household = [(r, bool(flag)) for r, flag in rows]
+            rows = db.connection().execute(_household_query(flagged=True), params)
+            self._household = [(cast(_Person, r), bool(r.suppressed_now)) for r in rows]
         return self._household
 
-    def suppressed_among(self, db: Session, people: Sequence[Resident]) -> set[int]:
+    def suppressed_among(self, db: Session, people: Sequence[_Person]) -> set[int]:
         """`suppressed_among`, from what this call read already where it can."""
         known = {_pk(self.me): self.suppressed}
         if self._household is not None:
@@ -1610,7 +1635,8 @@ def _household_query(*, flagged: Literal[False]) -> SelectOfScalar[Resident]: ..
 def _household_query(*, flagged: bool) -> Select[Resident, bool] | SelectOfScalar[Resident]:
     """`_household` of a municipality code and household id, with `flagged` each with its
     交付抑止."""
-    query = select(Resident, suppressed_flag()) if flagged else select(Resident)
+    flag = suppressed_flag().label("suppressed_now")
+    query = select(Resident, flag) if flagged else select(Resident)
     return (
         query.where(col(Resident.municipality_code) == bindparam("municipality_code"))
         .where(col(Resident.household_id) == bindparam("household_id"))
@@ -1678,6 +1704,14 @@ def _bump_sequence_statement() -> sa.Update:
         .values(last_value=table.c.last_value + 1)
         .returning(table.c.last_value)
     )
+
+
+@cache
+def _reserve_statement() -> sa.Insert:
+    """A new reservation: the issuances row, its columns bound by name (the claim and the
+    copy's later columns are empty)."""
+    table: sa.Table = Issuance.__table__  # type: ignore[attr-defined]
+    return sa.insert(table)
 
 
 @cache

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import ColumnElement, bindparam
 from sqlmodel import Session, and_, col, or_, select
-from sqlmodel.sql.expression import Select
 
 from server.db.models import Offering, Resident
 from server.municipal.models import CertificateHoursRow, IssuanceSuppression, ServiceSuspension
@@ -86,8 +87,9 @@ def is_suppressed(db: Session, resident: Resident) -> bool:
     return hit is not None
 
 
-def suppressed_among(db: Session, residents: Iterable[Resident]) -> set[int]:
-    """The primary keys of those of `residents` that `is_suppressed` says are, in one query."""
+def suppressed_among(db: Session, residents: Iterable[Resident | sa.Row[Any]]) -> set[int]:
+    """The primary keys of those of `residents` that `is_suppressed` says are, in one query
+    (residents, or rows of the residents table's columns)."""
     people = list(residents)
     hit = {r.id for r in people if r.suppressed and r.id is not None}
     rest = [r for r in people if not r.suppressed]
@@ -149,12 +151,22 @@ def residents_with_suppression(
     return [(r, bool(flag)) for r, flag in rows]
 
 
+@dataclass(frozen=True)
+class OfferedKind:
+    """An enabled offering as `offered_with_availability` reads it: who offers which kind,
+    for what fee."""
+
+    municipality_code: str
+    kind: str
+    fee_yen: int
+
+
 @cache
-def _offered_query(
-    by_kind: bool,
-) -> Select[Offering, CertificateHoursRow | None, ServiceSuspension | None]:
+def _offered_query(by_kind: bool) -> sa.Select[*tuple[Any, ...]]:
     """`offered_with_availability`'s statement, built once: the values are bound (`codes`,
-    `now`, and with `by_kind` the `kind`)."""
+    `now`, and with `by_kind` the `kind`). The columns it needs, not ORM objects: the
+    offering's (`OfferedKind`), its certificate hours' (`h_opens` NULL: none) and those of
+    one covering suspension per row (`s_id` NULL: none)."""
     now: Any = bindparam("now")  # typed by the columns it is compared with
     covering = and_(
         col(ServiceSuspension.municipality_code) == col(Offering.municipality_code),
@@ -163,8 +175,20 @@ def _offered_query(
         col(ServiceSuspension.ends_at) > now,
         col(ServiceSuspension.starts_at) <= now,
     )
-    query = (
-        select(Offering, CertificateHoursRow, ServiceSuspension)
+    query: sa.Select[*tuple[Any, ...]] = (
+        sa.select(
+            col(Offering.municipality_code),
+            col(Offering.kind),
+            col(Offering.fee_yen),
+            col(CertificateHoursRow.opens).label("h_opens"),
+            col(CertificateHoursRow.closes).label("h_closes"),
+            col(CertificateHoursRow.weekdays_only).label("h_weekdays_only"),
+            col(ServiceSuspension.id).label("s_id"),
+            col(ServiceSuspension.kind).label("s_kind"),
+            col(ServiceSuspension.starts_at).label("s_starts_at"),
+            col(ServiceSuspension.ends_at).label("s_ends_at"),
+            col(ServiceSuspension.reason).label("s_reason"),
+        )
         .outerjoin(
             CertificateHoursRow,
             and_(
@@ -189,32 +213,29 @@ def offered_with_availability(
     kiosk_hours: DailyHours,
     *,
     kind: str | None = None,
-) -> list[tuple[Offering, Availability]]:
+) -> list[tuple[OfferedKind, Availability]]:
     """The enabled offerings of the municipalities (one kind, or all), by municipality and kind,
     each with `availability_of` it: offerings, certificate hours and the suspensions covering
     them in one query instead of three."""
     params = {"codes": sorted(set(municipality_codes)), "now": now, "kind": kind}
     query = _offered_query(kind is not None)
-    found: dict[tuple[str, str], tuple[Offering, CertificateHoursRow | None]] = {}
+    found: dict[tuple[str, str], tuple[OfferedKind, DailyHours | None]] = {}
     spans: dict[tuple[str, str], list[SuspensionSpan]] = {}
-    for offer, hours_row, suspension in db.exec(query, params=params).all():
-        key = (offer.municipality_code, offer.kind)
-        found.setdefault(key, (offer, hours_row))
-        if suspension is not None:
+    for row in db.connection().execute(query, params):
+        key = (row.municipality_code, row.kind)
+        if key not in found:
+            hours = (
+                DailyHours.parse(f"{row.h_opens}-{row.h_closes}", weekdays_only=row.h_weekdays_only)
+                if row.h_opens is not None
+                else None
+            )
+            found[key] = (OfferedKind(row.municipality_code, row.kind, row.fee_yen), hours)
+        if row.s_id is not None:
             spans.setdefault(key, []).append(
-                SuspensionSpan(
-                    suspension.kind, suspension.starts_at, suspension.ends_at, suspension.reason
-                )
+                SuspensionSpan(row.s_kind, row.s_starts_at, row.s_ends_at, row.s_reason)
             )
     out = []
-    for key, (offer, hours_of) in found.items():
-        hours = (
-            DailyHours.parse(
-                f"{hours_of.opens}-{hours_of.closes}", weekdays_only=hours_of.weekdays_only
-            )
-            if hours_of is not None
-            else None
-        )
+    for key, (offer, hours) in found.items():
         rule = kind_availability(
             now,
             offer.kind,
