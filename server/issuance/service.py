@@ -21,25 +21,26 @@ import hmac
 import io
 import re
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Literal, Protocol, cast, overload
+from typing import Any, Protocol, TypeVar, cast
 
 import pypdf
 import sqlalchemy as sa
-from sqlalchemy import bindparam, exists, literal
+from sqlalchemy import bindparam, literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from server.audit import log as audit
 from server.bcl.models import BclTaxRecord
-from server.bcl.records import ResidentRecord
+from server.bcl.records import MunicipalityProfile, ResidentRecord
 from server.bcl.registers import TaxRecord
 from server.bcl.store import municipality_profile, resident_record, seal_record
 from server.common.clock import JST, Clock
@@ -381,47 +382,32 @@ class IssuanceDesk:
         issuance_id: str,
         now: datetime,
         *,
-        idempotency_key: str | None = None,
         posting: bool = False,
-        issuer: bool = False,
-    ) -> tuple[Issuance | None, DomainError | None, bool, PostingTerms | None, Municipality | None]:
+    ) -> tuple[Issuance | None, DomainError | None, PostingTerms | None]:
         """The issuance row as `locked_issuance` reads it (None: no such row), what the session
-        check says of the token (None: a live session of this kiosk), with `idempotency_key`
-        whether another copy holds that key, and with `posting` what posting the copy needs
-        of its municipality (`post_issued_copy`): one statement, not up to four; with `issuer`
-        the municipality's row too."""
+        check says of the token (None: a live session of this kiosk), and with `posting` what
+        posting the copy needs of its municipality (`post_issued_copy`): one statement, not
+        up to three."""
         digest = token_digest(token)
         found = None
         if _is_uuid(issuance_id):
-            params = {"id": issuance_id, "digest": digest, "key": idempotency_key or None}
-            found = db.execute(_locked_with_session_query(posting, issuer), params).first()
+            params = {"id": issuance_id, "digest": digest}
+            found = db.execute(_locked_with_session_query(posting), params).first()
         if found is None:  # no row to join the session to: read it alone
             refusal = _session_refusal(db.get(KioskSession, digest), kiosk_id, now)
-            return None, refusal, False, None, None
-        row, sess, key_taken = found[:3]
-        terms = posting_terms(found[3:]) if posting else None
-        municipality = found[3] if issuer else None
-        return row, _session_refusal(sess, kiosk_id, now), bool(key_taken), terms, municipality
+            return None, refusal, None
+        row, sess = found[:2]
+        terms = posting_terms(found[2:]) if posting else None
+        return row, _session_refusal(sess, kiosk_id, now), terms
 
     def _own_locked(
-        self,
-        db: Session,
-        token: str,
-        kiosk_id: str,
-        issuance_id: str,
-        now: datetime,
-        *,
-        idempotency_key: str | None = None,
-        issuer: bool = False,
-    ) -> tuple[Issuance, bool, Municipality | None]:
-        """`_session` then `_own_issuance`, with the same refusals in the same order (and with
-        `issuer` the copy's municipality)."""
-        row, refusal, key_taken, _, municipality = self._locked_with_session(
-            db, token, kiosk_id, issuance_id, now, idempotency_key=idempotency_key, issuer=issuer
-        )
+        self, db: Session, token: str, kiosk_id: str, issuance_id: str, now: datetime
+    ) -> Issuance:
+        """`_session` then `_own_issuance`, with the same refusals in the same order."""
+        row, refusal, _ = self._locked_with_session(db, token, kiosk_id, issuance_id, now)
         if refusal is not None:
             raise refusal
-        return _owned(row, issuance_id, token), key_taken, municipality
+        return _owned(row, issuance_id, token)
 
     def _terminal(self, db: Session, kiosk_id: str, terminal: Terminal | None) -> Terminal:
         """The terminal the interceptor resolved, else its registry row."""
@@ -771,55 +757,85 @@ class IssuanceDesk:
                 "printer_id must be 1-32 letters, digits or _", field="printer_id"
             )
         now = self._clock()
-        # Not expired on commit: a copy read apart (SQLite) uses the row and subjects read here.
-        with Session(self._engine, expire_on_commit=False) as db:
+        digest = token_digest(token)
+        # A Core connection, not a Session: the claim's statements are built once and read
+        # only the columns it needs; the audit entry is appended last, before the commit.
+        with self._engine.connect() as conn:
             # The session, the locked row, whether the key is another copy's and the
             # municipality that certifies the copy (for its document): one read.
-            row, key_taken, issuer = self._own_locked(
-                db,
-                token,
-                kiosk_id,
-                reservation_id,
-                now,
-                idempotency_key=idempotency_key,
-                issuer=True,
-            )
+            found = None
+            if _is_uuid(reservation_id):
+                params = {"id": reservation_id, "digest": digest, "key": idempotency_key}
+                found = conn.execute(_claim_read_query(), params).first()
+            if found is None:  # no row to join the session to: read it alone
+                alone = conn.execute(_session_state_query(), {"digest": digest}).first()
+                refusal = _session_refusal(
+                    _SessionState(*alone) if alone is not None else None, kiosk_id, now
+                )
+                if refusal is not None:
+                    raise refusal
+                _owned(None, reservation_id, token)  # raises: no such reservation
+            assert found is not None
+            sess = _SessionState(*found[-3:]) if found.s_known else None
+            refusal = _session_refusal(sess, kiosk_id, now)
+            if refusal is not None:
+                raise refusal
+            row = _owned(_ClaimedCopy(*found[: len(_COPY_COLUMNS)]), reservation_id, token)
             if row.idempotency_key is not None and row.idempotency_key != idempotency_key:
                 raise PrintingUnderAnotherKey(
                     "this reservation is already being printed under another request"
                 )
-            if row.idempotency_key is None and key_taken:
+            if row.idempotency_key is None and found.taken:
                 raise IdempotencyKeyReused("this idempotency key belongs to another copy")
             state = IssuanceState(row.state)
-            subjects: list[Resident] = []  # read with 交付抑止 below; the copy needs them too
+            # The persons on the copy with their 交付抑止, the requester and the household the
+            # copy shows (its head and size): one read, and the copy needs them too.
+            subjects: list[sa.Row[Any]] = []
+            household: list[sa.Row[Any]] | None = None
             if state in (IssuanceState.RESERVED, IssuanceState.PRINTING):
-                subjects, blocked = _subjects(db, row)  # with 交付抑止, read live: one read
+                subjects, blocked, household = _subjects(conn, row)
                 if blocked:
                     # Suppression set after the reservation stops issuance at once, also a
                     # retry of a copy rendered before it that the kiosk has not printed.
-                    self._transition(db, row, IssuanceEvent.CANCEL, now, "suppressed")
-                    db.commit()
+                    self._move_locked(conn, row.id, IssuanceEvent.CANCEL, now, "suppressed")
                     raise NotAvailableHere()
-            if state is IssuanceState.RESERVED:
+            claimed = state is IssuanceState.RESERVED
+            if claimed:
                 if now >= row.expires_at:
-                    self._transition(db, row, IssuanceEvent.EXPIRE, now, "reservation expired")
-                    db.commit()
+                    reason = "reservation expired"
+                    self._move_locked(conn, row.id, IssuanceEvent.EXPIRE, now, reason)
                     raise ReservationExpired("the reservation has expired; choose again")
-                self._claim(db, row, idempotency_key, printer_id, now)
+                row = self._claim(conn, row, idempotency_key, printer_id, now)
             elif state is not IssuanceState.PRINTING:
                 raise AlreadyFinal(f"this copy is already {row.state}")
             # What the copy needs: read in the claim's own transaction, or (SQLite) after it.
+            issuer = municipality_profile(cast(Municipality, found))  # its columns, by name
             try:
-                plan = self._copy_plan(db, row, subjects, issuer)
+                plan = self._copy_plan(conn, row, subjects, issuer, household)
             except DomainError:
-                db.commit()  # the claim stands, as when the copy was read after it
+                _commit_claim(conn, row, claimed, now)  # the claim stands, as when read apart
                 raise
-            db.commit()
+            _commit_claim(conn, row, claimed, now)
         return plan if isinstance(plan, IssuedCopy) else self._render(plan)
 
-    def _claim(self, db: Session, row: Issuance, key: str, printer_id: str, now: datetime) -> None:
-        """RESERVED → PRINTING, with the issue number allocated; the caller commits."""
-        seq = _next_sequence(db, now, row.municipality_code, row.kiosk_id)
+    def _move_locked(
+        self, conn: sa.Connection, issuance_id: str, event: IssuanceEvent, now: datetime, why: str
+    ) -> None:
+        """Move the copy the claim's read locked by `event` (not a claim), and commit: a rare
+        move, made through a session in the same transaction (`apply_event`)."""
+        with Session(bind=conn) as db:
+            orm_row = locked_issuance(db, issuance_id)
+            assert orm_row is not None  # locked by this transaction
+            self._transition(db, orm_row, event, now, why)
+            db.commit()  # writes the audit entry; the connection's transaction is ours
+        conn.commit()
+
+    def _claim(
+        self, conn: sa.Connection, row: _ClaimedCopy, key: str, printer_id: str, now: datetime
+    ) -> _ClaimedCopy:
+        """RESERVED → PRINTING, with the issue number allocated: the row as the claim left it
+        (the caller appends its audit entry and commits)."""
+        seq = _next_sequence(conn, now, row.municipality_code, row.kiosk_id)
         number = IssueNumber(
             issue_date=now.astimezone(JST).date(),
             municipality_code=row.municipality_code,
@@ -836,25 +852,15 @@ class IssuanceDesk:
             "c_at": now,
         }
         try:
-            claimed = db.execute(_claim_statement(), claim)
+            claimed = conn.execute(_claim_statement(), claim)
         except IntegrityError as exc:  # the key was just taken for another copy
-            db.rollback()
+            conn.rollback()
             raise IdempotencyKeyReused("this idempotency key belongs to another copy") from exc
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            db.rollback()
+        if claimed.rowcount != 1:
+            conn.rollback()
             raise FailedPrecondition("this reservation changed meanwhile; retry with the same key")
-        # The row in the session as the claim left it, not marked changed: the rest of the copy
-        # (its number and date) is read from it, and nothing of it is flushed again.
-        for name, value in (
-            ("state", IssuanceState.PRINTING.value),
-            ("idempotency_key", key),
-            ("printer_id", printer_id),
-            ("issue_number", issue_number),
-            ("printing_started_at", now),
-        ):
-            set_committed_value(row, name, value)
         reason = "fee due at the counter" if row.channel == Channel.COUNTER else "fee paid"
-        db.execute(
+        conn.execute(
             _transition_statement(),
             {
                 "t_id": row.id,
@@ -864,32 +870,55 @@ class IssuanceDesk:
                 "t_why": reason,
             },
         )
-        _audit_issuance(db, row, "printing", row.kiosk_id, now, {"issue_number": issue_number})
+        return replace(
+            row,
+            state=IssuanceState.PRINTING.value,
+            idempotency_key=key,
+            issue_number=issue_number,
+            printing_started_at=now,
+        )
 
     def _copy_plan(
         self,
-        db: Session,
-        row: Issuance,
-        read: Sequence[Resident] = (),
-        issuer: Municipality | None = None,
+        db: Session | sa.Connection,
+        row: Issuance | _ClaimedCopy,
+        read: Sequence[_Person] = (),
+        issuer: MunicipalityProfile | None = None,
+        household: Sequence[_Person] | None = None,
     ) -> IssuedCopy | _CopyPlan:
-        """A PRINTING copy's stored PDF, or what rendering it needs, read in `db` (`read`:
-        residents this transaction read already; `issuer`, the copy's municipality likewise)."""
+        """A PRINTING copy's stored PDF, or what rendering it needs, read in `db`'s transaction
+        (`read`: residents this transaction read already, `household` the requester's; `issuer`,
+        the copy's municipality likewise)."""
         assert row.issue_number is not None and row.printing_started_at is not None
         if row.pdf is not None and row.pdf_sha256 is not None and row.page_count is not None:
             return IssuedCopy(
                 row.id, row.issue_number, row.page_count, row.pdf, row.pdf_sha256, row.fee_yen
             )
-        if CertificateKind(row.kind).needs_koseki_server:
-            requester = _get_resident(db, row.requester_pk)
-            registrations = registrations_of(db, row.requester_pk)
-            lookup = plan_lookup(db, requester, registrations, self._koseki)
-            return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, None, lookup)
-        if self._copy_apart:  # read by `_render` once the claim has committed
+        kind = CertificateKind(row.kind)
+        koseki = kind.needs_koseki_server
+        # Read apart by `_render` once the claim has committed; or read already (a 住民票:
+        # its persons and household), made by `_render` outside any transaction.
+        if (self._copy_apart and not koseki) or _read_whole(kind, household):
+            held = tuple(household) if household is not None else None
             return _CopyPlan(
-                row.id, row.printing_started_at, row.fee_yen, None, None, row, tuple(read), issuer
+                row.id,
+                row.printing_started_at,
+                row.fee_yen,
+                None,
+                None,
+                row,
+                tuple(read),
+                issuer,
+                held,
             )
-        document = self._document(db, row, None, read, issuer)
+        # The ORM reads of a copy's data, in the same transaction as a Core connection's.
+        with _session_on(db) as session:
+            if koseki:
+                requester = _get_resident(session, row.requester_pk)
+                registrations = registrations_of(session, row.requester_pk)
+                lookup = plan_lookup(session, requester, registrations, self._koseki)
+                return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, None, lookup)
+            document = self._document(session, row, None, read, issuer, household)
         return _CopyPlan(row.id, row.printing_started_at, row.fee_yen, document, None)
 
     def _render(self, plan: _CopyPlan) -> IssuedCopy:
@@ -899,8 +928,12 @@ class IssuanceDesk:
         if doc is None and plan.row is not None:
             # The claimed row as the claim left it (its number and date), and the persons it
             # read with their 交付抑止; the rest of the copy read now, without the write lock.
-            with read_session(self._engine) as db:
-                doc = self._document(db, plan.row, None, plan.read, plan.issuer)
+            held = plan.household
+            if _read_whole(CertificateKind(plan.row.kind), held):
+                doc = self._document(None, plan.row, None, plan.read, plan.issuer, held)
+            else:
+                with read_session(self._engine) as db:
+                    doc = self._document(db, plan.row, None, plan.read, plan.issuer, held)
         elif doc is None:
             assert plan.lookup is not None
             # The 戸籍 as its server has it now, asked outside any transaction.
@@ -950,24 +983,35 @@ class IssuanceDesk:
 
     def _document(
         self,
-        db: Session,
-        row: Issuance,
+        db: Session | None,
+        row: Issuance | _ClaimedCopy,
         access: KosekiAccess | None,
-        read: Sequence[Resident] = (),
-        issuer: Municipality | None = None,
+        read: Sequence[_Person] = (),
+        issuer: MunicipalityProfile | None = None,
+        household: Sequence[_Person] | None = None,
     ) -> CertificateDocument:
+        """The copy's document: what `read`, `issuer` and `household` (the requester's, as
+        `_subjects` reads it) do not hold is read in `db` (None: they hold all of it)."""
         kind = CertificateKind(row.kind)
-        # `issuer`: the municipality as the claim read it (not read again).
-        muni_row = issuer if issuer is not None else db.get(Municipality, row.municipality_code)
-        assert muni_row is not None
-        known = {_pk(r): r for r in read}  # read in this transaction: not read again
+        if issuer is None:  # else the municipality as the claim read it (not read again)
+            assert db is not None
+            muni_row = db.get(Municipality, row.municipality_code)
+            assert muni_row is not None
+            issuer = municipality_profile(muni_row)
+        known = {r.id: r for r in read}  # read in this transaction: not read again
 
-        def resident(pk: int) -> Resident:
-            return known[pk] if pk in known else _get_resident(db, pk)
+        def resident(pk: int) -> _Person:
+            if pk not in known:
+                assert db is not None
+                return _get_resident(db, pk)
+            person = known[pk]
+            if person.removed_on is not None:  # as `_get_resident`
+                raise SessionInvalid("the resident of this session is no longer registered here")
+            return person
 
         # A 戸籍 copy names its requester; its members (in `subject_pks` too) are in the 戸籍.
         pks = [row.requester_pk] if kind.needs_koseki_server else row.subject_pks.split(",")
-        persons = tuple(resident_record(resident(int(pk))) for pk in pks)
+        persons = tuple(_record(resident(int(pk))) for pk in pks)
         requester = resident(row.requester_pk)
         head: ResidentRecord | None = None
         size = 0
@@ -975,19 +1019,22 @@ class IssuanceDesk:
         tax = None
         koseki = None
         if kind in _HOUSEHOLD_KINDS or kind is CertificateKind.INKAN:
-            household = _household(db, requester)  # one read for the head and the size
-            head = next((resident_record(r) for r in household if r.is_household_head), None)
+            assert household is not None  # read by `_subjects` for these kinds
+            head = next((_record(r) for r in household if r.is_household_head), None)
             size = len(household)
         if kind is CertificateKind.INKAN:
+            assert db is not None
             seal_row = _active_seal(db, row.requester_pk)
             if seal_row is None:
                 raise NotEligible("the seal registration is no longer active")
             seal = seal_record(seal_row, requester.resident_id)
         detail = None
         if kind.is_tax or kind.needs_koseki_server:
+            assert db is not None
             detail = db.get(IssuanceDetail, row.id)
         if kind.is_tax:
             assert detail is not None and detail.fiscal_year is not None
+            assert db is not None
             tax_row = _tax_row(db, row.requester_pk, detail.fiscal_year)
             if tax_row is None:  # a new upload took it away since the reservation
                 raise NoTaxRecord(f"there is no tax record of {detail.fiscal_year} any more")
@@ -998,7 +1045,7 @@ class IssuanceDesk:
         assert row.printing_started_at is not None and row.issue_number is not None
         return CertificateDocument(
             kind=kind,
-            municipality=municipality_profile(muni_row),
+            municipality=issuer,
             issued_on=row.printing_started_at.astimezone(JST).date(),
             issue_number=IssueNumber.parse(row.issue_number),
             persons=persons,
@@ -1070,7 +1117,7 @@ class IssuanceDesk:
         charged rather than voided. Outside that window the session's own refusal stands.
         """
         # The session and the locked row in one read; the refusals as `_session` gives them.
-        row, refusal, _, terms, _ = self._locked_with_session(
+        row, refusal, terms = self._locked_with_session(
             db, token, kiosk_id, issuance_id, now, posting=True
         )
         if isinstance(refusal, (SessionExpired, SessionInvalid)):
@@ -1093,7 +1140,7 @@ class IssuanceDesk:
     def cancel(self, token: str, kiosk_id: str, reservation_id: str) -> IssuanceState:
         now = self._clock()
         with Session(self._engine) as db:
-            row, _, _ = self._own_locked(db, token, kiosk_id, reservation_id, now)
+            row = self._own_locked(db, token, kiosk_id, reservation_id, now)
             if IssuanceState(row.state) is IssuanceState.VOIDED:
                 return IssuanceState.VOIDED
             self._transition(db, row, IssuanceEvent.CANCEL, now, "cancelled at the kiosk")
@@ -1242,8 +1289,8 @@ class _AuditedCopy:
 
 
 def _audit_issuance(
-    db: Session,
-    row: Issuance | _AuditedCopy,
+    db: Session | sa.Connection,
+    row: Issuance | _ClaimedCopy | _AuditedCopy,
     state: str,
     actor: str,
     now: datetime,
@@ -1271,9 +1318,10 @@ class _CopyPlan:
     fee_yen: int
     document: CertificateDocument | None
     lookup: KosekiLookup | None
-    row: Issuance | None = None  # read apart (SQLite): the claimed row, detached
-    read: tuple[Resident, ...] = ()  # and the persons the claim read
-    issuer: Municipality | None = None  # and the municipality it read
+    row: Issuance | _ClaimedCopy | None = None  # read apart (SQLite): the claimed row
+    read: tuple[_Person, ...] = ()  # and the persons the claim read
+    issuer: MunicipalityProfile | None = None  # and the municipality it read
+    household: tuple[_Person, ...] | None = None  # and the requester's household, if it read it
 
 
 @dataclass(frozen=True)
@@ -1289,8 +1337,9 @@ class _Choice:
 
 _KOSEKI_KINDS = frozenset(k for k in CertificateKind if k.needs_koseki_server)
 
-# A resident as the desk reads them: the ORM row, or the columns of a Core read.
+# A resident as a copy's document reads it: the ORM row, or the columns of a Core read.
 _Person = Resident | sa.Row[Any]
+_Owned = TypeVar("_Owned", Issuance, "_ClaimedCopy")
 
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
@@ -1410,7 +1459,10 @@ def _linked_residents(db: Session, access: KosekiAccess) -> dict[int, Resident]:
 
 
 def _extract(
-    kind: CertificateKind, row: Issuance, detail: IssuanceDetail, access: KosekiAccess | None
+    kind: CertificateKind,
+    row: Issuance | _ClaimedCopy,
+    detail: IssuanceDetail,
+    access: KosekiAccess | None,
 ) -> KosekiExtract:
     """The 戸籍 as it is now, for the members reserved; refused if the requester left it."""
     if (
@@ -1481,21 +1533,51 @@ def _pk(r: _Person) -> int:
     return int(r.id)
 
 
-def _subjects(db: Session, row: Issuance) -> tuple[list[Resident], bool]:
-    """The persons an issuance is of (as `_get_resident` each), and whether 交付抑止 holds for
-    any of them: one statement."""
+def _subjects(
+    conn: sa.Connection, row: _ClaimedCopy
+) -> tuple[list[sa.Row[Any]], bool, list[sa.Row[Any]] | None]:
+    """The persons an issuance is of (as `_get_resident` each: their columns), whether 交付抑止
+    holds for any of them, and for a copy that shows the requester's household (its head and
+    size: `_HOUSEHOLD_KINDS`, 印鑑登録証明書) its members as `_household_query` has them, the
+    requester among the persons then: one statement."""
     pks = [int(pk) for pk in row.subject_pks.split(",")]
-    rows = db.exec(_residents_query(), params={"pks": sorted(set(pks))}).all()
-    found = {_pk(r): (r, bool(flag)) for r, flag in rows}
+    kind = CertificateKind(row.kind)
+    with_household = kind in _HOUSEHOLD_KINDS or kind is CertificateKind.INKAN
+    params = {"pks": sorted(set(pks)), "requester": row.requester_pk}
+    rows = conn.execute(_residents_query(with_household), params).all()
+    found = {r.id: r for r in rows}
     people = []
     blocked = False
     for pk in pks:
-        resident, flag = found.get(pk, (None, False))
+        resident = found.get(pk)
         if resident is None or resident.removed_on is not None:
             raise SessionInvalid("the resident of this session is no longer registered here")
         people.append(resident)
-        blocked = blocked or flag
-    return people, blocked
+        blocked = blocked or bool(resident.suppressed_now)
+    if not with_household:
+        return people, blocked, None
+    requester = found.get(row.requester_pk)
+    if requester is None:
+        raise SessionInvalid("the resident of this session is no longer registered here")
+    if requester.id not in set(pks):
+        people.append(requester)  # for the document: not a person on it, not judged
+    home = (requester.municipality_code, requester.household_id)
+    household = sorted(
+        (r for r in rows if (r.municipality_code, r.household_id) == home and r.removed_on is None),
+        key=lambda r: (not r.is_household_head, r.birth_date),  # as `_household_query`
+    )
+    return people, blocked, household
+
+
+def _read_whole(kind: CertificateKind, household: Sequence[_Person] | None) -> bool:
+    """Whether the claim's read (`_subjects`) holds all a copy of `kind` needs."""
+    return kind in _HOUSEHOLD_KINDS and household is not None
+
+
+def _record(person: _Person) -> ResidentRecord:
+    """`resident_record` of a resident, or of a row of the residents table's columns (it reads
+    the same attributes)."""
+    return resident_record(cast(Resident, person))
 
 
 def _get_resident(db: Session, pk: int) -> Resident:
@@ -1503,11 +1585,6 @@ def _get_resident(db: Session, pk: int) -> Resident:
     if row is None or row.removed_on is not None:  # removed by a BCL upload (転出, 死亡, …)
         raise SessionInvalid("the resident of this session is no longer registered here")
     return row
-
-
-def _household(db: Session, me: Resident) -> Sequence[Resident]:
-    params = {"municipality_code": me.municipality_code, "household_id": me.household_id}
-    return db.exec(_household_query(flagged=False), params=params).all()
 
 
 def _eligible_all(db: Session, kind: CertificateKind, who: _Me) -> list[_Person]:
@@ -1550,12 +1627,12 @@ class _Me:
         self._household: list[tuple[_Person, bool]] | None = None
 
     def household(self, db: Session) -> list[tuple[_Person, bool]]:
-        """`_household`, each member with what `is_suppressed` says: one statement, their
-        columns (no ORM objects: only read)."""
+        """The members of `me`'s household, each with what `is_suppressed` says: one
+        statement, their columns (no ORM objects: only read)."""
         if self._household is None:
             me = self.me
             params = {"municipality_code": me.municipality_code, "household_id": me.household_id}
-            rows = db.connection().execute(_household_query(flagged=True), params)
+            rows = db.connection().execute(_household_query(), params)
             self._household = [(cast(_Person, r), bool(r.suppressed_now)) for r in rows]
         return self._household
 
@@ -1602,23 +1679,16 @@ def _session_and_me_query(
 
 
 @cache
-def _locked_with_session_query(posting: bool, issuer: bool = False) -> sa.Select[*tuple[Any, ...]]:
+def _locked_with_session_query(posting: bool) -> sa.Select[*tuple[Any, ...]]:
     """The issuance row locked as `locked_issuance` reads it, the session of the token digest
-    beside it, whether another copy holds the idempotency key (none: NULL, false), with
-    `posting` the `POSTING_TERMS_COLUMNS` of its municipality (and not the stored PDF), and
-    with `issuer` its municipality's row (not locked)."""
-    other = aliased(Issuance)
-    taken = exists().where(col(other.idempotency_key) == bindparam("key"))
-    query: sa.Select[*tuple[Any, ...]] = sa.select(Issuance, KioskSession, taken).outerjoin_from(
+    beside it, and with `posting` the `POSTING_TERMS_COLUMNS` of its municipality (and not
+    the stored PDF)."""
+    query: sa.Select[*tuple[Any, ...]] = sa.select(Issuance, KioskSession).outerjoin_from(
         Issuance, KioskSession, col(KioskSession.token_sha256) == bindparam("digest")
     )
     if posting:  # a print report: never hands out the stored copy, so it does not read it
         query = join_posting_terms(query, Issuance, col(Issuance.municipality_code)).options(
             defer(Issuance.pdf)  # type: ignore[arg-type]
-        )
-    if issuer:
-        query = query.add_columns(Municipality).outerjoin(
-            Municipality, col(Municipality.code) == col(Issuance.municipality_code)
         )
     return (
         query.where(col(Issuance.id) == bindparam("id"))
@@ -1627,18 +1697,14 @@ def _locked_with_session_query(posting: bool, issuer: bool = False) -> sa.Select
     )
 
 
-@overload
-def _household_query(*, flagged: Literal[True]) -> Select[Resident, bool]: ...
-@overload
-def _household_query(*, flagged: Literal[False]) -> SelectOfScalar[Resident]: ...
 @cache
-def _household_query(*, flagged: bool) -> Select[Resident, bool] | SelectOfScalar[Resident]:
-    """`_household` of a municipality code and household id, with `flagged` each with its
+def _household_query() -> Select[Resident, bool]:
+    """The members of a household (`municipality_code`, `household_id`), each with its
     交付抑止."""
     flag = suppressed_flag().label("suppressed_now")
-    query = select(Resident, flag) if flagged else select(Resident)
     return (
-        query.where(col(Resident.municipality_code) == bindparam("municipality_code"))
+        select(Resident, flag)
+        .where(col(Resident.municipality_code) == bindparam("municipality_code"))
         .where(col(Resident.household_id) == bindparam("household_id"))
         .where(col(Resident.removed_on).is_(None))  # who left the register is not a member
         .order_by(col(Resident.is_household_head).desc(), col(Resident.birth_date))
@@ -1646,14 +1712,151 @@ def _household_query(*, flagged: bool) -> Select[Resident, bool] | SelectOfScala
 
 
 @cache
-def _residents_query() -> Select[Resident, bool]:
-    """The residents of some primary keys (`pks`), each with its 交付抑止."""
-    return select(Resident, suppressed_flag()).where(
-        col(Resident.id).in_(bindparam("pks", expanding=True))
+def _residents_query(household: bool) -> sa.Select[*tuple[Any, ...]]:
+    """The residents of some primary keys (`pks`): their columns, and `suppressed_now` their
+    交付抑止; with `household`, also the requester (`requester`) and the members of their
+    household (the rows `_household_query` selects, and some who left the register)."""
+    table: sa.Table = Resident.__table__  # type: ignore[attr-defined]
+    chosen: sa.ColumnElement[bool] = table.c.id.in_(bindparam("pks", expanding=True))
+    if household:
+        requester = table.alias("requester")
+
+        def of_requester(column: str) -> sa.ScalarSelect[Any]:
+            return (
+                sa.select(requester.c[column])
+                .where(requester.c.id == bindparam("requester"))
+                .scalar_subquery()
+            )
+
+        chosen = sa.or_(
+            chosen,
+            table.c.id == bindparam("requester"),
+            sa.and_(
+                table.c.municipality_code == of_requester("municipality_code"),
+                table.c.household_id == of_requester("household_id"),
+            ),
+        )
+    return sa.select(table, suppressed_flag().label("suppressed_now")).where(chosen)
+
+
+# What Issue reads of the issuance it claims (`_ClaimedCopy`, in this order).
+_COPY_COLUMNS = (
+    "id",
+    "state",
+    "kind",
+    "requester_pk",
+    "subject_pks",
+    "include_head_and_relationship",
+    "include_honseki",
+    "municipality_code",
+    "kiosk_id",
+    "channel",
+    "fee_yen",
+    "expires_at",
+    "session_token_sha256",
+    "idempotency_key",
+    "issue_number",
+    "printing_started_at",
+    "page_count",
+    "pdf",
+    "pdf_sha256",
+)
+
+
+@dataclass(frozen=True)
+class _ClaimedCopy:
+    """The issuance row as Issue reads it (`_COPY_COLUMNS`) and its claim leaves it."""
+
+    id: str
+    state: str
+    kind: str
+    requester_pk: int
+    subject_pks: str
+    include_head_and_relationship: bool
+    include_honseki: bool
+    municipality_code: str
+    kiosk_id: str
+    channel: str
+    fee_yen: int
+    expires_at: datetime
+    session_token_sha256: str
+    idempotency_key: str | None
+    issue_number: str | None
+    printing_started_at: datetime | None
+    page_count: int | None
+    pdf: bytes | None
+    pdf_sha256: bytes | None
+
+
+@dataclass(frozen=True)
+class _SessionState:
+    """What the session check reads of a kiosk session."""
+
+    kiosk_id: str
+    expires_at: datetime
+    ended_at: datetime | None
+
+
+@cache
+def _session_state_query() -> sa.Select[*tuple[Any, ...]]:
+    """`_SessionState` of the session of a token digest (`digest`)."""
+    table: sa.Table = KioskSession.__table__  # type: ignore[attr-defined]
+    return sa.select(table.c.kiosk_id, table.c.expires_at, table.c.ended_at).where(
+        table.c.token_sha256 == bindparam("digest")
     )
 
 
-def _session_refusal(row: KioskSession | None, kiosk_id: str, now: datetime) -> DomainError | None:
+@cache
+def _claim_read_query() -> sa.Select[*tuple[Any, ...]]:
+    """Issue's one read: the issuance (`id`) locked as `locked_issuance` reads it, its
+    `_COPY_COLUMNS`; its municipality's columns (not locked; `municipality_profile` reads them
+    by name); `taken`, whether another copy holds the idempotency key (`key`); and last the
+    session of the token digest (`digest`): `s_known`, then `_SessionState`'s columns."""
+    copies: sa.Table = Issuance.__table__  # type: ignore[attr-defined]
+    sessions: sa.Table = KioskSession.__table__  # type: ignore[attr-defined]
+    municipalities: sa.Table = Municipality.__table__  # type: ignore[attr-defined]
+    other = copies.alias("other")
+    taken = sa.exists().where(other.c.idempotency_key == bindparam("key"))
+    return (
+        sa.select(
+            *(copies.c[name] for name in _COPY_COLUMNS),
+            *(c for c in municipalities.c),
+            taken.label("taken"),
+            sessions.c.token_sha256.is_not(None).label("s_known"),
+            sessions.c.kiosk_id.label("s_kiosk_id"),
+            sessions.c.expires_at.label("s_expires_at"),
+            sessions.c.ended_at.label("s_ended_at"),
+        )
+        .select_from(copies)
+        .outerjoin(sessions, sessions.c.token_sha256 == bindparam("digest"))
+        .outerjoin(municipalities, municipalities.c.code == copies.c.municipality_code)
+        .where(copies.c.id == bindparam("id"))
+        .with_for_update(of=copies)
+    )
+
+
+def _commit_claim(conn: sa.Connection, row: _ClaimedCopy, claimed: bool, now: datetime) -> None:
+    """Commit Issue's transaction, with the claim's audit entry last if it claimed."""
+    if claimed:
+        details = {"issue_number": row.issue_number or ""}
+        _audit_issuance(conn, row, "printing", row.kiosk_id, now, details)
+    conn.commit()
+
+
+@contextmanager
+def _session_on(db: Session | sa.Connection) -> Iterator[Session]:
+    """`db`, or a session in a Core connection's transaction (closed, not committed: the
+    connection's owner ends the transaction)."""
+    if isinstance(db, Session):
+        yield db
+        return
+    with Session(bind=db) as session:
+        yield session
+
+
+def _session_refusal(
+    row: KioskSession | _SessionState | None, kiosk_id: str, now: datetime
+) -> DomainError | None:
     """Why the session `row` may not act for `kiosk_id` at `now`, or None."""
     if row is None or row.ended_at is not None:
         return SessionInvalid("no such session; authenticate again")
@@ -1664,7 +1867,7 @@ def _session_refusal(row: KioskSession | None, kiosk_id: str, now: datetime) -> 
     return None
 
 
-def _owned(row: Issuance | None, issuance_id: str, token: str) -> Issuance:
+def _owned(row: _Owned | None, issuance_id: str, token: str) -> _Owned:
     """`row` if it is the reservation `issuance_id` of the session `token` (`_own_issuance`)."""
     if not _is_uuid(issuance_id):
         raise InvalidArgument("not a reservation id", field="reservation_id")
@@ -1712,6 +1915,19 @@ def _reserve_statement() -> sa.Insert:
     copy's later columns are empty)."""
     table: sa.Table = Issuance.__table__  # type: ignore[attr-defined]
     return sa.insert(table)
+
+
+@cache
+def _first_of_day_statement() -> sa.Insert:
+    """Today's sequence of a terminal (`b_day`, `b_code`, `b_terminal`), its first number
+    taken."""
+    table: sa.Table = IssueSequence.__table__  # type: ignore[attr-defined]
+    return sa.insert(table).values(
+        issue_date=bindparam("b_day"),
+        municipality_code=bindparam("b_code"),
+        kiosk_id=bindparam("b_terminal"),
+        last_value=1,
+    )
 
 
 @cache
@@ -1779,26 +1995,22 @@ def _store_copy_statement() -> sa.Update:
     )
 
 
-def _next_sequence(db: Session, now: datetime, municipality_code: str, kiosk_id: str) -> int:
+def _next_sequence(
+    db: Session | sa.Connection, now: datetime, municipality_code: str, kiosk_id: str
+) -> int:
     """Next number of today's sequence for this terminal; safe under concurrent claims."""
     day = now.astimezone(JST).date()
+    conn = db if isinstance(db, sa.Connection) else db.connection()
+    params = {"b_day": day, "b_code": municipality_code, "b_terminal": kiosk_id}
     for _ in range(3):
         # The bumped value comes back with the UPDATE (RETURNING): no second read.
-        params = {"b_day": day, "b_code": municipality_code, "b_terminal": kiosk_id}
-        value = db.exec(_bump_sequence_statement(), params=params).scalar_one_or_none()
+        value = conn.execute(_bump_sequence_statement(), params).scalar_one_or_none()
         if value is not None:
             return int(value)
         try:
             # First copy of the day: another claim may insert the same row at the same time.
             with db.begin_nested():
-                db.add(
-                    IssueSequence(
-                        issue_date=day,
-                        municipality_code=municipality_code,
-                        kiosk_id=kiosk_id,
-                        last_value=1,
-                    )
-                )
+                conn.execute(_first_of_day_statement(), params)
             return 1
         except IntegrityError:
             continue
