@@ -90,3 +90,29 @@ def test_images_serialized_once_are_the_bytes_fpdf2_writes_for_each_copy(
     assert fresh._prepared_ground.parts is None
     for doc in (juminhyo(), inkan(), juminhyo(HOUSEHOLD[:12], household_size=12)):
         assert fresh.render(doc, created_at=CREATED) == plain.render(doc, created_at=CREATED)
+
+
+def test_object_dictionaries_are_the_ones_fpdf2_builds(
+    plain: CertificateRenderer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_obj_dict` reads only public names; each object of a copy gets fpdf2's dictionary."""
+    from fpdf.syntax import PDFObject
+
+    from server.issuance import pdf as module
+
+    written: list[PDFObject] = []
+    bufferize = module._Output.bufferize
+
+    def keep(self: module._Output) -> bytearray:
+        out = bufferize(self)
+        written.extend(o for o in self.pdf_objs if isinstance(o, PDFObject))
+        return out
+
+    monkeypatch.setattr(module._Output, "bufferize", keep)
+    plain.render(juminhyo(HOUSEHOLD[:12], household_size=12), created_at=CREATED)
+    checked = 0
+    for obj in written:
+        if type(obj)._build_obj_dict is PDFObject._build_obj_dict:
+            assert module._obj_dict(obj) == PDFObject._build_obj_dict(obj)
+            checked += 1
+    assert checked >= 10
