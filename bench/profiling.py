@@ -12,6 +12,7 @@ by the worker's threads, with no load run's contention for the two cores in it:
     python -m bench.profiling --kiosks 16 --pool 4               # 16 kiosks, 4 gRPC threads
     KONBINI_GC_THRESHOLD=0 python -m bench.profiling             # Python's own GC settings
     python -m bench.profiling --spy var/worker.raw               # and where (py-spy)
+    python -m bench.profiling --client-spy var/load.raw          # where the load's CPU goes
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def session_cpu(
     database_url: str | None = None,
     spy: Path | None = None,
     pool: int = 16,
+    client_spy: Path | None = None,
 ) -> dict[str, Any]:
     """CPU per complete kiosk session on both sides of the wire, on a quiet or a busy machine.
 
@@ -139,8 +141,10 @@ def session_cpu(
     of this process run `sessions` sessions in all, back to back, after a warm-up. The center
     worker's and this process's CPU time (user + system) over them, divided by the sessions:
     CPU time, not wall time, so the neighbours' load moves it little. With `spy`, py-spy
-    records the center worker into that raw file meanwhile.
+    records the center worker into that raw file meanwhile; with `client_spy`, this process
+    (the kiosks, the emulated cards and printers, grpc's threads).
     """
+    import os
     import random
     import tempfile
     import threading
@@ -192,14 +196,18 @@ def session_cpu(
             outcomes.clear()
             per_kiosk = max(1, sessions // kiosks)
             proc = start(workers[0].pid, spy, 3600) if spy else None
+            client_proc = start(os.getpid(), client_spy, 3600) if client_spy else None
             threads0 = _thread_cpu(workers[0].pid)
+            client_threads0 = _thread_cpu(os.getpid())
             center0, client0, wall0 = _cpu_s(workers), time.process_time(), time.monotonic()
             all_run(per_kiosk)
             center1, client1, wall1 = _cpu_s(workers), time.process_time(), time.monotonic()
             threads1 = _thread_cpu(workers[0].pid)
-            if proc is not None:
-                proc.send_signal(2)  # SIGINT: py-spy writes what it has
-                proc.wait(60)
+            client_threads1 = _thread_cpu(os.getpid())
+            for recorder in (proc, client_proc):
+                if recorder is not None:
+                    recorder.send_signal(2)  # SIGINT: py-spy writes what it has
+                    recorder.wait(60)
             for kiosk in built:
                 kiosk.channel.close()
     n = len(outcomes)
@@ -214,6 +222,10 @@ def session_cpu(
         # The worker's threads by kernel name (gRPC's pool threads are all "python3"; its
         # poller and C-core threads have their own names): ms per session, busiest first.
         "center_threads_ms_per_session": _per_thread(threads0, threads1, n),
+        # The load generator's threads that outlive the run: grpc's own ("event_engine",
+        # which read the responses off the sockets, and timers) and this one. The kiosk
+        # threads, and any thread grpc starts per call, have ended: they are only in the total.
+        "client_threads_ms_per_session": _per_thread(client_threads0, client_threads1, n),
     }
 
 
@@ -232,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", help="default: SQLite in a temporary directory")
     p.add_argument("--pool", type=int, default=16, help="the center's gRPC threads")
     p.add_argument("--spy", type=Path, help="py-spy raw output of the center worker")
+    p.add_argument("--client-spy", type=Path, help="py-spy raw output of the load generator")
     args = p.parse_args(argv)
     result = session_cpu(
         sessions=args.sessions,
@@ -239,9 +252,12 @@ def main(argv: list[str] | None = None) -> int:
         database_url=args.database_url,
         spy=args.spy,
         pool=args.pool,
+        client_spy=args.client_spy,
     )
     if args.spy:
         result["profile"] = summarise([args.spy], top=25)
+    if args.client_spy:
+        result["client_profile"] = summarise([args.client_spy], top=25)
     print(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
 
