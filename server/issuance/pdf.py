@@ -345,6 +345,11 @@ def _device_color(r: int, g: int, b: int) -> DeviceGray | DeviceRGB | DeviceCMYK
     return convert_to_device_color(r, g, b)
 
 
+@functools.lru_cache(maxsize=64)
+def _color_operator(color: DeviceGray | DeviceRGB | DeviceCMYK) -> str:
+    return color.serialize().lower()
+
+
 _uncached_glyph = SubsetMap.get_glyph.__wrapped__  # fpdf2 caches it per document
 
 
@@ -644,6 +649,7 @@ class _Pdf(FPDF):
         self.faces: dict[str, _Font] = {}  # the prepared fonts installed, by fpdf2 font key
         self.identity: bytes | None = None  # what the trailer's /ID is derived from (`file_id`)
         self._encoded: dict[int, dict[int, str]] = {}  # per font: code point → Tj bytes
+        self._known: dict[int, set[str]] = {}  # per font: the characters `_encoded` has
         self._prepared: dict[str, RasterImageInfo] = {}
         # By fpdf2's image number: the objects serialized once (`_Output._add_image`).
         self.stored_images: dict[int, tuple[tuple[bytes, ...], ...]] = {}
@@ -740,18 +746,27 @@ class _Pdf(FPDF):
         encoded = self._encoded.get(font.i)
         if encoded is None:
             encoded = self._encoded[font.i] = {}
-        # New characters in the order of their first use: fpdf2 numbers them that way.
-        for ch in dict.fromkeys(text):
-            if ord(ch) not in encoded:
-                encoded[ord(ch)] = self.faces[font.fontkey].encoded(font, ch)
-        sl = [f"BT {x * self.k:.2f} {(self.h - y) * self.k:.2f} Td"]
-        if self.text_mode != TextMode.FILL:
-            sl.append(f" {self.text_mode} Tr {self.line_width:.2f} w")
-        sl.append(f"({text.translate(encoded)}) Tj ET")
-        if self.fill_color != self.text_color:
-            assert self.text_color is not None
-            sl = ["q", self.text_color.serialize().lower(), *sl, "Q"]
-        self._out(set_font + " ".join(sl))
+            self._known[font.i] = set()
+        known = self._known[font.i]
+        if not known.issuperset(text):
+            # New characters in the order of their first use: fpdf2 numbers them that way.
+            face = self.faces[font.fontkey]
+            for ch in dict.fromkeys(text):
+                if ch not in known:
+                    encoded[ord(ch)] = face.encoded(font, ch)
+                    known.add(ch)
+        k = self.k
+        shown = f"({text.translate(encoded)}) Tj ET"
+        if self.text_mode == TextMode.FILL:
+            line = f"BT {x * k:.2f} {(self.h - y) * k:.2f} Td {shown}"
+        else:
+            mode = f" {self.text_mode} Tr {self.line_width:.2f} w"
+            line = f"BT {x * k:.2f} {(self.h - y) * k:.2f} Td {mode} {shown}"
+        color = self.text_color
+        if color is not self.fill_color and color != self.fill_color:
+            assert color is not None
+            line = f"q {_color_operator(color)} {line} Q"
+        self._out(set_font + line)
 
     def set_text_color(self, r: Any, g: Number = -1, b: Number = -1) -> None:
         if isinstance(r, int) and isinstance(g, int) and isinstance(b, int):
