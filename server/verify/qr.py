@@ -299,32 +299,32 @@ def _penalties(candidates: npt.NDArray[np.uint8], version: _Version) -> npt.NDAr
     lines[:, :size, 4 : 4 + size] = candidates
     lines[:, size:, 4 : 4 + size] = candidates.transpose(0, 2, 1)
     x = np.packbits(lines, axis=-1).view(">u8")[..., 0].astype(np.uint64)
-    one = np.uint64(1)
-
-    def shifted(k: int) -> npt.NDArray[np.uint64]:
-        return x << np.uint64(k)
+    ahead = [x] + [x << np.uint64(k) for k in range(1, 11)]  # ahead[k]: the module k further
+    light = ~x & version.line_bits
 
     def popcount(a: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
         counts: npt.NDArray[np.int64] = np.bitwise_count(a).sum(axis=-1, dtype=np.int64)
         return counts
 
     # Rule 1: a run of n >= 5 like modules costs n - 2: its n - 4 windows of five, plus 2.
-    light = ~x & version.line_bits
-    dark5 = x & shifted(1) & shifted(2) & shifted(3) & shifted(4)
-    light5 = light & (light << one) & (light << np.uint64(2))
-    light5 &= (light << np.uint64(3)) & (light << np.uint64(4))
-    runs = popcount(dark5 & ~(dark5 >> one)) + popcount(light5 & ~(light5 >> one))
-    total = popcount(dark5 | light5) + 2 * runs
+    one = np.uint64(1)
+    middle = ahead[2] & ahead[3] & ahead[4]
+    dark5 = x & ahead[1] & middle
+    light5 = light & (light << one)
+    light5 &= light5 << np.uint64(2)
+    light5 &= light << np.uint64(4)
+    starts = (dark5 & ~(dark5 >> one)) | (light5 & ~(light5 >> one))
+    total = popcount(dark5 | light5) + 2 * popcount(starts)
     # Rule 2: 3 for each 2x2 block of like modules (rows and the row below).
     rows = x[:, :size]
     vertical = ~(rows[:, :-1] ^ rows[:, 1:])
-    horizontal = ~(rows[:, :-1] ^ (rows[:, :-1] << one))
+    horizontal = ~(rows[:, :-1] ^ ahead[1][:, : size - 1])
     total += 3 * popcount(vertical & (vertical << one) & horizontal & version.pair_bits)
     # Rule 3: dark light dark dark dark light dark, with four light before or after.
-    core = x & ~shifted(1) & shifted(2) & shifted(3) & shifted(4) & ~shifted(5) & shifted(6)
-    before = ~((x >> one) | (x >> np.uint64(2)) | (x >> np.uint64(3)) | (x >> np.uint64(4)))
-    after = ~(shifted(7) | shifted(8) | shifted(9) | shifted(10))
-    total += 40 * popcount(core & (before | after))
+    core = x & ~ahead[1] & middle & ~ahead[5] & ahead[6]
+    behind = (x >> one) | (x >> np.uint64(2)) | (x >> np.uint64(3)) | (x >> np.uint64(4))
+    after = ahead[7] | ahead[8] | ahead[9] | ahead[10]
+    total += 40 * popcount(core & ~(behind & after))
     # Rule 4: 10 for each whole 5 % by which the dark share departs from half.
     dark = popcount(rows)
     cells = size * size
