@@ -880,7 +880,7 @@ class _Output(OutputProducer):
             composite.descendant_fonts = PDFArray([cid_font])
 
             bf_char = [
-                f"<{code:04X}> <{''.join(_utf16_hex(u) for u in glyph.unicode)}>\n"
+                _bf_char(code, glyph.unicode)
                 for glyph, code in subset
                 if isinstance(glyph.unicode, tuple) and glyph.unicode
             ]
@@ -949,6 +949,13 @@ def _obj_dict(obj: PDFObject, security_handler: Any = None) -> dict[str, object]
 
 def _code_points(unicode: int | tuple[int, ...]) -> tuple[int, ...]:
     return unicode if isinstance(unicode, tuple) else (unicode,)
+
+
+@functools.lru_cache(maxsize=8192)
+def _bf_char(code: int, unicode: tuple[int, ...]) -> str:
+    """A ToUnicode entry; copies number their characters in order of first use, so the same
+    entries (title, labels, furniture drawn first) come back in every copy."""
+    return f"<{code:04X}> <{''.join(_utf16_hex(u) for u in unicode)}>\n"
 
 
 def _utf16_hex(code: int) -> str:
