@@ -1019,7 +1019,9 @@ class IssuanceDesk:
         tax = None
         koseki = None
         if kind in _HOUSEHOLD_KINDS or kind is CertificateKind.INKAN:
-            assert household is not None  # read by `_subjects` for these kinds
+            if household is None:  # not read with the claim (`_subjects`): read it now
+                assert db is not None
+                household = _household(db, requester)
             head = next((_record(r) for r in household if r.is_household_head), None)
             size = len(household)
         if kind is CertificateKind.INKAN:
@@ -1587,6 +1589,13 @@ def _get_resident(db: Session, pk: int) -> Resident:
     return row
 
 
+def _household(db: Session, me: _Person) -> list[sa.Row[Any]]:
+    """The members of `me`'s household with their 交付抑止 (`suppressed_now`): their columns,
+    no ORM objects (only read)."""
+    params = {"municipality_code": me.municipality_code, "household_id": me.household_id}
+    return list(db.connection().execute(_household_query(), params))
+
+
 def _eligible_all(db: Session, kind: CertificateKind, who: _Me) -> list[_Person]:
     """Everyone the rules allow, suppressed or not (suppression is judged separately)."""
     if kind in _HOUSEHOLD_KINDS:
@@ -1630,9 +1639,7 @@ class _Me:
         """The members of `me`'s household, each with what `is_suppressed` says: one
         statement, their columns (no ORM objects: only read)."""
         if self._household is None:
-            me = self.me
-            params = {"municipality_code": me.municipality_code, "household_id": me.household_id}
-            rows = db.connection().execute(_household_query(), params)
+            rows = _household(db, self.me)
             self._household = [(cast(_Person, r), bool(r.suppressed_now)) for r in rows]
         return self._household
 
