@@ -650,6 +650,7 @@ class _Pdf(FPDF):
         self.identity: bytes | None = None  # what the trailer's /ID is derived from (`file_id`)
         self._encoded: dict[int, dict[int, str]] = {}  # per font: code point → Tj bytes
         self._known: dict[int, set[str]] = {}  # per font: the characters `_encoded` has
+        self._shown: dict[int, dict[str, str]] = {}  # per font: text → its Tj operator
         self._prepared: dict[str, RasterImageInfo] = {}
         # By fpdf2's image number: the objects serialized once (`_Output._add_image`).
         self.stored_images: dict[int, tuple[tuple[bytes, ...], ...]] = {}
@@ -743,20 +744,25 @@ class _Pdf(FPDF):
         set_font = ""
         if not self.current_font_is_set_on_page:
             set_font = self._set_font_for_page(font, self.font_size_pt) + "\n"
-        encoded = self._encoded.get(font.i)
-        if encoded is None:
-            encoded = self._encoded[font.i] = {}
-            self._known[font.i] = set()
-        known = self._known[font.i]
-        if not known.issuperset(text):
-            # New characters in the order of their first use: fpdf2 numbers them that way.
-            face = self.faces[font.fontkey]
-            for ch in dict.fromkeys(text):
-                if ch not in known:
-                    encoded[ord(ch)] = face.encoded(font, ch)
-                    known.add(ch)
+        shown_before = self._shown.get(font.i)
+        if shown_before is None:
+            shown_before = self._shown[font.i] = {}
+        shown = shown_before.get(text)
+        if shown is None:  # labels, 省略 and the micro text come back within a copy
+            encoded = self._encoded.get(font.i)
+            if encoded is None:
+                encoded = self._encoded[font.i] = {}
+                self._known[font.i] = set()
+            known = self._known[font.i]
+            if not known.issuperset(text):
+                # New characters in the order of their first use: fpdf2 numbers them that way.
+                face = self.faces[font.fontkey]
+                for ch in dict.fromkeys(text):
+                    if ch not in known:
+                        encoded[ord(ch)] = face.encoded(font, ch)
+                        known.add(ch)
+            shown = shown_before[text] = f"({text.translate(encoded)}) Tj ET"
         k = self.k
-        shown = f"({text.translate(encoded)}) Tj ET"
         if self.text_mode == TextMode.FILL:
             line = f"BT {x * k:.2f} {(self.h - y) * k:.2f} Td {shown}"
         else:
