@@ -15,20 +15,25 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, TypeAlias
 
-_TAIL = re.compile(rb"startxref[\r\n ]+(\d+)[\r\n ]+%%EOF[\r\n ]*\Z")
+# The last three lines, each on a line of its own (pypdf reads them so).
+_TAIL = re.compile(rb"(?<=[\r\n])startxref(?:\r\n|\r|\n)(\d+)(?:\r\n|\r|\n)%%EOF[\r\n]*\Z")
 _XREF_HEAD = re.compile(rb"xref[\r\n ]+0 (\d+)[\r\n ]+")
 # One 20-byte entry (§7.5.4): 10-digit offset, 5-digit generation, n or f, a 2-byte EOL.
 _ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])(?: \r| \n|\r\n)")
 _ENTRY_SIZE = 20
-_SPACE = rb"[\x00\t\n\x0c\r ]"
-_REGULAR = rb"[^\x00\t\n\x0c\r ()<>\[\]{}/%]"  # neither white space nor a delimiter
+# White space without NUL: the standard counts NUL as white space, pypdf reads it into a name
+# ("/Page\x00" is no page to it), so a file with one there is left to pypdf.
+_SPACE = rb"[\t\n\x0c\r ]"
+# A regular character: printable ASCII, neither a delimiter nor white space (the standard
+# allows any other byte; pypdf takes some controls for white space, so they go to pypdf).
+_REGULAR = rb"[!-$&'*-.0-;=?-Z\\^-z|~]"
 # One token after white space and comments: a reference ("12 0 R", groups 1 and 2), else
 # (group 3) a dictionary or array bracket, the "(" of a literal string (scanned by
 # `_skip_string`), a hex string, a name, or a regular run (a number, a keyword).
 _TOKEN = re.compile(
     rb"(?:%s|%%[^\r\n]*)*" % _SPACE
     + rb"(?:(\d+)%s+(\d+)%s+R(?!%s)" % (_SPACE, _SPACE, _REGULAR)
-    + rb"|(<<|>>|\[|\]|\(|<[0-9A-Fa-f\x00\t\n\x0c\r ]*>|/%s*|%s+))" % (_REGULAR, _REGULAR)
+    + rb"|(<<|>>|\[|\]|\(|<[0-9A-Fa-f\t\n\x0c\r ]*>|/%s*|%s+))" % (_REGULAR, _REGULAR)
 )
 _INTEGER = re.compile(rb"[+-]?\d+")
 _REAL = re.compile(rb"[+-]?(?:\d+\.\d*|\.\d+)")

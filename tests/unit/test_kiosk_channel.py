@@ -33,7 +33,8 @@ def target() -> Iterator[str]:
             "Peer": grpc.unary_unary_rpc_method_handler(peer),
         },
     )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    # One handler thread, started by the first call: any thread that appears later is the client's.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

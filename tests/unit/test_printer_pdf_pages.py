@@ -7,7 +7,7 @@ import io
 import pypdf
 import pytest
 from fpdf import FPDF
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hardware_sim.pdf_pages import quick_page_count
@@ -120,6 +120,21 @@ def test_an_offset_that_misses_its_object_is_left_to_pypdf() -> None:
     assert quick_page_count(shifted) is None
 
 
+@pytest.mark.parametrize(
+    ("standard", "odd"),
+    [
+        (b"/Type /Page\n", b"/Type /Page\x00"),  # NUL: white space to the standard, not to pypdf
+        (b"/Contents", b"/Cont\x0bnts"),  # a control character inside a name
+        (b">>\nstartxref", b">>startxref"),  # startxref not on a line of its own
+    ],
+)
+def test_bytes_pypdf_reads_otherwise_than_the_standard_are_left_to_it(
+    standard: bytes, odd: bytes
+) -> None:
+    assert standard in ONE
+    assert quick_page_count(ONE.replace(standard, odd)) is None
+
+
 def test_an_incremental_update_is_left_to_pypdf() -> None:
     writer = pypdf.PdfWriter(io.BytesIO(ONE), incremental=True)
     writer.add_metadata({"/Title": "updated"})
@@ -148,6 +163,7 @@ _MUTATION = st.one_of(
 )
 
 
+@settings(max_examples=300)
 @given(st.lists(_MUTATION, min_size=1, max_size=3))
 def test_whatever_the_quick_reader_counts_pypdf_counts_the_same(
     mutations: list[tuple[str, int, bytes]],
