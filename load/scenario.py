@@ -41,6 +41,7 @@ from clients.bcl.client import BclClient, upload_files
 from clients.credentials import bearer
 from clients.ereview.client import EReviewClient, EReviewError, Person
 from clients.errors import decode_error
+from clients.kiosk.channel import open_channel
 from clients.kiosk.terminal import (
     CertificateChoice,
     KioskTerminal,
@@ -219,9 +220,10 @@ def kiosk_channel(target: str, on_rpc: OnRpc | None = None) -> grpc.Channel:
 
     gRPC shares connections between channels to the same target by default; the center's
     worker processes share one port and the kernel assigns each connection to one of them,
-    so kiosks sharing a connection would all land on one worker.
+    so kiosks sharing a connection would all land on one worker. Opened as the kiosk terminal
+    opens its own (`open_channel`): the copy's stream is read on the calling thread.
     """
-    channel = grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+    channel = open_channel(target, own_connection=True)
     if on_rpc is not None:
         channel = grpc.intercept_channel(channel, _Timing(on_rpc))
     return channel
