@@ -170,9 +170,7 @@ def create_server(
     )
     # Each serves the other's last or first step of a visit in the same call: the menu with
     # the authentication, the end of the session with the print report.
-    issuance = IssuanceServicer(
-        desk, slips=SlipRenderer(config.font_path), end_session=authenticator.end_session
-    )
+    issuance = IssuanceServicer(desk, slips=SlipRenderer(config.font_path), end_sessions=True)
     auth_pb2_grpc.add_AuthServiceServicer_to_server(
         AuthServicer(authenticator, offerings=issuance.offerings), server
     )

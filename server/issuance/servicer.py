@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
-from sqlalchemy.exc import SQLAlchemyError
 
 from server.access.caller import CallerKind
 from server.access.interceptor import bound_caller, terminal_id
@@ -18,8 +16,6 @@ from server.issuance.documents import CertificateKind
 from server.issuance.service import IssuanceDesk, Menu, RegistrationView, ReserveRequest, Terminal
 from server.issuance.states import IssuanceState
 from server.koseki.registration import HonsekiRequest, RegistrationState
-
-log = logging.getLogger(__name__)
 
 PDF_CHUNK_BYTES = 64 * 1024
 
@@ -119,14 +115,14 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
         desk: IssuanceDesk,
         *,
         slips: SlipRenderer | None = None,
-        end_session: Callable[[str], None] | None = None,
+        end_sessions: bool = False,
     ) -> None:
-        """`end_session` ends a session as AuthService.EndSession does (`Authenticator.
-        end_session`), for print reports sent with `end_session`; None: such reports leave the
-        session to the kiosk's own EndSession (their response says `session_ended` false)."""
+        """`end_sessions`: print reports sent with `end_session` end their session in the
+        report's own transaction; False: such reports leave the session to the kiosk's own
+        EndSession (their response says `session_ended` false)."""
         self._desk = desk
         self._slips = slips  # the 受付票 of counter copies; None: the number only
-        self._end_session = end_session
+        self._end_sessions = end_sessions
 
     def offerings(
         self, token: str, context: grpc.ServicerContext
@@ -212,11 +208,16 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
             printed=request.outcome == issuance_pb2.PRINT_OUTCOME_PRINTED,
             pages_printed=request.pages_printed,
             failure_reason=request.failure_reason[:64],
+            # Only with a report that stands: a refused one leaves the session as it was. Both
+            # are idempotent (an ended session stays ended), so a kiosk that lost this answer
+            # sends the same request again and gets the same one.
+            end_session=request.end_session and self._end_sessions,
         )
         response = issuance_pb2.ReportPrintResultResponse(
             state=_STATE_TO_PROTO[report.state],
             issue_number=report.issue_number,
             charged_yen=report.charged_yen,
+            session_ended=report.session_ended,
         )
         slip = report.reception
         if slip is not None:
@@ -225,18 +226,6 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
             response.collect_by.CopyFrom(timestamp(slip.collect_by))
             if self._slips is not None:
                 response.reception_slip_pdf = self._slips.render(slip)
-        # Only once the report stands: a refused one raised above and left the session as it
-        # was. Ending is idempotent (an ended session stays ended), as is the report, so a
-        # kiosk that lost this answer sends the same request again and gets the same one.
-        if request.end_session and self._end_session is not None:
-            try:
-                self._end_session(token)
-            except SQLAlchemyError as exc:
-                # The report is committed: its answer must reach the kiosk, which then ends
-                # the session itself (`session_ended` false), or the session expires.
-                log.warning("print report taken, session not ended: %s", type(exc).__name__)
-            else:
-                response.session_ended = True
         return response
 
     def CancelReservation(

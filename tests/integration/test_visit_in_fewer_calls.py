@@ -19,6 +19,7 @@ import pytest
 from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
 from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 import server.app
 from clients.errors import ErrorDetails, decode_error
@@ -328,16 +329,16 @@ def second_center(
     monkeypatch: pytest.MonkeyPatch,
     *,
     offerings: bool,
-    end_session: Callable[[str], None] | None,
+    end_sessions: bool,
 ) -> Iterator[grpc.Channel]:
     """Another center on the bench's database (the plaintext demo mode, kiosks named by
-    header), its servicers wired with or without the menu and with `end_session`."""
+    header), its servicers wired with or without the menu and the ending of sessions."""
 
     def auth(authenticator: Any, **wiring: Any) -> AuthServicer:
         return AuthServicer(authenticator, offerings=wiring["offerings"] if offerings else None)
 
     def issuance(desk: Any, **wiring: Any) -> IssuanceServicer:
-        return IssuanceServicer(desk, slips=wiring["slips"], end_session=end_session)
+        return IssuanceServicer(desk, slips=wiring["slips"], end_sessions=end_sessions)
 
     with monkeypatch.context() as patch:
         patch.setattr(server.app, "AuthServicer", auth)
@@ -352,14 +353,11 @@ def second_center(
         center.engine.dispose()
 
 
-def test_a_report_whose_session_cannot_be_ended_still_answers_session_ended_false(
+def test_a_center_that_does_not_end_sessions_answers_session_ended_false(
     bench: Bench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def busy(_token: str) -> None:
-        raise OperationalError("UPDATE kiosk_sessions", {}, Exception("database is locked"))
-
     token, header = a_copy_printing(bench)
-    with second_center(bench, monkeypatch, offerings=True, end_session=busy) as channel:
+    with second_center(bench, monkeypatch, offerings=True, end_sessions=False) as channel:
         answer = report(bench, token, header, channel=channel)
     # The report stands and its answer gets through; the kiosk ends the session itself.
     assert answer.state == issuance_pb2.ISSUANCE_STATE_ISSUED
@@ -368,11 +366,31 @@ def test_a_report_whose_session_cannot_be_ended_still_answers_session_ended_fals
     assert session_is_open(bench, token)
 
 
+def test_a_report_that_fails_to_commit_leaves_the_copy_printing_and_the_session_open(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, header = a_copy_printing(bench)
+
+    def lost(*_args: object, **_kw: object) -> None:  # the database goes away at the commit
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Session, "commit", lost)
+        with pytest.raises(grpc.RpcError):
+            report(bench, token, header)
+    # The session's end went with the report's transaction: neither happened, so the kiosk's
+    # retry is judged as the first report would have been.
+    assert session_is_open(bench, token)
+    answer = report(bench, token, header)
+    assert (answer.state, answer.session_ended) == (issuance_pb2.ISSUANCE_STATE_ISSUED, True)
+    assert len(settled_rows(bench, header.issue_number)) == 1
+
+
 def test_against_an_older_center_the_kiosk_asks_the_menu_and_ends_the_session_itself(
     bench: Bench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     me = bench.take()
-    with second_center(bench, monkeypatch, offerings=False, end_session=None) as channel:
+    with second_center(bench, monkeypatch, offerings=False, end_sessions=False) as channel:
         terminal, calls = recording_terminal(channel, bench.kiosk_id, KioskPrinter("P1"))
         outcome = terminal.visit(bench.reader(me), bench.pin(me), Order(CertificateChoice.JUMINHYO))
     assert outcome.status is VisitStatus.ISSUED, outcome
