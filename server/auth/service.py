@@ -66,6 +66,11 @@ class AuthenticatedSession:
     expires_at: datetime
     municipality_code: str
     municipality_name: str
+    # What the session row holds besides, so the menu answered with the authentication
+    # (`include_offerings`) need not read back the row just written.
+    kiosk_id: str
+    resident_pk: int
+    subject_key: bytes
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,7 @@ class Authenticator:
             )
         token = secrets.token_urlsafe(32)
         expires_at = now + self._settings.session_ttl
+        subject_key = secrets.token_bytes(32)
         conn.execute(
             _INSERT_SESSION,
             {
@@ -248,7 +254,7 @@ class Authenticator:
                 "kiosk_id": kiosk_id,
                 "resident_pk": holder.resident_pk,
                 "card_serial": serial,
-                "subject_key": secrets.token_bytes(32),
+                "subject_key": subject_key,
                 "created_at": now,
                 "expires_at": expires_at,
             },
@@ -263,7 +269,13 @@ class Authenticator:
         )
         conn.commit()
         return AuthenticatedSession(
-            token, expires_at, holder.code, f"{holder.prefecture}{holder.name}"
+            token,
+            expires_at,
+            holder.code,
+            f"{holder.prefecture}{holder.name}",
+            kiosk_id,
+            holder.resident_pk,
+            subject_key,
         )
 
     def purge_expired(self, *, keep: timedelta = timedelta(days=1)) -> int:

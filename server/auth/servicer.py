@@ -10,7 +10,7 @@ from konbini.auth.v1 import auth_pb2, auth_pb2_grpc
 from konbini.issuance.v1 import issuance_pb2
 
 from server.access.interceptor import terminal_id
-from server.auth.service import Authenticator
+from server.auth.service import AuthenticatedSession, Authenticator
 from server.common.errors import DomainError, InvalidArgument
 from server.common.identity import KioskIdMismatch
 from server.common.protoconv import required, timestamp
@@ -18,8 +18,10 @@ from server.common.protoconv import required, timestamp
 MAX_CERTIFICATE_BYTES = 8192
 RSA2048_SIGNATURE_BYTES = 256
 
-Offerings = Callable[[str, grpc.ServicerContext], issuance_pb2.ListOfferingsResponse]
-"""offerings(session_token, context): ListOfferings' answer for that session of the caller."""
+Offerings = Callable[
+    [AuthenticatedSession, grpc.ServicerContext], issuance_pb2.ListOfferingsResponse
+]
+"""offerings(session, context): ListOfferings' answer for the session the caller just opened."""
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
@@ -71,7 +73,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             # The resident is signed in all the same when the menu is refused: it is left out,
             # and the kiosk's ListOfferings gets the refusal (e.g. 交付抑止) with its own status.
             with contextlib.suppress(DomainError):
-                response.offerings.CopyFrom(self._offerings(session.token, context))
+                response.offerings.CopyFrom(self._offerings(session, context))
         return response
 
     def EndSession(

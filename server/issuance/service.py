@@ -21,7 +21,7 @@ import hmac
 import io
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -204,6 +204,15 @@ class Terminal:
 
 
 @dataclass(frozen=True)
+class NewSession:
+    """A kiosk session its caller has just opened, as the session row holds it."""
+
+    kiosk_id: str
+    resident_pk: int
+    subject_key: bytes
+
+
+@dataclass(frozen=True)
 class SubjectView:
     subject_id: str
     display_name: str
@@ -360,20 +369,20 @@ class IssuanceDesk:
         self, db: Session, token: str, kiosk_id: str, now: datetime, *, seal: bool = False
     ) -> _Me:
         """The session, its resident and whether 交付抑止 holds for them (and, with `seal`,
-        whether they have an active seal registration), read by one statement."""
+        whether they have an active seal registration and any 本籍地 利用登録), read by one
+        statement."""
         found = db.execute(_session_and_me_query(seal), {"digest": token_digest(token)}).first()
         if found is None:
-            sess, me, home, suppressed, sealed = None, None, None, False, False
+            sess, me, home, suppressed, sealed, registered = None, None, None, False, False, True
         else:
-            sess, me, home, suppressed, sealed = found
+            sess, me, home, suppressed, sealed, registered = found
         refusal = _session_refusal(sess, kiosk_id, now)
         if refusal is not None:
             raise refusal
         assert sess is not None
-        if me is None or me.removed_on is not None:  # as `_get_resident`
-            raise SessionInvalid("the resident of this session is no longer registered here")
-        assert home is not None  # the resident's foreign key
-        return _Me(sess, me, home, bool(suppressed), bool(sealed) if seal else None)
+        return _me(
+            sess.kiosk_id, sess.subject_key, me, home, suppressed, sealed, registered, seal=seal
+        )
 
     def _locked_with_session(
         self,
@@ -434,25 +443,62 @@ class IssuanceDesk:
     def menu(self, token: str, kiosk_id: str, terminal: Terminal | None = None) -> Menu:
         """The offerings of this session's resident, and their 本籍地 registrations."""
         now = self._clock()
+
+        def who(db: Session) -> _Me:
+            return self._session_and_me(db, token, kiosk_id, now, seal=True)
+
         with read_session(self._engine) as db:  # a menu only reads: no write lock
-            who = self._session_and_me(db, token, kiosk_id, now, seal=True)
-            if who.suppressed:
-                raise NotAvailableHere()
-            me = who.me
-            registrations = registrations_of(db, _pk(me))
-            # Every other municipality the menu names, in one read; held here, so the lookups
-            # below (`db.get`) find them in the session instead of reading each again.
-            others = {r.honseki_municipality_code for r in registrations} - {me.municipality_code}
-            munis = _municipalities(db, sorted(others)) if others else []
-            views = tuple(_registration_view(db, r) for r in registrations)
-            lookup = plan_lookup(db, me, registrations, self._koseki)
-            if not lookup.needed:  # no 戸籍 server to ask: one transaction
-                return Menu(self._offerings(db, who, None, now, terminal), views)
-            del munis
-        access = resolve(lookup, self._koseki)  # the 戸籍 server, outside any transaction
+            return self._menu(db, who, now, terminal)
+
+    def menu_of_new_session(self, session: NewSession, terminal: Terminal | None = None) -> Menu:
+        """`menu` of a session the caller has just opened (the authentication's answer): its
+        row is neither read back nor checked again, only its resident is read."""
+        now = self._clock()
+
+        def who(db: Session) -> _Me:
+            found = db.execute(_me_query(), {"resident_pk": session.resident_pk}).first()
+            me, home, suppressed, sealed, registered = found or (None,) * 5
+            return _me(
+                session.kiosk_id,
+                session.subject_key,
+                me,
+                home,
+                suppressed,
+                sealed,
+                registered,
+                seal=True,
+            )
+
         with read_session(self._engine) as db:
-            who = self._session_and_me(db, token, kiosk_id, now, seal=True)
-            return Menu(self._offerings(db, who, access, now, terminal), views)
+            return self._menu(db, who, now, terminal)
+
+    def _menu(
+        self,
+        db: Session,
+        read_who: Callable[[Session], _Me],
+        now: datetime,
+        terminal: Terminal | None,
+    ) -> Menu:
+        """The menu of whom `read_who` reads (again in a second transaction when a 戸籍 server
+        is asked between the two)."""
+        who = read_who(db)
+        if who.suppressed:
+            raise NotAvailableHere()
+        me = who.me
+        # Most residents filed no 利用登録: the read of `who` says so, and none is read.
+        registrations = registrations_of(db, _pk(me)) if who.registered else ()
+        # Every other municipality the menu names, in one read; held here, so the lookups
+        # below (`db.get`) find them in the session instead of reading each again.
+        others = {r.honseki_municipality_code for r in registrations} - {me.municipality_code}
+        munis = _municipalities(db, sorted(others)) if others else []
+        views = tuple(_registration_view(db, r) for r in registrations)
+        lookup = plan_lookup(db, me, registrations, self._koseki)
+        if not lookup.needed:  # no 戸籍 server to ask: one transaction
+            return Menu(self._offerings(db, who, None, now, terminal), views)
+        del munis
+        db.rollback()  # the 戸籍 server is asked outside any transaction, then `who` anew
+        access = resolve(lookup, self._koseki)
+        return Menu(self._offerings(db, read_who(db), access, now, terminal), views)
 
     def _offerings(
         self,
@@ -462,13 +508,13 @@ class IssuanceDesk:
         now: datetime,
         terminal: Terminal | None,
     ) -> tuple[OfferingView, ...]:
-        sess, me = who.sess, who.me
+        me = who.me
         home = db.get(Municipality, me.municipality_code)
         assert home is not None  # the resident's foreign key
-        if terminal is not None and terminal.kiosk_id == sess.kiosk_id:
+        if terminal is not None and terminal.kiosk_id == who.kiosk_id:
             counter_of = terminal.municipality_code if terminal.counter else None
         else:
-            counter_of = _counter_municipality(db, sess.kiosk_id)
+            counter_of = _counter_municipality(db, who.kiosk_id)
         issuers = {home.code: home}
         if access is not None and access.municipality_code != home.code:
             keeper = db.get(Municipality, access.municipality_code)
@@ -530,13 +576,13 @@ class IssuanceDesk:
     ) -> list[_Choice]:
         """Whom `me` may choose for `kind`. Listing leaves out the suppressed; a reservation
         gets them too and refuses with "not available here" (suppression is judged apart)."""
-        sess, me = who.sess, who.me
+        me = who.me
         if kind.needs_koseki_server:
-            return self._member_choices(db, sess, me, kind, access, listing=listing)
+            return self._member_choices(db, who.subject_key, me, kind, access, listing=listing)
         people = _eligible(db, kind, who) if listing else _eligible_all(db, kind, who)
         return [
             _Choice(
-                subject_handle(sess.subject_key, _pk(r)),
+                subject_handle(who.subject_key, _pk(r)),
                 f"{r.family_name}　{r.given_name}",
                 r.id == me.id,
                 resident=r,
@@ -547,7 +593,7 @@ class IssuanceDesk:
     def _member_choices(
         self,
         db: Session,
-        sess: KioskSession,
+        subject_key: bytes,
         me: Resident,
         kind: CertificateKind,
         access: KosekiAccess | None,
@@ -572,7 +618,7 @@ class IssuanceDesk:
             if listing and resident is not None and is_suppressed(db, resident):
                 continue
             handle = member_handle(
-                sess.subject_key, access.municipality_code, koseki.koseki_id, m.member_no
+                subject_key, access.municipality_code, koseki.koseki_id, m.member_no
             )
             name = f"{m.family_name}　{m.given_name}"
             self_ = m.member_no == access.member_no
@@ -627,7 +673,7 @@ class IssuanceDesk:
             who = self._session_and_me(
                 db, token, kiosk_id, now, seal=request.kind is CertificateKind.INKAN
             )
-            sess, me = who.sess, who.me
+            me = who.me
             kiosk = self._terminal(db, kiosk_id, terminal)
             issuer = _issuer(db, me, request, access, lookup)
             if kiosk.counter and issuer.code != kiosk.municipality_code:
@@ -686,7 +732,7 @@ class IssuanceDesk:
                 "kiosk_id": kiosk_id,
                 "operator_id": kiosk.operator_id,
                 "kiosk_municipality_code": kiosk.municipality_code,
-                "session_token_sha256": sess.token_sha256,
+                "session_token_sha256": token_digest(token),
                 "fee_yen": offer.fee_yen,
                 "channel": channel.value,
                 "reserved_at": now,
@@ -1633,6 +1679,26 @@ def _eligible(db: Session, kind: CertificateKind, who: _Me) -> list[_Person]:
     return people
 
 
+def _me(
+    kiosk_id: str,
+    subject_key: bytes,
+    me: Resident | None,
+    home: Municipality | None,
+    suppressed: object,
+    sealed: object,
+    registered: object,
+    *,
+    seal: bool,
+) -> _Me:
+    """`_Me` of a session's resident as read with `_me_columns`, refused as `_get_resident`
+    refuses one no longer registered."""
+    if me is None or me.removed_on is not None:
+        raise SessionInvalid("the resident of this session is no longer registered here")
+    assert home is not None  # the resident's foreign key
+    has_seal = bool(sealed) if seal else None
+    return _Me(kiosk_id, subject_key, me, home, bool(suppressed), has_seal, bool(registered))
+
+
 class _Me:
     """The session's resident as one call reads them: whether 交付抑止 holds for them and
     their household, and whether they have an active seal registration, each read at most
@@ -1640,14 +1706,18 @@ class _Me:
 
     def __init__(
         self,
-        sess: KioskSession,
+        kiosk_id: str,
+        subject_key: bytes,
         me: Resident,
         home: Municipality,
         suppressed: bool,
         has_seal: bool | None,
+        registered: bool = True,
     ) -> None:
-        self.sess = sess
+        self.kiosk_id = kiosk_id  # the session's
+        self.subject_key = subject_key  # the session's key of its subject handles
         self.me = me
+        self.registered = registered  # whether they filed any 本籍地 利用登録 (True: unknown)
         # Where they live, held for the call: `db.get(Municipality, …)` finds it in the session.
         self.home = home
         self.suppressed = suppressed
@@ -1681,12 +1751,9 @@ class _Me:
 # values are bound at execution.
 
 
-@cache
-def _session_and_me_query(
-    seal: bool,
-) -> sa.Select[KioskSession, Resident, Municipality, bool, bool]:
-    """The session (by token digest), its resident, where they live, their 交付抑止 and, with
-    `seal`, whether they have an active seal registration."""
+def _me_columns(seal: bool) -> tuple[Any, ...]:
+    """A resident, where they live, their 交付抑止 and, with `seal`, whether they have an
+    active seal registration and whether they filed any 本籍地 利用登録 (`_me`)."""
     has_seal = (
         select(SealRegistration.id)
         .where(col(SealRegistration.resident_pk) == col(Resident.id))
@@ -1696,11 +1763,35 @@ def _session_and_me_query(
         if seal
         else literal(False)
     )
+    registered = (
+        select(HonsekiRegistration.id)
+        .where(col(HonsekiRegistration.resident_pk) == col(Resident.id))
+        .correlate(Resident)
+        .exists()
+        if seal
+        else literal(True)
+    )
+    return Resident, Municipality, suppressed_flag(), has_seal, registered
+
+
+@cache
+def _session_and_me_query(seal: bool) -> sa.Select[*tuple[Any, ...]]:
+    """The session (by token digest) and `_me_columns` of its resident."""
     return (
-        sa.select(KioskSession, Resident, Municipality, suppressed_flag(), has_seal)
+        sa.select(KioskSession, *_me_columns(seal))
         .outerjoin(Resident, col(Resident.id) == col(KioskSession.resident_pk))
         .outerjoin(Municipality, col(Municipality.code) == col(Resident.municipality_code))
         .where(col(KioskSession.token_sha256) == bindparam("digest"))
+    )
+
+
+@cache
+def _me_query() -> sa.Select[*tuple[Any, ...]]:
+    """`_me_columns` of the resident `resident_pk` (a session just opened), for a menu."""
+    return (
+        sa.select(*_me_columns(True))
+        .join(Municipality, col(Municipality.code) == col(Resident.municipality_code))
+        .where(col(Resident.id) == bindparam("resident_pk"))
     )
 
 

@@ -9,11 +9,19 @@ from konbini.issuance.v1 import issuance_pb2, issuance_pb2_grpc
 
 from server.access.caller import CallerKind
 from server.access.interceptor import bound_caller, terminal_id
+from server.auth.service import AuthenticatedSession
 from server.common.errors import InvalidArgument
 from server.common.protoconv import required, timestamp
 from server.counter.slip import SlipRenderer
 from server.issuance.documents import CertificateKind
-from server.issuance.service import IssuanceDesk, Menu, RegistrationView, ReserveRequest, Terminal
+from server.issuance.service import (
+    IssuanceDesk,
+    Menu,
+    NewSession,
+    RegistrationView,
+    ReserveRequest,
+    Terminal,
+)
 from server.issuance.states import IssuanceState
 from server.koseki.registration import HonsekiRequest, RegistrationState
 
@@ -125,11 +133,12 @@ class IssuanceServicer(issuance_pb2_grpc.IssuanceServiceServicer):
         self._end_sessions = end_sessions
 
     def offerings(
-        self, token: str, context: grpc.ServicerContext
+        self, session: AuthenticatedSession, context: grpc.ServicerContext
     ) -> issuance_pb2.ListOfferingsResponse:
-        """ListOfferings' answer for the session `token` of the calling terminal (also served
-        with the authentication: `AuthServicer`'s `include_offerings`)."""
-        return _menu(self._desk.menu(token, terminal_id(context), _terminal(context)))
+        """ListOfferings' answer for the session the calling terminal has just opened, served
+        with the authentication (`AuthServicer`'s `include_offerings`)."""
+        opened = NewSession(session.kiosk_id, session.resident_pk, session.subject_key)
+        return _menu(self._desk.menu_of_new_session(opened, _terminal(context)))
 
     def ListOfferings(
         self, request: issuance_pb2.ListOfferingsRequest, context: grpc.ServicerContext
