@@ -7,7 +7,8 @@ Issue 2 loads a municipality directly (the demo); the BCL upload path with gener
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy.orm import object_session
 from sqlmodel import Session
@@ -98,7 +99,79 @@ def resident_row(municipality_code: str, r: ResidentRecord) -> Resident:
     )
 
 
-def resident_record(row: Resident) -> ResidentRecord:
+class ResidentColumns(Protocol):
+    """What `resident_record` reads of a resident: a `Resident`, or a row of the residents
+    table's columns (read without the ORM)."""
+
+    @property
+    def resident_id(self) -> str: ...
+    @property
+    def household_id(self) -> str: ...
+    @property
+    def family_name(self) -> str: ...
+    @property
+    def given_name(self) -> str: ...
+    @property
+    def family_name_kana(self) -> str: ...
+    @property
+    def given_name_kana(self) -> str: ...
+    @property
+    def birth_date(self) -> date: ...
+    @property
+    def sex(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def address_annex(self) -> str: ...
+    @property
+    def is_household_head(self) -> bool: ...
+    @property
+    def relationship(self) -> str: ...
+    @property
+    def honseki(self) -> str: ...
+    @property
+    def hittousha(self) -> str: ...
+    @property
+    def juminhyo_code(self) -> str: ...
+    @property
+    def individual_number(self) -> str: ...
+    @property
+    def became_resident_on(self) -> date: ...
+    @property
+    def address_set_on(self) -> date: ...
+    @property
+    def former_family_name(self) -> str: ...
+    @property
+    def suppressed(self) -> bool: ...
+
+
+class MunicipalityColumns(Protocol):
+    """What `municipality_profile` reads of a municipality: a `Municipality`, or a row of the
+    municipalities table's columns."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def prefecture(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def mayor_title(self) -> str: ...
+    @property
+    def mayor_name(self) -> str: ...
+    @property
+    def municipality_class(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def population(self) -> int: ...
+    @property
+    def joined_on(self) -> date: ...
+    @property
+    def seal_png(self) -> bytes: ...
+
+
+def resident_record(row: ResidentColumns) -> ResidentRecord:
     return ResidentRecord(
         resident_id=row.resident_id,
         household_id=row.household_id,
@@ -124,7 +197,7 @@ def resident_record(row: Resident) -> ResidentRecord:
 
 
 def municipality_profile(
-    row: Municipality, *, fees: Mapping[str, int] | None = None
+    row: MunicipalityColumns, *, fees: Mapping[str, int] | None = None
 ) -> MunicipalityProfile:
     """The municipality as records carry it. `fees` (kind → kiosk fee) are its offerings where
     the caller read them; a certificate prints no fee, so the copy's profile has none and its

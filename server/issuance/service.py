@@ -856,7 +856,7 @@ class IssuanceDesk:
             elif state is not IssuanceState.PRINTING:
                 raise AlreadyFinal(f"this copy is already {row.state}")
             # What the copy needs: read in the claim's own transaction, or (SQLite) after it.
-            issuer = municipality_profile(cast(Municipality, found))  # its columns, by name
+            issuer = municipality_profile(found)  # its columns, by name
             try:
                 plan = self._copy_plan(conn, row, subjects, issuer, household)
             except DomainError:
@@ -1642,9 +1642,8 @@ def _read_whole(kind: CertificateKind, household: Sequence[_Person] | None) -> b
 
 
 def _record(person: _Person) -> ResidentRecord:
-    """`resident_record` of a resident, or of a row of the residents table's columns (it reads
-    the same attributes)."""
-    return resident_record(cast(Resident, person))
+    """`resident_record` of a resident, or of a row of the residents table's columns."""
+    return resident_record(person)
 
 
 def _get_resident(db: Session, pk: int) -> Resident:
