@@ -541,7 +541,8 @@ class AnswerHead:
     reason: str
     headers: dict[str, str]  # lower-case names; a repeated header's values joined by ", "
     keep_alive: bool  # HTTP/1.1 without `Connection: close`
-    length: int | None  # Content-Length; None when the body is framed otherwise (or not at all)
+    length: int | None  # Content-Length; None when the body is chunked or ends with the connection
+    chunked: bool = False  # `Transfer-Encoding: chunked`; neither this nor a length: until close
 
     @property
     def content_type(self) -> str:
@@ -553,6 +554,7 @@ class AnswerHead:
 
 _MAX_HEAD = 64 * 1024  # the status line and every header of one answer
 _MAX_HEADERS = 100  # as http.client
+_MAX_FRAMING = 64 * 1024  # a chunked body's size lines, line ends and trailer fields together
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -583,28 +585,49 @@ def parse_answer_head(head: bytes | bytearray) -> AnswerHead:
         line = raw.removesuffix("\r")
         if not line:
             break  # the empty line that ends the head
-        if line[0] in " \t":
-            raise ResponderProtocolError("a header folded over several lines")
-        name, colon, value = line.partition(":")
-        if not colon or not name or not _TOKEN.issuperset(name):
-            raise ResponderProtocolError(f"not a header line: {line[:80]!r}")
         if count > _MAX_HEADERS:
             raise ResponderProtocolError(f"more than {_MAX_HEADERS} headers")
-        name, value = name.lower(), value.strip(" \t")
+        name, value = _field(line)
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+    http_11 = version == "HTTP/1.1"
+    chunked = "transfer-encoding" in headers
+    if chunked:
+        _check_transfer_coding(headers, http_11)
     return AnswerHead(
         status=int(code),
         reason=reason.strip(),
         headers=headers,
-        keep_alive=version == "HTTP/1.1" and "close" not in connection,
-        length=_content_length(headers),
+        keep_alive=http_11 and "close" not in connection,
+        length=None if chunked else _content_length(headers),
+        chunked=chunked,
     )
 
 
+def _field(line: str) -> tuple[str, str]:
+    """A header (or trailer) line's lower-case name and its value."""
+    if line[0] in " \t":
+        raise ResponderProtocolError("a header folded over several lines")
+    name, colon, value = line.partition(":")
+    if not colon or not name or not _TOKEN.issuperset(name):
+        raise ResponderProtocolError(f"not a header line: {line[:80]!r}")
+    return name.lower(), value.strip(" \t")
+
+
+def _check_transfer_coding(headers: dict[str, str], http_11: bool) -> None:
+    """Only `Transfer-Encoding: chunked` alone is read (RFC 9112 section 6.3); anything else
+    could be read two ways, or not at all, and is refused: a length beside it, a transfer
+    coding in an HTTP/1.0 answer, a coding other than chunked (the request offers none)."""
+    if "content-length" in headers:
+        raise ResponderProtocolError("both Transfer-Encoding and Content-Length")
+    if not http_11:
+        raise ResponderProtocolError("Transfer-Encoding in an HTTP/1.0 answer")
+    coding = headers["transfer-encoding"]
+    if coding.lower() != "chunked":
+        raise ResponderProtocolError(f"unsupported Transfer-Encoding: {coding[:40]!r}")
+
+
 def _content_length(headers: dict[str, str]) -> int | None:
-    if "transfer-encoding" in headers:
-        return None  # chunked (or another coding): not framed by a length, whatever it says
     declared = headers.get("content-length")
     if declared is None:
         return None
@@ -615,6 +638,92 @@ def _content_length(headers: dict[str, str]) -> int | None:
     if not value.isascii() or not value.isdigit():
         raise ResponderProtocolError(f"Content-Length is not a number: {value[:20]!r}")
     return int(value)
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+class ChunkedDecoder:
+    """Reads a chunked body (RFC 9112 section 7.1) out of the bytes received so far; sans-IO.
+
+    `decode(data, at)` reads what it can of `data` from `at` on and returns where it stopped;
+    call it again from there once more bytes are appended. When `done`, `body` is the decoded
+    body and the position returned is where the answer ends. Chunk extensions are ignored and
+    trailer fields skipped (checked as header lines). More than `limit` bytes of body, more than
+    `_MAX_FRAMING` bytes of framing, or anything that is not chunked framing raise
+    `ResponderProtocolError` (a body too large: `ValueError`, as for a Content-Length)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.done = False
+        self._parts: list[bytes] = []
+        self._size = 0  # body bytes so far
+        self._framing = 0  # framing bytes so far
+        self._left = 0  # bytes of the current chunk still to come
+        self._trailers = 0
+        self._expect: Literal["size", "data", "data end", "trailer"] = "size"
+
+    @property
+    def body(self) -> bytes:
+        if not self.done:
+            raise ValueError("the chunked body is not complete")
+        return b"".join(self._parts)
+
+    def decode(self, data: bytes | bytearray, at: int) -> int:
+        while not self.done:
+            if self._expect == "data":
+                taken = min(self._left, len(data) - at)
+                if not taken:
+                    return at
+                self._parts.append(bytes(data[at : at + taken]))
+                self._left -= taken
+                at += taken
+                if not self._left:
+                    self._expect = "data end"
+            elif self._expect == "data end":
+                # The chunk's data ends with CRLF (or a bare LF, as the head's lines may).
+                ending = data[at : at + 2]
+                if ending[:1] == b"\n":
+                    at, self._framing = at + 1, self._framing + 1
+                elif ending == b"\r\n":
+                    at, self._framing = at + 2, self._framing + 2
+                elif ending in (b"", b"\r"):
+                    return at
+                else:
+                    raise ResponderProtocolError("a chunk runs past its size")
+                self._expect = "size"
+            else:
+                end = data.find(b"\n", at)
+                if end < 0:
+                    if self._framing + len(data) - at > _MAX_FRAMING:
+                        raise ResponderProtocolError("the chunked framing is too long")
+                    return at
+                self._framing += end + 1 - at
+                if self._framing > _MAX_FRAMING:
+                    raise ResponderProtocolError("the chunked framing is too long")
+                line = bytes(data[at:end]).decode("latin-1").removesuffix("\r")
+                at = end + 1
+                if self._expect == "size":
+                    self._chunk(line)
+                elif not line:
+                    self.done = True  # the empty line after the trailer section
+                else:
+                    self._trailers += 1
+                    if self._trailers > _MAX_HEADERS:
+                        raise ResponderProtocolError(f"more than {_MAX_HEADERS} trailer fields")
+                    _field(line)
+        return at
+
+    def _chunk(self, line: str) -> None:
+        size, _, _extensions = line.partition(";")
+        size = size.rstrip(" \t")  # optional whitespace before an extension
+        if not size or not _HEX.issuperset(size):
+            raise ResponderProtocolError(f"not a chunk size: {line[:40]!r}")
+        self._left = int(size, 16)
+        if self._left > self.limit - self._size:
+            raise ValueError("response too large")
+        self._size += self._left
+        self._expect = "data" if self._left else "trailer"
 
 
 @dataclass(frozen=True)
@@ -638,10 +747,11 @@ class KeepAlivePost:
 
     The exchange is written out here rather than left to `http.client`, which parses every
     answer's headers with the `email` package: that parse cost more CPU than the check of the
-    OCSP answer's signature. It reads what an OCSP responder sends (a 200 with Content-Length);
-    anything else is a failure with its reason — a status other than 200 (`HTTPError`), another
-    content type, a body framed otherwise (chunked, or until the connection closes), a head or
-    body cut short — and its connection is dropped, never reused.
+    OCSP answer's signature. It reads a 200 answer of type application/ocsp-response whose body
+    is framed by a Content-Length, by chunks, or by the responder closing the connection (as
+    `http.client` read them; only the last cannot be kept). Anything else is a failure
+    with its reason — a status other than 200 (`HTTPError`), another content type, framing it
+    cannot read unambiguously, a head or body cut short — and its connection is dropped.
     """
 
     def __init__(self, *, max_idle: int = 32) -> None:
@@ -779,19 +889,44 @@ def _post_and_read(
         raise urllib.error.HTTPError(url, head.status, head.reason, headers, None)
     if head.content_type != OCSP_RESPONSE_TYPE:
         raise ValueError(f"unexpected content type {head.content_type}")
-    if head.length is None:
-        framing = "chunked" if "transfer-encoding" in head.headers else "no Content-Length"
-        raise ResponderProtocolError(f"the answer is not framed by a Content-Length ({framing})")
-    if head.length > _MAX_OCSP_RESPONSE:
-        raise ValueError("response too large")
-    total = end + head.length
-    while len(buffer) < total:
-        chunk = sock.recv(max(16384, total - len(buffer)))
-        if not chunk:
-            raise ResponderProtocolError("the connection closed inside the answer's body")
-        buffer += chunk
     # Bytes past the body were never asked for: the connection is not trusted with another.
-    return bytes(buffer[end:total]), head.keep_alive and len(buffer) == total
+    if head.length is not None:
+        if head.length > _MAX_OCSP_RESPONSE:
+            raise ValueError("response too large")
+        total = end + head.length
+        while len(buffer) < total:
+            chunk = sock.recv(max(16384, total - len(buffer)))
+            if not chunk:
+                raise ResponderProtocolError("the connection closed inside the answer's body")
+            buffer += chunk
+        return bytes(buffer[end:total]), head.keep_alive and len(buffer) == total
+    if head.chunked:
+        decoder = ChunkedDecoder(_MAX_OCSP_RESPONSE)
+        at = decoder.decode(buffer, end)
+        while not decoder.done:
+            chunk = sock.recv(16384)
+            if not chunk:
+                raise ResponderProtocolError("the connection closed inside the answer's chunks")
+            buffer += chunk
+            at = decoder.decode(buffer, at)
+        return decoder.body, head.keep_alive and len(buffer) == at
+    return _read_to_close(sock, buffer, end), False
+
+
+def _read_to_close(sock: socket.socket, buffer: bytearray, end: int) -> bytes:
+    """The body of an answer framed by neither a length nor chunks: what comes until the
+    responder closes the connection (RFC 9112 section 6.3; an HTTP/1.0 server's way). One that
+    keeps the connection open instead is refused when the timeout runs out."""
+    try:
+        while chunk := sock.recv(16384):
+            buffer += chunk
+            if len(buffer) - end > _MAX_OCSP_RESPONSE:
+                raise ValueError("response too large")
+    except TimeoutError as exc:
+        raise ResponderProtocolError(
+            "the answer has neither a Content-Length nor chunks, and the connection stayed open"
+        ) from exc
+    return bytes(buffer[end:])
 
 
 def urllib_get(url: str, timeout: float) -> bytes:

@@ -3,14 +3,17 @@
 The transport reads answers without `http.client`; these tests hold it to what a relying party
 must do with whatever comes back. A server on 127.0.0.1 speaks raw HTTP from a script (one
 entry per request it receives), with real OCSP answers from the test authority where the answer
-should be usable. A usable answer (200, Content-Length, application/ocsp-response) is GOOD and
-its connection kept; anything else is UNAVAILABLE with its reason, its connection dropped; a kept
-connection the server closed while idle is replaced once, and only when no answer had begun.
+should be usable. A usable answer (200, application/ocsp-response, its body framed by a
+Content-Length or by chunks) is GOOD and its connection kept; one whose body ends with the
+connection is GOOD too and its connection gone; anything else is UNAVAILABLE with its reason,
+its connection dropped; a kept connection the server closed while idle is replaced once, and
+only when no answer had begun.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -25,6 +28,7 @@ from hardware_sim.authority.ca import JpkiAuthority
 from hardware_sim.authority.responder import serve_in_thread
 from server.auth.revocation import (
     OCSP_RESPONSE_TYPE,
+    ChunkedDecoder,
     KeepAlivePost,
     OcspChecker,
     ResponderProtocolError,
@@ -206,22 +210,159 @@ def test_an_answer_with_its_header_names_in_any_case_and_bare_lf_lines_is_good(
     assert opened(checker) == 1
 
 
-def chunked_answer(authority: JpkiAuthority) -> Answer:
+def chunks(
+    body: bytes,
+    size: int,
+    *,
+    line: bytes = b"%x",
+    extension: bytes = b"",
+    eol: bytes = b"\r\n",
+    trailers: bytes = b"",
+) -> bytes:
+    """`body` in chunks of `size` bytes, each size written with `line`, then the last chunk,
+    the trailer fields and the empty line."""
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    framed = b"".join(line % len(p) + extension + eol + p + eol for p in pieces)
+    return framed + b"0" + extension + eol + trailers + eol
+
+
+def chunked_answer(
+    authority: JpkiAuthority,
+    encode: Callable[[bytes], bytes] = lambda body: chunks(body, len(body)),
+    *,
+    version: bytes = b"HTTP/1.1",
+    headers: bytes = b"",
+    after: bytes = b"",
+) -> Framed:
+    """The authority's real answer to the request, its body in chunks as `encode` writes them."""
+
     def answer(request: bytes) -> bytes:
         body = authority.ocsp_response_der(request)
         return (
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+            version + b" 200 OK\r\nContent-Type: application/ocsp-response\r\n"
+            b"Transfer-Encoding: chunked\r\n" + headers + b"\r\n" + encode(body) + after
         )
 
     return answer
 
 
 @pytest.mark.parametrize(
+    "encode",
+    [
+        lambda body: chunks(body, len(body)),
+        lambda body: chunks(body, 7, line=b"%04X", extension=b' ; name="a;b" ; x'),
+        lambda body: chunks(body, 100, trailers=b"Expires: never\r\nX-Note: ok\r\n"),
+        lambda body: chunks(body, 64, eol=b"\n", trailers=b"X-Note: bare LF\n"),
+    ],
+    ids=["one-chunk", "many-chunks-with-extensions", "trailers", "bare-lf"],
+)
+def test_a_chunked_answer_is_good_and_its_connection_carries_the_next_request(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+    encode: Callable[[bytes], bytes],
+) -> None:
+    server = serve([chunked_answer(authority, encode), ocsp_answer(authority)] * 2)
+    checker = checker_for(server.url, authority, clock)
+    assert [checker.check(cert).outcome for _ in range(4)] == [RevocationOutcome.GOOD] * 4
+    assert server.connections == 1 and opened(checker) == 1
+
+
+def test_a_chunked_answer_that_ends_its_connection_is_good_and_the_next_request_opens_another(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+) -> None:
+    closing = chunked_answer(authority, headers=b"Connection: close\r\n", after=_CLOSE)
+    server = serve([closing, closing])
+    checker = checker_for(server.url, authority, clock)
+    assert [checker.check(cert).outcome for _ in range(2)] == [RevocationOutcome.GOOD] * 2
+    assert opened(checker) == 2
+
+
+@pytest.mark.parametrize(
+    ("version", "headers"),
+    [
+        (b"HTTP/1.0", b""),
+        (b"HTTP/1.1", b"Connection: close\r\n"),
+        (b"HTTP/1.1", b""),
+    ],
+    ids=["http-1.0", "connection-close", "http-1.1-unannounced"],
+)
+def test_an_answer_without_length_or_chunks_ended_by_closing_its_connection_is_good(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+    version: bytes,
+    headers: bytes,
+) -> None:
+    # RFC 9112 section 6.3: such a body is whatever comes until the server closes, as an
+    # HTTP/1.0 server ends it; http.client read it so too.
+    unframed = ocsp_answer(
+        authority, version=version, headers=headers, length=lambda body: b"", after=_CLOSE
+    )
+    server = serve([unframed, unframed])
+    checker = checker_for(server.url, authority, clock)
+    assert [checker.check(cert).outcome for _ in range(2)] == [RevocationOutcome.GOOD] * 2
+    assert opened(checker) == 2
+
+
+def test_an_answer_without_length_or_chunks_whose_connection_stays_open_is_unavailable(
+    serve: Callable[[list[Answer]], ScriptedServer],
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+) -> None:
+    server = serve([ocsp_answer(authority, length=lambda body: b""), ocsp_answer(authority)])
+    checker = OcspChecker(
+        server.url, authority.auth_ca_cert, timeout=0.3, clock=clock, post=KeepAlivePost()
+    )
+    refused = checker.check(cert)
+    assert refused.outcome is RevocationOutcome.UNAVAILABLE
+    assert "neither a Content-Length nor chunks" in refused.detail
+    assert checker.check(cert).outcome is RevocationOutcome.GOOD  # on a connection of its own
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
     ("answer", "reason"),
     [
-        (lambda a: chunked_answer(a), "chunked"),
-        (lambda a: ocsp_answer(a, length=lambda body: b"", after=_CLOSE), "no Content-Length"),
+        (
+            lambda a: chunked_answer(a, headers=b"Content-Length: 10\r\n"),
+            "both Transfer-Encoding and Content-Length",
+        ),
+        (
+            lambda a: ocsp_answer(a, length=lambda body: b"Transfer-Encoding: gzip, chunked\r\n"),
+            "unsupported Transfer-Encoding",
+        ),
+        (lambda a: chunked_answer(a, version=b"HTTP/1.0", after=_CLOSE), "HTTP/1.0"),
+        (lambda a: chunked_answer(a, lambda body: b"0x10\r\n" + body), "not a chunk size"),
+        (
+            lambda a: chunked_answer(a, lambda body: b"%x\r\n%sxyz\r\n" % (len(body), body)),
+            "runs past its size",
+        ),
+        (
+            lambda a: chunked_answer(a, lambda body: chunks(body, 50)[:-40], after=_CLOSE),
+            "inside the answer's chunks",
+        ),
+        (
+            lambda a: chunked_answer(a, lambda body: chunks(body, 50, trailers=b"no colon\r\n")),
+            "not a header line",
+        ),
+        (lambda a: chunked_answer(a, lambda body: b"%x\r\n" % (2 << 20)), "too large"),
+        (
+            lambda a: chunked_answer(a, lambda body: b"1;" + b"x" * (80 << 10)),
+            "framing is too long",
+        ),
+        (
+            lambda a: ocsp_answer(
+                a, length=lambda body: b"", after=b"x" * (2 << 20) + _CLOSE, version=b"HTTP/1.0"
+            ),
+            "too large",
+        ),
         (lambda a: ocsp_answer(a, status=b"404 Not Found"), "HTTP 404"),
         (lambda a: ocsp_answer(a, status=b"100 Continue"), "HTTP 100"),
         (lambda a: ocsp_answer(a, content_type=b"text/html"), "unexpected content type text/html"),
@@ -253,8 +394,16 @@ def chunked_answer(authority: JpkiAuthority) -> Answer:
         (lambda a: lambda request: None, "without answering"),
     ],
     ids=[
-        "chunked",
-        "no-length",
+        "chunked-and-length",
+        "other-transfer-coding",
+        "chunked-in-http-1.0",
+        "bad-chunk-size",
+        "chunk-longer-than-its-size",
+        "chunks-cut-short",
+        "malformed-trailer",
+        "chunks-over-the-size-limit",
+        "chunk-extension-too-long",
+        "close-delimited-over-the-size-limit",
         "404",
         "interim-1xx",
         "wrong-type",
@@ -421,3 +570,74 @@ def test_the_head_ends_at_its_first_empty_line_and_not_before(body: bytes, end: 
 def test_a_head_without_a_status_line_is_a_protocol_error() -> None:
     with pytest.raises(ResponderProtocolError):
         parse_answer_head(b"garbage\r\n\r\n")
+
+
+# -- chunked bodies, sans-IO --------------------------------------------------------------------
+
+_FIELDS = st.lists(st.tuples(_NAMES, _VALUES), max_size=4).map(
+    lambda fields: "".join(f"{name}: {value}\r\n" for name, value in fields).encode("latin-1")
+)
+
+
+@given(
+    body=st.binary(max_size=3000),
+    size=st.integers(1, 700),
+    line=st.sampled_from([b"%x", b"%X", b"%06x"]),
+    extension=st.sampled_from([b"", b";a", b";a=b;c", b' ; q="x;y\\"z"']),
+    eol=st.sampled_from([b"\r\n", b"\n"]),
+    trailers=_FIELDS,
+    tail=st.binary(max_size=20),
+    cuts=st.lists(st.integers(0, 5000), max_size=12),
+)
+def test_a_chunked_body_decodes_to_what_was_encoded_however_its_bytes_arrive(
+    body: bytes,
+    size: int,
+    line: bytes,
+    extension: bytes,
+    eol: bytes,
+    trailers: bytes,
+    tail: bytes,
+    cuts: list[int],
+) -> None:
+    encoded = chunks(body, size, line=line, extension=extension, eol=eol, trailers=trailers)
+    wire = encoded + tail  # whatever follows the body is not read
+    bounds = sorted({0, len(wire), *(c for c in cuts if c < len(wire))})
+    decoder = ChunkedDecoder(len(body))
+    buffer, at = bytearray(), 0
+    for start, stop in itertools.pairwise(bounds):
+        buffer += wire[start:stop]
+        at = decoder.decode(buffer, at)  # once done, later bytes are left alone
+        assert decoder.done is (len(buffer) >= len(encoded))
+    assert decoder.body == body and at == len(encoded)
+
+
+@pytest.mark.parametrize(
+    ("wire", "reason"),
+    [
+        (b"0x10\r\n", "not a chunk size"),
+        (b"-1\r\n", "not a chunk size"),
+        (b"+1\r\n", "not a chunk size"),
+        (b" 1\r\n", "not a chunk size"),
+        (b"1_0\r\n", "not a chunk size"),
+        (b";ext\r\n", "not a chunk size"),
+        (b"\r\n", "not a chunk size"),
+        (b"3\r\nabcd\r\n", "runs past its size"),
+        (b"3\r\nabc\rd", "runs past its size"),
+        (b"0\r\n folded\r\n\r\n", "folded"),
+        (b"0\r\nname only\r\n\r\n", "not a header line"),
+        (b"1;" + b"x" * (70 << 10), "framing is too long"),
+        (b"1;" + b"x" * (70 << 10) + b"\r\n", "framing is too long"),
+        (b"0\r\n" + b"X: y\r\n" * 101, "trailer fields"),
+        (b"6\r\nabcdef\r\n5\r\n", "too large"),
+    ],
+)
+def test_what_is_not_chunked_framing_is_refused_with_its_reason(wire: bytes, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):  # ResponderProtocolError is a ValueError
+        ChunkedDecoder(10).decode(wire, 0)
+
+
+def test_a_chunked_body_is_not_given_before_its_last_chunk() -> None:
+    decoder = ChunkedDecoder(10)
+    assert decoder.decode(b"3\r\nabc\r\n", 0) == 8 and not decoder.done
+    with pytest.raises(ValueError, match="not complete"):
+        _ = decoder.body
