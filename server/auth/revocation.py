@@ -745,6 +745,9 @@ class KeepAlivePost:
     connection (HTTP/1.0, `Connection: close`) is read and its connection dropped. Like
     `urllib_post` it uses no proxy from the environment. Thread-safe.
 
+    An https URL is reached over TLS with `tls` (default: `ssl.create_default_context()`, the
+    system's trusted CAs), the URL's host checked against the responder's certificate.
+
     The exchange is written out here rather than left to `http.client`, which parses every
     answer's headers with the `email` package: that parse cost more CPU than the check of the
     OCSP answer's signature. It reads a 200 answer of type application/ocsp-response whose body
@@ -754,11 +757,11 @@ class KeepAlivePost:
     cannot read unambiguously, a head or body cut short — and its connection is dropped.
     """
 
-    def __init__(self, *, max_idle: int = 32) -> None:
+    def __init__(self, *, max_idle: int = 32, tls: ssl.SSLContext | None = None) -> None:
         self._max_idle = max_idle
         self._idle: dict[tuple[str, str, int], list[socket.socket]] = {}
         self._targets: dict[str, _Target] = {}
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls
         self._lock = threading.Lock()
         self.connections_opened = 0  # for tests and the benchmark: how many TCP connections
 

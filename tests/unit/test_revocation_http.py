@@ -2,12 +2,13 @@
 
 The transport reads answers without `http.client`; these tests hold it to what a relying party
 must do with whatever comes back. A server on 127.0.0.1 speaks raw HTTP from a script (one
-entry per request it receives), with real OCSP answers from the test authority where the answer
-should be usable. A usable answer (200, application/ocsp-response, its body framed by a
-Content-Length or by chunks) is GOOD and its connection kept; one whose body ends with the
-connection is GOOD too and its connection gone; anything else is UNAVAILABLE with its reason,
-its connection dropped; a kept connection the server closed while idle is replaced once, and
-only when no answer had begun.
+entry per request it receives), over TCP or TLS, with real OCSP answers from the test authority
+where the answer should be usable. A usable answer (200, application/ocsp-response, its body
+framed by a Content-Length or by chunks) is GOOD and its connection kept; one whose body ends
+with the connection is GOOD too and its connection gone; anything else is UNAVAILABLE with its
+reason, its connection dropped; a kept connection the server closed while idle is replaced
+once, and only when no answer had begun. Over TLS only a certificate from the trusted CA for the
+URL's host is accepted.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -25,6 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hardware_sim.authority.ca import JpkiAuthority
+from hardware_sim.authority.kiosk_ca import KioskCa
 from hardware_sim.authority.responder import serve_in_thread
 from server.auth.revocation import (
     OCSP_RESPONSE_TYPE,
@@ -37,7 +41,7 @@ from server.auth.revocation import (
     parse_answer_head,
     urllib_post,
 )
-from server.common.clock import FrozenClock
+from server.common.clock import FrozenClock, system_clock
 from tests.pki import auth_cert, impostor_authority, issue_test_card
 
 Answer = Callable[[bytes], bytes | None]
@@ -51,15 +55,19 @@ Framed = Callable[[bytes], bytes]
 
 
 class ScriptedServer:
-    """An HTTP/1.1 server on 127.0.0.1 that answers the n-th request with `script[n]`."""
+    """An HTTP/1.1 server on 127.0.0.1 that answers the n-th request with `script[n]`; over TLS
+    with `tls` (its URL then names `host`)."""
 
-    def __init__(self, script: list[Answer]) -> None:
+    def __init__(
+        self, script: list[Answer], tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.script = script
         self.requests: list[bytes] = []  # each request's head
         self.connections = 0
+        self._tls = tls
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/ocsp"
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}/ocsp"
         self._open: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
@@ -75,7 +83,9 @@ class ScriptedServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), conn:
+        with contextlib.suppress(OSError), conn:  # ssl.SSLError is an OSError
+            if self._tls is not None:
+                conn = self._tls.wrap_socket(conn, server_side=True)
             buffer = b""
             while True:
                 while b"\r\n\r\n" not in buffer:
@@ -114,6 +124,23 @@ def serve() -> Iterator[Callable[[list[Answer]], ScriptedServer]]:
 
     def start(script: list[Answer]) -> ScriptedServer:
         servers.append(ScriptedServer(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+ServeTls = Callable[[list[Answer], ssl.SSLContext, str], ScriptedServer]
+
+
+@pytest.fixture
+def serve_tls() -> Iterator[ServeTls]:
+    """A scripted server over TLS with the given context, its URL naming the given host."""
+    servers: list[ScriptedServer] = []
+
+    def start(script: list[Answer], tls: ssl.SSLContext, host: str) -> ScriptedServer:
+        servers.append(ScriptedServer(script, tls, host))
         return servers[-1]
 
     yield start
@@ -641,3 +668,118 @@ def test_a_chunked_body_is_not_given_before_its_last_chunk() -> None:
     assert decoder.decode(b"3\r\nabc\r\n", 0) == 8 and not decoder.done
     with pytest.raises(ValueError, match="not complete"):
         _ = decoder.body
+
+
+# -- https: the responder's certificate -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_ca() -> KioskCa:
+    # TLS checks certificates against the wall clock, not the tests' frozen one.
+    return KioskCa.create(clock=system_clock, name="OCSP transport test CA")
+
+
+def server_context(ca: KioskCa, hosts: tuple[str, ...], directory: Path) -> ssl.SSLContext:
+    cert, key = ca.issue_server(hosts).save(directory, "responder")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def trusting(ca: KioskCa) -> KeepAlivePost:
+    return KeepAlivePost(tls=ssl.create_default_context(cadata=ca.ca_pem.decode("ascii")))
+
+
+@pytest.mark.parametrize(
+    ("hosts", "host"),
+    [(("127.0.0.1",), "127.0.0.1"), (("localhost",), "localhost")],
+    ids=["ip-address", "dns-name"],
+)
+def test_an_https_responder_certified_for_the_urls_host_answers_over_one_kept_connection(
+    serve_tls: ServeTls,
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+    tls_ca: KioskCa,
+    tmp_path: Path,
+    hosts: tuple[str, ...],
+    host: str,
+) -> None:
+    script: list[Answer] = [
+        ocsp_answer(authority),
+        chunked_answer(authority),
+        ocsp_answer(authority),
+    ]
+    server = serve_tls(script, server_context(tls_ca, hosts, tmp_path), host)
+    checker = OcspChecker(
+        server.url, authority.auth_ca_cert, timeout=5.0, clock=clock, post=trusting(tls_ca)
+    )
+    assert [checker.check(cert).outcome for _ in range(3)] == [RevocationOutcome.GOOD] * 3
+    assert server.connections == 1 and opened(checker) == 1
+
+
+def test_a_kept_https_connection_closed_while_idle_is_replaced_once_without_a_failure(
+    serve_tls: ServeTls,
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+    tls_ca: KioskCa,
+    tmp_path: Path,
+) -> None:
+    script: list[Answer] = [ocsp_answer(authority, after=_CLOSE), ocsp_answer(authority)]
+    server = serve_tls(script, server_context(tls_ca, ("127.0.0.1",), tmp_path), "127.0.0.1")
+    checker = OcspChecker(
+        server.url, authority.auth_ca_cert, timeout=5.0, clock=clock, post=trusting(tls_ca)
+    )
+    assert [checker.check(cert).outcome for _ in range(2)] == [RevocationOutcome.GOOD] * 2
+    assert opened(checker) == 2 and len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("hosts", "host", "reason"),
+    [
+        (("ocsp.example",), "127.0.0.1", "IP address mismatch"),
+        (("ocsp.example", "127.0.0.2"), "localhost", "Hostname mismatch"),
+    ],
+    ids=["ip-address", "dns-name"],
+)
+def test_an_https_responder_certified_for_another_host_is_refused_before_any_request(
+    serve_tls: ServeTls,
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+    tls_ca: KioskCa,
+    tmp_path: Path,
+    hosts: tuple[str, ...],
+    host: str,
+    reason: str,
+) -> None:
+    server = serve_tls([ocsp_answer(authority)], server_context(tls_ca, hosts, tmp_path), host)
+    checker = OcspChecker(
+        server.url, authority.auth_ca_cert, timeout=5.0, clock=clock, post=trusting(tls_ca)
+    )
+    refused = checker.check(cert)
+    assert refused.outcome is RevocationOutcome.UNAVAILABLE
+    assert "certificate verify failed" in refused.detail and reason in refused.detail
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("trust", ["another-ca", "system-default"])
+def test_an_https_responder_certified_by_a_ca_not_trusted_is_refused_before_any_request(
+    serve_tls: ServeTls,
+    authority: JpkiAuthority,
+    clock: FrozenClock,
+    cert: x509.Certificate,
+    tls_ca: KioskCa,
+    tmp_path: Path,
+    trust: str,
+) -> None:
+    context = server_context(tls_ca, ("127.0.0.1",), tmp_path)
+    server = serve_tls([ocsp_answer(authority)], context, "127.0.0.1")
+    other = KioskCa.create(clock=system_clock, name="OCSP transport test CA")  # same name
+    post = trusting(other) if trust == "another-ca" else KeepAlivePost()
+    checker = OcspChecker(server.url, authority.auth_ca_cert, timeout=5.0, clock=clock, post=post)
+    refused = checker.check(cert)
+    assert refused.outcome is RevocationOutcome.UNAVAILABLE
+    assert "certificate verify failed" in refused.detail
+    assert server.requests == []
