@@ -15,14 +15,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
 from server.common.clock import JST
 from server.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from server.counter.models import CounterReception
-from server.db.models import Issuance, Municipality
+from server.db.models import Municipality
 from server.issuance.documents import CertificateKind
+
+if TYPE_CHECKING:  # what they read of the copy: an `Issuance`, or its row's columns
+    from server.settlement.ledger import LedgerCopy
 
 RECEPTION_NUMBER = re.compile(r"\d{8}-\d{4}")
 # Sequence name of reception numbers in the per-day issue sequences: not a valid kiosk id, so it
@@ -102,7 +106,7 @@ class ReceptionSlip:
 
 
 def open_reception(
-    db: Session, row: Issuance, *, sequence: int, now: datetime, collect_within: timedelta
+    db: Session, row: LedgerCopy, *, sequence: int, now: datetime, collect_within: timedelta
 ) -> CounterReception:
     """The reception of a counter copy that just printed at the counter (caller's transaction)."""
     reception = CounterReception(
@@ -134,7 +138,7 @@ def find_reception(db: Session, municipality_code: str, number: str) -> CounterR
     raise ReceptionNotFound(f"no reception {number} at this municipality's counter")
 
 
-def slip_for(db: Session, reception: CounterReception, row: Issuance) -> ReceptionSlip:
+def slip_for(db: Session, reception: CounterReception, row: LedgerCopy) -> ReceptionSlip:
     muni = db.get(Municipality, reception.municipality_code)
     assert muni is not None  # foreign key
     return ReceptionSlip(

@@ -23,7 +23,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Protocol, TypeVar, cast
@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam, literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
@@ -391,30 +390,24 @@ class IssuanceDesk:
         kiosk_id: str,
         issuance_id: str,
         now: datetime,
-        *,
-        posting: bool = False,
-    ) -> tuple[Issuance | None, DomainError | None, PostingTerms | None]:
-        """The issuance row as `locked_issuance` reads it (None: no such row), what the session
-        check says of the token (None: a live session of this kiosk), and with `posting` what
-        posting the copy needs of its municipality (`post_issued_copy`): one statement, not
-        up to three."""
+    ) -> tuple[Issuance | None, DomainError | None]:
+        """The issuance row as `locked_issuance` reads it (None: no such row) and what the
+        session check says of the token (None: a live session of this kiosk): one statement."""
         digest = token_digest(token)
         found = None
         if _is_uuid(issuance_id):
             params = {"id": issuance_id, "digest": digest}
-            found = db.execute(_locked_with_session_query(posting), params).first()
+            found = db.execute(_locked_with_session_query(), params).first()
         if found is None:  # no row to join the session to: read it alone
-            refusal = _session_refusal(db.get(KioskSession, digest), kiosk_id, now)
-            return None, refusal, None
-        row, sess = found[:2]
-        terms = posting_terms(found[2:]) if posting else None
-        return row, _session_refusal(sess, kiosk_id, now), terms
+            return None, _session_refusal(db.get(KioskSession, digest), kiosk_id, now)
+        row, sess = found
+        return row, _session_refusal(sess, kiosk_id, now)
 
     def _own_locked(
         self, db: Session, token: str, kiosk_id: str, issuance_id: str, now: datetime
     ) -> Issuance:
         """`_session` then `_own_issuance`, with the same refusals in the same order."""
-        row, refusal, _ = self._locked_with_session(db, token, kiosk_id, issuance_id, now)
+        row, refusal = self._locked_with_session(db, token, kiosk_id, issuance_id, now)
         if refusal is not None:
             raise refusal
         return _owned(row, issuance_id, token)
@@ -1167,7 +1160,7 @@ class IssuanceDesk:
 
     def _reported_issuance(
         self, db: Session, token: str, kiosk_id: str, issuance_id: str, now: datetime
-    ) -> tuple[Issuance, PostingTerms | None]:
+    ) -> tuple[_ReportedCopy, PostingTerms | None]:
         """The copy a print report is about, under a live session or a lapsed one, with what
         posting it needs of its municipality (read with it).
 
@@ -1176,10 +1169,24 @@ class IssuanceDesk:
         the printing deadline (the sweeper voids it after that), so a copy lying in the tray is
         charged rather than voided. Outside that window the session's own refusal stands.
         """
-        # The session and the locked row in one read; the refusals as `_session` gives them.
-        row, refusal, terms = self._locked_with_session(
-            db, token, kiosk_id, issuance_id, now, posting=True
-        )
+        # The session, the locked row's columns and its municipality's posting terms in one
+        # read; the refusals as `_session` gives them.
+        digest = token_digest(token)
+        conn = db.connection()
+        found = None
+        if _is_uuid(issuance_id):
+            found = conn.execute(_reported_query(), {"id": issuance_id, "digest": digest}).first()
+        row: _ReportedCopy | None = None
+        terms: PostingTerms | None = None
+        if found is None:  # no row to join the session to: read it alone
+            alone = conn.execute(_session_state_query(), {"digest": digest}).first()
+            sess = _SessionState(*alone) if alone is not None else None
+        else:
+            n = len(_REPORTED_COLUMNS)
+            row = _ReportedCopy(*found[:n])
+            sess = _SessionState(*found[n + 1 : n + 4]) if found.s_known else None
+            terms = posting_terms(found[n + 4 :])
+        refusal = _session_refusal(sess, kiosk_id, now)
         if isinstance(refusal, (SessionExpired, SessionInvalid)):
             lapsed = refusal
             # Bound by the issuance row itself: the token's digest and the kiosk it printed on.
@@ -1261,7 +1268,7 @@ class IssuanceDesk:
         return apply_event(db, row, event, now, reason)
 
     def _report(
-        self, db: Session, row: Issuance, settled: SettlementEntry | None = None
+        self, db: Session, row: _ReportedCopy, settled: SettlementEntry | None = None
     ) -> PrintReport:
         charged = 0
         if settled is not None:  # posted by this transaction: no need to read it back
@@ -1299,7 +1306,7 @@ def locked_issuance(db: Session, issuance_id: str) -> Issuance | None:
 
 def apply_event(
     db: Session,
-    row: Issuance,
+    row: Issuance | _ReportedCopy,
     event: IssuanceEvent,
     now: datetime,
     reason: str,
@@ -1329,11 +1336,15 @@ def apply_event(
         _transition_statement(),
         {"t_id": row.id, "t_from": old.value, "t_to": new.value, "t_at": now, "t_why": reason},
     )
-    set_committed_value(row, "state", new.value)
-    set_committed_value(row, "finished_at", finished)
-    set_committed_value(row, "void_reason", void_reason)
-    if drop_pdf:
-        set_committed_value(row, "pdf", None)
+    if isinstance(row, Issuance):
+        set_committed_value(row, "state", new.value)
+        set_committed_value(row, "finished_at", finished)
+        set_committed_value(row, "void_reason", void_reason)
+        if drop_pdf:
+            set_committed_value(row, "pdf", None)
+    else:  # columns read without the ORM (a print report's): what is read of them after
+        row.state = new.value
+        row.void_reason = void_reason
     settled = None
     if new is IssuanceState.ISSUED:  # the register row and the journal entry
         settled = post_issued_copy(db, row, now, terms)
@@ -1357,7 +1368,7 @@ class _AuditedCopy:
 
 def _audit_issuance(
     db: Session | sa.Connection,
-    row: Issuance | _ClaimedCopy | _AuditedCopy,
+    row: Issuance | _ClaimedCopy | _AuditedCopy | _ReportedCopy,
     state: str,
     actor: str,
     now: datetime,
@@ -1406,7 +1417,7 @@ _KOSEKI_KINDS = frozenset(k for k in CertificateKind if k.needs_koseki_server)
 
 # A resident as a copy's document reads it: the ORM row, or the columns of a Core read.
 _Person = Resident | sa.Row[Any]
-_Owned = TypeVar("_Owned", Issuance, "_ClaimedCopy")
+_Owned = TypeVar("_Owned", Issuance, "_ClaimedCopy", "_ReportedCopy")
 
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
@@ -1795,21 +1806,66 @@ def _me_query() -> sa.Select[*tuple[Any, ...]]:
 
 
 @cache
-def _locked_with_session_query(posting: bool) -> sa.Select[*tuple[Any, ...]]:
+def _locked_with_session_query() -> sa.Select[*tuple[Any, ...]]:
     """The issuance row locked as `locked_issuance` reads it, the session of the token digest
-    beside it, and with `posting` the `POSTING_TERMS_COLUMNS` of its municipality (and not
-    the stored PDF)."""
-    query: sa.Select[*tuple[Any, ...]] = sa.select(Issuance, KioskSession).outerjoin_from(
-        Issuance, KioskSession, col(KioskSession.token_sha256) == bindparam("digest")
-    )
-    if posting:  # a print report: never hands out the stored copy, so it does not read it
-        query = join_posting_terms(query, Issuance, col(Issuance.municipality_code)).options(
-            defer(Issuance.pdf)  # type: ignore[arg-type]
-        )
+    beside it."""
     return (
-        query.where(col(Issuance.id) == bindparam("id"))
+        sa.select(Issuance, KioskSession)
+        .outerjoin_from(
+            Issuance, KioskSession, col(KioskSession.token_sha256) == bindparam("digest")
+        )
+        .where(col(Issuance.id) == bindparam("id"))
         .with_for_update(of=Issuance)
         .execution_options(populate_existing=True)
+    )
+
+
+@dataclass
+class _ReportedCopy:
+    """The issuance row as a print report reads it (its columns, locked; never the stored
+    PDF) and `apply_event` leaves it."""
+
+    id: str
+    state: str
+    kind: str
+    channel: str
+    municipality_code: str
+    kiosk_id: str
+    operator_id: str
+    kiosk_municipality_code: str
+    session_token_sha256: str
+    fee_yen: int
+    issue_number: str | None
+    printing_started_at: datetime | None
+    page_count: int | None
+    void_reason: str | None
+
+
+_REPORTED_COLUMNS = tuple(f.name for f in fields(_ReportedCopy))
+
+
+@cache
+def _reported_query() -> sa.Select[*tuple[Any, ...]]:
+    """A print report's one read: the issuance (`id`) locked as `locked_issuance` reads it,
+    its `_REPORTED_COLUMNS`; then the session of the token digest (`digest`): `s_known` and
+    `_SessionState`'s columns; last the `POSTING_TERMS_COLUMNS` of its municipality."""
+    copies: sa.Table = Issuance.__table__  # type: ignore[attr-defined]
+    sessions: sa.Table = KioskSession.__table__  # type: ignore[attr-defined]
+    query = (
+        sa.select(
+            *(copies.c[name] for name in _REPORTED_COLUMNS),
+            sessions.c.token_sha256.is_not(None).label("s_known"),
+            sessions.c.kiosk_id.label("s_kiosk_id"),
+            sessions.c.expires_at.label("s_expires_at"),
+            sessions.c.ended_at.label("s_ended_at"),
+        )
+        .select_from(copies)
+        .outerjoin(sessions, sessions.c.token_sha256 == bindparam("digest"))
+    )
+    return (
+        join_posting_terms(query, copies, copies.c.municipality_code)
+        .where(copies.c.id == bindparam("id"))
+        .with_for_update(of=copies)
     )
 
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import cache, lru_cache
-from typing import Any, TypeVarTuple
+from typing import Any, Protocol, TypeVarTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from server.bcl.records import IssuingBackend, MunicipalityClass
-from server.db.models import Issuance, Municipality, SettlementEntry
+from server.db.models import Municipality, SettlementEntry
 from server.issuance.states import Channel, IssuanceState
 from server.settlement.contribution import contribution_for_year
 from server.settlement.counter_hours import DEFAULT_COUNTER_HOURS, CounterHours
@@ -548,8 +548,36 @@ def _terms_of(db: Session, municipality_code: str) -> PostingTerms:
     return posting_terms(found[0])
 
 
+class LedgerCopy(Protocol):
+    """What the ledger reads of a copy it posts or logs as void: an `Issuance`, or the columns
+    of its row as a caller read them without the ORM."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def issue_number(self) -> str | None: ...
+    @property
+    def municipality_code(self) -> str: ...
+    @property
+    def operator_id(self) -> str: ...
+    @property
+    def kiosk_id(self) -> str: ...
+    @property
+    def kiosk_municipality_code(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def fee_yen(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def page_count(self) -> int | None: ...
+    @property
+    def void_reason(self) -> str | None: ...
+
+
 def post_issued_copy(
-    db: Session, issuance: Issuance, now: datetime, terms: PostingTerms | None = None
+    db: Session, issuance: LedgerCopy, now: datetime, terms: PostingTerms | None = None
 ) -> SettlementEntry:
     """Record an issued copy: its register row and its journal entry, in the caller's
     transaction (the one that moves the issuance to ISSUED). `terms`: its municipality's, read
@@ -602,7 +630,9 @@ def post_issued_copy(
     return SettlementEntry.model_construct(**register)
 
 
-def record_voided_copy(db: Session, issuance: Issuance, now: datetime, *, from_state: str) -> None:
+def record_voided_copy(
+    db: Session, issuance: LedgerCopy, now: datetime, *, from_state: str
+) -> None:
     """Log a void (cancelled, expired or failed print): no money, no journal entry."""
     # A kiosk takes the fee when printing starts; a counter copy is paid only at hand-over.
     paid = from_state == IssuanceState.PRINTING.value and issuance.channel == Channel.KIOSK.value
