@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
+from psycopg.pq import TransactionStatus
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -49,6 +50,8 @@ _READ_ONLY = "konbini_read_only"  # an execution option of the connections of `r
 _NO_BEGIN = "konbini_no_begin"  # and of `read_row`'s on SQLite: its one SELECT runs without BEGIN
 # Statements a read-only transaction may run; anything else could write.
 _READ_VERBS = frozenset({"SELECT", "BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SHOW", "SET"})
+# psycopg: idle inside a transaction that has not failed (`_end_reads_with_commit`).
+_PG_IN_TRANSACTION = TransactionStatus.INTRANS
 # How long a SQLite writer waits for the write lock (ours, then SQLite's busy handler).
 BUSY_TIMEOUT_S = 30
 
@@ -84,6 +87,8 @@ def make_engine(url: str, *, echo: bool = False, writer_lock: bool = True) -> En
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name != "sqlite":
         _ping_when_it_can_matter(engine)
+    if engine.dialect.driver == "psycopg":
+        sa.event.listen(engine, "rollback", _end_reads_with_commit)
     if engine.dialect.name == "sqlite":
 
         def on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -166,6 +171,24 @@ def _socket_quiet(dbapi_conn: Any) -> bool:
         return not poller.poll(0)
     except Exception:  # closed under us (the driver's own error, or a bad descriptor)
         return False
+
+
+def _end_reads_with_commit(conn: sa.Connection) -> None:
+    """psycopg forgets every prepared statement of a connection at a ROLLBACK (DEALLOCATE ALL),
+    in case the transaction changed the schema they refer to, and prepares a statement only at
+    its 5th execution on a connection: the ROLLBACK that closes a `read_session` (the menu's,
+    once per kiosk session) made it forget them all before any came back 5 times, so
+    PostgreSQL parsed and planned every statement of a session. A transaction that could not
+    write ends the same by COMMIT, which keeps them; SQLAlchemy's ROLLBACK then finds no
+    transaction and sends nothing. A transaction that failed (or a write session) still rolls
+    back as before."""
+    if not _is_read_only(conn) or conn.invalidated:
+        return
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is None or dbapi_conn.info.transaction_status != _PG_IN_TRANSACTION:
+        return
+    with contextlib.suppress(conn.dialect.loaded_dbapi.Error):
+        dbapi_conn.commit()  # if it fails, the ROLLBACK that follows deals with the connection
 
 
 def write_session(engine: Engine, **kwargs: Any) -> Session:
