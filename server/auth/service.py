@@ -299,7 +299,7 @@ class Authenticator:
         with self._engine.connect() as conn:
             if self._engine.dialect.name == "postgresql":  # one statement: no BEGIN, COMMIT
                 conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.execute(_END_SESSION, {"digest": token_digest(token), "now": self._clock()})
+            conn.execute(END_SESSION, {"digest": token_digest(token), "now": self._clock()})
             conn.commit()
 
 
@@ -331,7 +331,9 @@ _HOLDER = (
     )
     .where(_LINKS.c.serial == sa.bindparam("serial"))
 )
-_END_SESSION = (
+# Ends the live session of a token digest (`digest`) at `now`: EndSession, and a print report
+# sent with `end_session` in its own transaction (`server.issuance.service`).
+END_SESSION = (
     sa.update(_SESSIONS)
     .where(_SESSIONS.c.token_sha256 == sa.bindparam("digest"))
     .where(_SESSIONS.c.ended_at.is_(None))

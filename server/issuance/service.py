@@ -38,6 +38,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from server.audit import log as audit
+from server.auth.service import END_SESSION
 from server.bcl.models import BclTaxRecord
 from server.bcl.records import MunicipalityProfile, ResidentRecord
 from server.bcl.registers import TaxRecord
@@ -365,12 +366,20 @@ class IssuanceDesk:
         return row
 
     def _session_and_me(
-        self, db: Session, token: str, kiosk_id: str, now: datetime, *, seal: bool = False
+        self,
+        db: Session,
+        token: str,
+        kiosk_id: str,
+        now: datetime,
+        *,
+        seal: bool = False,
+        menu: bool = False,
     ) -> _Me:
-        """The session, its resident and whether 交付抑止 holds for them (and, with `seal`,
-        whether they have an active seal registration and any 本籍地 利用登録), read by one
-        statement."""
-        found = db.execute(_session_and_me_query(seal), {"digest": token_digest(token)}).first()
+        """The session, its resident and whether 交付抑止 holds for them (with `seal`, whether
+        they have an active seal registration; for a `menu`, that and whether they filed any
+        本籍地 利用登録), read by one statement."""
+        query = _session_and_me_query(seal or menu, menu)
+        found = db.execute(query, {"digest": token_digest(token)}).first()
         if found is None:
             sess, me, home, suppressed, sealed, registered = None, None, None, False, False, True
         else:
@@ -380,7 +389,14 @@ class IssuanceDesk:
             raise refusal
         assert sess is not None
         return _me(
-            sess.kiosk_id, sess.subject_key, me, home, suppressed, sealed, registered, seal=seal
+            sess.kiosk_id,
+            sess.subject_key,
+            me,
+            home,
+            suppressed,
+            sealed,
+            registered,
+            seal=seal or menu,
         )
 
     def _locked_with_session(
@@ -438,7 +454,7 @@ class IssuanceDesk:
         now = self._clock()
 
         def who(db: Session) -> _Me:
-            return self._session_and_me(db, token, kiosk_id, now, seal=True)
+            return self._session_and_me(db, token, kiosk_id, now, menu=True)
 
         with read_session(self._engine) as db:  # a menu only reads: no write lock
             return self._menu(db, who, now, terminal)
@@ -1287,9 +1303,9 @@ class IssuanceDesk:
 
 
 def _ended(db: Session, token: str, now: datetime, report: PrintReport) -> PrintReport:
-    """`report`, its session ended in the caller's transaction (as `Authenticator.end_session`
-    ends one: an ended session keeps its time)."""
-    db.connection().execute(_end_session_statement(), {"digest": token_digest(token), "now": now})
+    """`report`, its session ended in the caller's transaction as EndSession ends one (an
+    ended session keeps its time)."""
+    db.connection().execute(END_SESSION, {"digest": token_digest(token), "now": now})
     return replace(report, session_ended=True)
 
 
@@ -1761,9 +1777,10 @@ class _Me:
 # values are bound at execution.
 
 
-def _me_columns(seal: bool) -> tuple[Any, ...]:
-    """A resident, where they live, their 交付抑止 and, with `seal`, whether they have an
-    active seal registration and whether they filed any 本籍地 利用登録 (`_me`)."""
+def _me_columns(seal: bool, registered: bool) -> tuple[Any, ...]:
+    """A resident, where they live, their 交付抑止, with `seal` whether they have an active
+    seal registration, and with `registered` whether they filed any 本籍地 利用登録 (`_me`;
+    without it, True: unknown)."""
     has_seal = (
         select(SealRegistration.id)
         .where(col(SealRegistration.resident_pk) == col(Resident.id))
@@ -1773,22 +1790,22 @@ def _me_columns(seal: bool) -> tuple[Any, ...]:
         if seal
         else literal(False)
     )
-    registered = (
+    filed = (
         select(HonsekiRegistration.id)
         .where(col(HonsekiRegistration.resident_pk) == col(Resident.id))
         .correlate(Resident)
         .exists()
-        if seal
+        if registered
         else literal(True)
     )
-    return Resident, Municipality, suppressed_flag(), has_seal, registered
+    return Resident, Municipality, suppressed_flag(), has_seal, filed
 
 
 @cache
-def _session_and_me_query(seal: bool) -> sa.Select[*tuple[Any, ...]]:
+def _session_and_me_query(seal: bool, registered: bool) -> sa.Select[*tuple[Any, ...]]:
     """The session (by token digest) and `_me_columns` of its resident."""
     return (
-        sa.select(KioskSession, *_me_columns(seal))
+        sa.select(KioskSession, *_me_columns(seal, registered))
         .outerjoin(Resident, col(Resident.id) == col(KioskSession.resident_pk))
         .outerjoin(Municipality, col(Municipality.code) == col(Resident.municipality_code))
         .where(col(KioskSession.token_sha256) == bindparam("digest"))
@@ -1799,7 +1816,7 @@ def _session_and_me_query(seal: bool) -> sa.Select[*tuple[Any, ...]]:
 def _me_query() -> sa.Select[*tuple[Any, ...]]:
     """`_me_columns` of the resident `resident_pk` (a session just opened), for a menu."""
     return (
-        sa.select(*_me_columns(True))
+        sa.select(*_me_columns(True, True))
         .join(Municipality, col(Municipality.code) == col(Resident.municipality_code))
         .where(col(Resident.id) == bindparam("resident_pk"))
     )
@@ -2063,18 +2080,6 @@ def _active_seal_query() -> SelectOfScalar[SealRegistration]:
         select(SealRegistration)
         .where(col(SealRegistration.resident_pk) == bindparam("resident_pk"))
         .where(col(SealRegistration.active).is_(True))
-    )
-
-
-@cache
-def _end_session_statement() -> sa.Update:
-    """End the live session of a token digest (`digest`) at `now`."""
-    table: sa.Table = KioskSession.__table__  # type: ignore[attr-defined]
-    return (
-        sa.update(table)
-        .where(table.c.token_sha256 == bindparam("digest"))
-        .where(table.c.ended_at.is_(None))
-        .values(ended_at=bindparam("now", type_=table.c.ended_at.type))
     )
 
 
