@@ -215,6 +215,7 @@ class Issuance(SQLModel, table=True):
     page_count: int | None = None
     pdf_sha256: bytes | None = _blob(default=None)
     # Kept only while PRINTING so that a retry returns the same copy; cleared when final.
+    # PostgreSQL: STORAGE EXTERNAL (migration 0009p), deflated bytes gain nothing from pglz.
     pdf: bytes | None = _blob(default=None)
     finished_at: datetime | None = _utc(default=None)
     void_reason: str | None = None
