@@ -29,6 +29,7 @@ from hardware_sim.printer import KioskPrinter, PrinterFault
 from server.app import create_server
 from server.auth.servicer import AuthServicer
 from server.bcl.records import ResidentRecord
+from server.issuance.service import IssuanceDesk
 from server.issuance.servicer import IssuanceServicer
 from tests.integration.conftest import Bench
 from tests.integration.test_kiosk_visits import (
@@ -160,6 +161,24 @@ def test_a_refused_menu_is_left_out_and_the_session_stands(bench: Bench) -> None
     # ListOfferings gives the refusal with its own status, on the session that stands.
     err = refusal(lambda: list_offerings(bench, session.session_token))
     assert (err.code, err.reason) == (grpc.StatusCode.PERMISSION_DENIED, "NOT_AVAILABLE_AT_KIOSK")
+
+
+def test_a_menu_that_fails_on_the_database_is_left_out_and_the_sign_in_stands(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session is committed and the challenge spent before the menu is read: a failure
+    there must not swallow the token, or the kiosk could neither use nor end the session."""
+
+    def lost(*_args: object, **_kw: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(IssuanceDesk, "menu_of_new_session", lost)
+        session = sign_in(bench, bench.take(), include_offerings=True)
+    assert session.session_token
+    assert not session.HasField("offerings")
+    assert session_is_open(bench, session.session_token)
+    assert list_offerings(bench, session.session_token).offerings  # asked again, answered
 
 
 # -- the end of the session with the print report ---------------------------------------------
