@@ -116,7 +116,8 @@ def create_server(
     `migrate=False` skips the migrations (a supervisor ran them once for all its workers).
     """
     require_tls_or_demo(config)
-    engine = make_engine(config.database_url)
+    # A connection kept for each RPC thread, and one for the expiry sweeper.
+    engine = make_engine(config.database_url, pool_size=config.max_workers + 1)
     if migrate:
         upgrade(engine)
     anchor = load_certificate(str(config.trust_anchor_path))

@@ -40,8 +40,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
 from psycopg.pq import TransactionStatus
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -60,11 +60,20 @@ class ReadOnlyTransaction(RuntimeError):
     """A statement that may write was run in a `read_session`: a bug, use `write_session`."""
 
 
-def make_engine(url: str, *, echo: bool = False, writer_lock: bool = True) -> Engine:
+DEFAULT_POOL_SIZE = 10
+
+
+def make_engine(
+    url: str, *, echo: bool = False, writer_lock: bool = True, pool_size: int | None = None
+) -> Engine:
     """An engine with the connection settings this service relies on.
 
     `writer_lock` (SQLite only): queue writers on the file's `_WriterLock`; False leaves them to
-    SQLite's busy handler alone, as before (for `bench.sqlite_writers`, which compares both)."""
+    SQLite's busy handler alone, as before (for `bench.sqlite_writers`, which compares both).
+    `pool_size` (server databases): connections kept open, at least `DEFAULT_POOL_SIZE`; a
+    center passes its RPC threads, so that every thread finds a kept connection. Beyond it up to
+    20 more are opened for a burst and closed when returned, and a new PostgreSQL connection
+    starts with no prepared statements, so a pool smaller than its users churns them."""
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     lock: _WriterLock | None = None
     if url.startswith("sqlite"):
@@ -82,7 +91,7 @@ def make_engine(url: str, *, echo: bool = False, writer_lock: bool = True) -> En
             if writer_lock and not db_path.startswith("file:"):  # a URI filename: busy handler only
                 lock = _writer_lock(db_path)
     else:
-        kwargs["pool_size"] = 10
+        kwargs["pool_size"] = max(DEFAULT_POOL_SIZE, pool_size or 0)
         kwargs["max_overflow"] = 20
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name != "sqlite":
