@@ -1861,6 +1861,17 @@ class _ReportedCopy:
 _REPORTED_COLUMNS = tuple(f.name for f in fields(_ReportedCopy))
 
 
+def _session_state_columns(sessions: sa.Table) -> tuple[sa.ColumnElement[Any], ...]:
+    """What a locked read joined to the session of the token digest reads of it: `s_known`
+    (a session has that digest), then `_SessionState`'s columns, in its order."""
+    return (
+        sessions.c.token_sha256.is_not(None).label("s_known"),
+        sessions.c.kiosk_id.label("s_kiosk_id"),
+        sessions.c.expires_at.label("s_expires_at"),
+        sessions.c.ended_at.label("s_ended_at"),
+    )
+
+
 @cache
 def _reported_query() -> sa.Select[*tuple[Any, ...]]:
     """A print report's one read: the issuance (`id`) locked as `locked_issuance` reads it,
@@ -1871,10 +1882,7 @@ def _reported_query() -> sa.Select[*tuple[Any, ...]]:
     query = (
         sa.select(
             *(copies.c[name] for name in _REPORTED_COLUMNS),
-            sessions.c.token_sha256.is_not(None).label("s_known"),
-            sessions.c.kiosk_id.label("s_kiosk_id"),
-            sessions.c.expires_at.label("s_expires_at"),
-            sessions.c.ended_at.label("s_ended_at"),
+            *_session_state_columns(sessions),
         )
         .select_from(copies)
         .outerjoin(sessions, sessions.c.token_sha256 == bindparam("digest"))
@@ -2011,10 +2019,7 @@ def _claim_read_query() -> sa.Select[*tuple[Any, ...]]:
             *(copies.c[name] for name in _COPY_COLUMNS),
             *(c for c in municipalities.c),
             taken.label("taken"),
-            sessions.c.token_sha256.is_not(None).label("s_known"),
-            sessions.c.kiosk_id.label("s_kiosk_id"),
-            sessions.c.expires_at.label("s_expires_at"),
-            sessions.c.ended_at.label("s_ended_at"),
+            *_session_state_columns(sessions),
         )
         .select_from(copies)
         .outerjoin(sessions, sessions.c.token_sha256 == bindparam("digest"))
