@@ -164,7 +164,12 @@ def create_server(
         interceptors=[
             DomainErrorInterceptor(),
             AccessInterceptor(
-                CallerResolver(engine, tokens=AccessTokens(engine, clock=clock), ereview=clients)
+                CallerResolver(
+                    engine,
+                    tokens=AccessTokens(engine, clock=clock),
+                    ereview=clients,
+                    terminal_ttl=config.terminal_ttl_s,
+                )
             ),
         ],
         options=[("grpc.so_reuseport", 1 if reuse_port else 0)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ class ServerConfig:
     auth_card_window_s: float = 900.0
     auth_kiosk_challenges: int = 300  # challenges to one kiosk per window
     auth_kiosk_window_s: float = 60.0
+    # Seconds a worker may reuse an active terminal's registry row (server.access.resolve):
+    # 0 reads it at every call, so a suspension stops the very next call; S > 0 lets a
+    # suspended terminal's calls through for up to S seconds after its last read (docs/security.md).
+    terminal_ttl_s: float = 0.0
     # TLS: all three, or none (then only with `insecure`: plaintext, kiosks named by a header).
     tls_cert_path: Path | None = None  # the center's certificate (PEM)
     tls_key_path: Path | None = None
@@ -93,6 +98,8 @@ class ServerConfig:
             raise ValueError("attempt limits must be 0 (off) or positive")
         if min(self.auth_card_window_s, self.auth_kiosk_window_s) <= 0:
             raise ValueError("attempt limit windows must be positive")
+        if not 0 <= self.terminal_ttl_s < math.inf:  # NaN and infinity too
+            raise ValueError("terminal_ttl_s must be 0 (read at every call) or positive")
         DailyHours.parse(self.kiosk_hours)
         tls = (self.tls_cert_path, self.tls_key_path, self.kiosk_ca_path)
         if any(p is not None for p in tls) and not all(p is not None for p in tls):
@@ -129,6 +136,7 @@ class ServerConfig:
             "KONBINI_AUTH_CARD_WINDOW": ("auth_card_window_s", float),
             "KONBINI_AUTH_KIOSK_CHALLENGES": ("auth_kiosk_challenges", int),
             "KONBINI_AUTH_KIOSK_WINDOW": ("auth_kiosk_window_s", float),
+            "KONBINI_TERMINAL_TTL": ("terminal_ttl_s", float),
             "KONBINI_SWEEP_INTERVAL": ("sweep_interval_s", float),
             "KONBINI_RESERVATION_TTL": ("reservation_ttl_s", float),
             "KONBINI_PRINTING_TTL": ("printing_ttl_s", float),

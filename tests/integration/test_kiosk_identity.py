@@ -7,6 +7,7 @@ that is suspended is refused at every call; a session stays with the kiosk that 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -191,6 +192,34 @@ def test_in_the_plaintext_demo_the_header_names_the_kiosk(bench: Bench) -> None:
     finally:
         plain.server.stop(grace=None).wait()
         plain.engine.dispose()
+
+
+def test_a_center_with_a_terminal_ttl_lets_a_suspended_kiosk_in_until_its_row_is_read_again(
+    bench: Bench, new_kiosk: str
+) -> None:
+    """KONBINI_TERMINAL_TTL reaches the resolver: within the TTL (an hour here, so nothing
+    waits) the row read before the suspension is reused; a center without it refuses at once."""
+    hour = create_server(dataclasses.replace(bench.config, terminal_ttl_s=3600), clock=bench.clock)
+    every_call = create_server(bench.config, clock=bench.clock)
+    for center in (hour, every_call):
+        center.server.start()
+    try:
+        with (
+            open_channel(f"127.0.0.1:{hour.port}") as cached,
+            open_channel(f"127.0.0.1:{every_call.port}") as uncached,
+        ):
+            for channel in (cached, uncached):
+                err = error_of(lambda c=channel: offerings(c, "t", header=new_kiosk))
+                assert err.reason == "SESSION_INVALID"  # admitted: past the kiosk checks
+            KioskRegistry(bench.center.engine).set_active(new_kiosk, False)
+            err = error_of(lambda: offerings(cached, "t", header=new_kiosk))
+            assert err.reason == "SESSION_INVALID"  # the row read before, reused
+            err = error_of(lambda: offerings(uncached, "t", header=new_kiosk))
+            assert (err.code, err.reason) == (grpc.StatusCode.PERMISSION_DENIED, "KIOSK_SUSPENDED")
+    finally:
+        for center in (hour, every_call):
+            center.server.stop(grace=None).wait()
+            center.engine.dispose()
 
 
 # -- what a kiosk certificate says ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from server.access.tokens import AccessTokens
 from server.auth.service import KioskNotRegistered
 from server.common.clock import system_clock
 from server.common.identity import KIOSK_ID_HEADER
+from server.config import ServerConfig
 from server.db.engine import make_engine, upgrade
 from server.db.models import Operator
 from server.ereview.access import ClientRegistry
@@ -140,3 +141,12 @@ def test_an_unknown_terminal_is_never_remembered(engine: Engine) -> None:
 def test_a_negative_ttl_is_refused(engine: Engine) -> None:
     with pytest.raises(ValueError):
         _resolver(engine, -1, _Monotonic())
+
+
+def test_the_ttl_comes_from_konbini_terminal_ttl_and_is_off_by_default() -> None:
+    env = {"KONBINI_TRUST_ANCHOR": "ca.der", "KONBINI_AUTHORITY_URL": "http://127.0.0.1:1"}
+    assert ServerConfig.from_env(env).terminal_ttl_s == 0
+    assert ServerConfig.from_env({**env, "KONBINI_TERMINAL_TTL": "2.5"}).terminal_ttl_s == 2.5
+    for refused in ("-1", "nan", "inf"):
+        with pytest.raises(ValueError):
+            ServerConfig.from_env({**env, "KONBINI_TERMINAL_TTL": refused})
