@@ -10,6 +10,7 @@ import gc
 import logging
 import signal
 import threading
+from collections.abc import Mapping
 from concurrent import futures
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +31,7 @@ from konbini.verify.v1 import verify_pb2, verify_pb2_grpc
 from sqlalchemy.engine import Engine
 
 from server.access.interceptor import AccessInterceptor
+from server.access.policy import POLICY, Rule
 from server.access.resolve import CallerResolver
 from server.access.tokens import AccessTokens
 from server.auth.limits import AttemptLimits
@@ -40,6 +42,7 @@ from server.auth.servicer import AuthServicer
 from server.bcl.servicer import BclServicer
 from server.bcl.upload import BclSettings, BclUploads
 from server.common.clock import Clock, system_clock
+from server.common.handlers import ServerInterceptor
 from server.config import ServerConfig
 from server.counter.desk import CounterDesk
 from server.counter.slip import SlipRenderer
@@ -48,7 +51,6 @@ from server.ereview.access import ClientRegistry
 from server.ereview.autofill import Autofill
 from server.ereview.service import DatabaseResidents, EReviewService
 from server.ereview.servicer import EReviewServicer
-from server.grpc_errors import DomainErrorInterceptor
 from server.issuance.pdf import CertificateRenderer, RendererConfig
 from server.issuance.service import IssuanceDesk, IssuanceSettings
 from server.issuance.servicer import IssuanceServicer
@@ -85,6 +87,14 @@ def load_certificate(path: str) -> x509.Certificate:
     if data.lstrip().startswith(b"-----BEGIN"):
         return x509.load_pem_x509_certificate(data)
     return x509.load_der_x509_certificate(data)
+
+
+def center_interceptors(
+    resolver: CallerResolver, policy: Mapping[str, Rule] = POLICY
+) -> list[ServerInterceptor]:
+    """What runs around every call of the center (and of `bench.rpc_overhead`'s copy of it):
+    one interceptor, the access check inside the mapping of errors to statuses."""
+    return [AccessInterceptor(resolver, policy)]
 
 
 @dataclass
@@ -160,18 +170,14 @@ def create_server(
     clients = ClientRegistry.from_file(config.ereview_clients_path)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="rpc"),
-        # Access control runs inside the error interceptor, which maps its refusals.
-        interceptors=[
-            DomainErrorInterceptor(),
-            AccessInterceptor(
-                CallerResolver(
-                    engine,
-                    tokens=AccessTokens(engine, clock=clock),
-                    ereview=clients,
-                    terminal_ttl=config.terminal_ttl_s,
-                )
-            ),
-        ],
+        interceptors=center_interceptors(
+            CallerResolver(
+                engine,
+                tokens=AccessTokens(engine, clock=clock),
+                ereview=clients,
+                terminal_ttl=config.terminal_ttl_s,
+            )
+        ),
         options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
     # Each serves the other's last or first step of a visit in the same call: the menu with

@@ -15,9 +15,10 @@ instead, and the call is refused as INVALID_ARGUMENT before any servicer code ru
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -26,7 +27,13 @@ from grpc_status import rpc_status
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from server.common.errors import ERROR_DOMAIN, DomainError, InvalidArgument, RateLimited
-from server.common.handlers import Behaviour, ServerInterceptor, wrap_handler
+from server.common.handlers import (
+    Behaviour,
+    HandlerCache,
+    ServerInterceptor,
+    StreamBehaviour,
+    wrap_handler,
+)
 from server.db.conflicts import conflict_error, is_transaction_conflict
 
 log = logging.getLogger(__name__)
@@ -114,7 +121,14 @@ def _internal() -> status_pb2.Status:
     return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
 
 
-def _abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
+class _Aborted(Exception):
+    """Raised once a call was aborted with its status, so that an outer interceptor of this
+    kind passes it on instead of mapping it again (gRPC itself raises a bare `Exception`)."""
+
+
+def _abort(context: grpc.ServicerContext, exc: Exception, method: str) -> NoReturn:
+    if isinstance(exc, _Aborted):
+        raise exc
     if isinstance(exc, DomainError):
         status = status_for(exc)
     elif is_transaction_conflict(exc):  # before OperationalError: a deadlock is one too
@@ -128,10 +142,21 @@ def _abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
     else:
         log.exception("unexpected error in %s", method)
         status = _internal()
-    context.abort_with_status(rpc_status.to_status(status))
+    with contextlib.suppress(Exception):  # gRPC's way of ending the behaviour; the status is set
+        context.abort_with_status(rpc_status.to_status(status))
+    raise _Aborted from None
+
+
+Admit = Callable[[grpc.ServicerContext, Any], None]
 
 
 class DomainErrorInterceptor(ServerInterceptor):
+    """Maps what a servicer raises to its status. A subclass may admit each call first, inside
+    the same mapping (`_admission`), so the center's every call passes one wrapper, not two."""
+
+    def __init__(self) -> None:
+        self._handlers = HandlerCache(self._wrap)
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
@@ -140,23 +165,41 @@ class DomainErrorInterceptor(ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        method = handler_call_details.method
+        return self._handlers.get(handler_call_details.method, handler)
 
-        def call(
-            inner: Behaviour, request: Any, context: grpc.ServicerContext, *, streamed: bool
-        ) -> Any:
-            try:
-                return inner(_decoded_request(request, streamed), context)
-            except Exception as exc:
-                _abort(context, exc, method)
+    def _admission(self, method: str) -> Admit | None:
+        """What runs before `method`'s servicer, with the context and the request (None for a
+        request stream); it refuses a call by raising. None: nothing."""
+        return None
 
-        def stream(
-            inner: Behaviour, request: Any, context: grpc.ServicerContext, *, streamed: bool
-        ) -> Iterator[Any]:
-            try:
-                yield from inner(_decoded_request(request, streamed), context)
-            except Exception as exc:
-                _abort(context, exc, method)
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        admit = self._admission(method)
+
+        def call(inner: Behaviour, streamed: bool) -> Behaviour:
+            def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
+                try:
+                    request = _decoded_request(request, streamed)
+                    if admit is not None:
+                        admit(context, None if streamed else request)
+                    return inner(request, context)
+                except Exception as exc:
+                    _abort(context, exc, method)
+
+            return behaviour
+
+        def stream(inner: StreamBehaviour, streamed: bool) -> StreamBehaviour:
+            def behaviour(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                try:
+                    request = _decoded_request(request, streamed)
+                    if admit is not None:
+                        admit(context, None if streamed else request)
+                    yield from inner(request, context)
+                except Exception as exc:
+                    _abort(context, exc, method)
+
+            return behaviour
 
         return wrap_handler(
             handler,

@@ -2,17 +2,23 @@
 
 gRPC interceptors see the method name but not the peer, so the check wraps each handler and
 runs first inside it, with the servicer context (certificate, metadata) and, for unary
-requests, the request (the municipality or operator it is about). It sits inside
-`DomainErrorInterceptor`, which turns refusals into statuses. Servicers read the caller with
+requests, the request (the municipality or operator it is about). It is the error interceptor
+(`server.grpc_errors.DomainErrorInterceptor`) with the check added inside its mapping, so
+refusals become statuses and a call passes one wrapper. Servicers read the caller with
 `bound_caller(context)` instead of authenticating again.
+
+The caller is bound to the call in a context variable: gRPC runs each call (the interceptors,
+the servicer and, for a streaming response, its iteration) in a `contextvars.Context` of its
+own, so the binding is seen by that call alone and ends with it, with no lock and no table to
+clean. It also names the servicer context it belongs to, and `bound_caller` answers only for
+that one.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
-import threading
-import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -20,19 +26,22 @@ import grpc
 from server.access.caller import Caller, CallerKind
 from server.access.policy import POLICY, Rule, authorize
 from server.access.resolve import CallerResolver
-from server.common.handlers import Behaviour, ServerInterceptor, wrap_handler
 from server.common.identity import kiosk_id_from_context
+from server.grpc_errors import Admit, DomainErrorInterceptor
 
 log = logging.getLogger(__name__)
 
-_bound: weakref.WeakKeyDictionary[grpc.ServicerContext, Caller] = weakref.WeakKeyDictionary()
-_bound_lock = threading.Lock()
+_bound: contextvars.ContextVar[tuple[grpc.ServicerContext, Caller] | None] = contextvars.ContextVar(
+    "konbini_caller", default=None
+)
 
 
 def bound_caller(context: grpc.ServicerContext) -> Caller | None:
     """The caller the access interceptor resolved for this call (None on a server without it)."""
-    with _bound_lock:
-        return _bound.get(context)
+    bound = _bound.get()
+    if bound is not None and bound[0] is context:
+        return bound[1]
+    return None
 
 
 def terminal_id(context: grpc.ServicerContext) -> str:
@@ -44,46 +53,23 @@ def terminal_id(context: grpc.ServicerContext) -> str:
     return kiosk_id_from_context(context)
 
 
-def _bind(context: grpc.ServicerContext, caller: Caller) -> None:
-    with _bound_lock:
-        _bound[context] = caller
-
-
-class AccessInterceptor(ServerInterceptor):
+class AccessInterceptor(DomainErrorInterceptor):
     def __init__(self, resolver: CallerResolver, policy: Mapping[str, Rule] = POLICY) -> None:
+        super().__init__()
         self._resolver = resolver
         self._policy = policy
 
-    def _admit(self, method: str, context: grpc.ServicerContext, request: Any) -> None:
-        caller = self._resolver.resolve(context)
-        try:
-            authorize(self._policy, method, caller, request)
-        except Exception:
-            log.info("refused %s to %s %s", method, caller.kind.value, caller.id or "-")
-            raise
-        _bind(context, caller)
+    def _admission(self, method: str) -> Admit:
+        resolve = self._resolver.resolve
+        policy = self._policy
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        admit = self._admit
+        def admit(context: grpc.ServicerContext, request: Any) -> None:
+            caller = resolve(context)
+            try:
+                authorize(policy, method, caller, request)
+            except Exception:
+                log.info("refused %s to %s %s", method, caller.kind.value, caller.id or "-")
+                raise
+            _bound.set((context, caller))
 
-        def call(
-            inner: Behaviour, request: Any, context: grpc.ServicerContext, *, streamed: bool
-        ) -> Any:
-            admit(method, context, None if streamed else request)
-            return inner(request, context)
-
-        def stream(
-            inner: Behaviour, request: Any, context: grpc.ServicerContext, *, streamed: bool
-        ) -> Iterator[Any]:
-            admit(method, context, None if streamed else request)
-            yield from inner(request, context)
-
-        return wrap_handler(handler, call=call, stream=stream)
+        return admit

@@ -32,7 +32,12 @@ from sqlmodel import col, select
 from server.access.caller import ANONYMOUS, Caller, CallerKind, CredentialsInvalid
 from server.access.tokens import AccessTokens
 from server.auth.service import KioskNotRegistered
-from server.common.identity import KIOSK_ID_HEADER, KioskIdentityMissing, kiosk_id_from_context
+from server.common.identity import (
+    KIOSK_ID_HEADER,
+    KioskIdentityMissing,
+    kiosk_header,
+    kiosk_id_from,
+)
 from server.common.tokens import token_digest
 from server.db.engine import read_row, read_session
 from server.db.models import Kiosk
@@ -53,22 +58,16 @@ _TERMINAL = sa.select(
 ).where(col(Kiosk.kiosk_id) == sa.bindparam("kiosk_id"))
 
 
-def _metadata(context: grpc.ServicerContext) -> dict[str, str]:
+Metadata = Sequence[tuple[str, str | bytes]]
+
+
+def _text_values(pairs: Metadata) -> dict[str, str]:
+    """The first text value of each key (binary `-bin` values are left out)."""
     out: dict[str, str] = {}
-    for key, value in context.invocation_metadata() or ():
+    for key, value in pairs:
         if isinstance(value, str):
             out.setdefault(key, value)
     return out
-
-
-def _has_client_certificate(context: grpc.ServicerContext) -> bool:
-    auth = cast("Mapping[str, Sequence[bytes]]", context.auth_context() or {})
-    return bool(auth.get("x509_pem_cert"))
-
-
-def _is_tls(context: grpc.ServicerContext) -> bool:
-    auth = cast("Mapping[str, Sequence[bytes]]", context.auth_context() or {})
-    return list(auth.get("transport_security_type", ())) == [b"ssl"]
 
 
 def bearer_of(metadata: Mapping[str, str]) -> str | None:
@@ -110,8 +109,11 @@ class CallerResolver:
         self._active: dict[str, tuple[float, Caller]] = {}
 
     def resolve(self, context: grpc.ServicerContext) -> Caller:
-        metadata = _metadata(context)
-        device = self._device(context, metadata)
+        # Each read once: grpc builds a new auth context dict at every auth_context().
+        pairs: Metadata = context.invocation_metadata() or ()
+        auth = cast("Mapping[str, Sequence[bytes]]", context.auth_context() or {})
+        metadata = _text_values(pairs)
+        device = self._device(auth, pairs, metadata)
         if CLIENT_HEADER in metadata:
             person = self._ereview_client(metadata)
         else:
@@ -130,16 +132,18 @@ class CallerResolver:
             device_id=device.id,
         )
 
-    def _device(self, context: grpc.ServicerContext, metadata: Mapping[str, str]) -> Caller | None:
-        if _is_tls(context):
-            if not _has_client_certificate(context):
+    def _device(
+        self, auth: Mapping[str, Sequence[bytes]], pairs: Metadata, metadata: Mapping[str, str]
+    ) -> Caller | None:
+        if list(auth.get("transport_security_type", ())) == [b"ssl"]:
+            if not auth.get("x509_pem_cert"):
                 if KIOSK_ID_HEADER in metadata:
                     # Over TLS only a certificate names a terminal; the header alone proves nothing.
                     raise KioskIdentityMissing("kiosks must present their client certificate")
                 return None
         elif KIOSK_ID_HEADER not in metadata:
             return None  # plaintext (demo) without the kiosk header: not a terminal
-        kiosk_id = kiosk_id_from_context(context)
+        kiosk_id = kiosk_id_from(auth, kiosk_header(pairs))
         if not self._ttl:
             return self._terminal_caller(kiosk_id)
         now = self._monotonic()

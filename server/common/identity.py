@@ -9,7 +9,7 @@ kiosk RPC goes through this one function.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import cast
 
 import grpc
@@ -32,8 +32,9 @@ class KioskIdMismatch(PermissionDenied):
     reason = "KIOSK_ID_MISMATCH"
 
 
-def _header(context: grpc.ServicerContext) -> str | None:
-    for key, value in context.invocation_metadata() or ():
+def kiosk_header(metadata: Iterable[tuple[str, str | bytes]]) -> str | None:
+    """The kiosk id header among a call's metadata, None without a usable one."""
+    for key, value in metadata:
         if key == KIOSK_ID_HEADER and isinstance(value, str) and 0 < len(value) <= 64:
             return value
     return None
@@ -45,8 +46,11 @@ def _auth_context(context: grpc.ServicerContext) -> Mapping[str, Sequence[bytes]
 
 
 def kiosk_id_from_context(context: grpc.ServicerContext) -> str:
-    auth = _auth_context(context)
-    header = _header(context)
+    return kiosk_id_from(_auth_context(context), kiosk_header(context.invocation_metadata() or ()))
+
+
+def kiosk_id_from(auth: Mapping[str, Sequence[bytes]], header: str | None) -> str:
+    """The same, from the call's auth context and kiosk id header once read (the resolver)."""
     if list(auth.get("transport_security_type", ())) != [b"ssl"]:
         if header is None:
             raise KioskIdentityMissing(f"calls from kiosks must carry the {KIOSK_ID_HEADER} header")
