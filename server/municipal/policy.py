@@ -162,11 +162,11 @@ class OfferedKind:
 
 
 @cache
-def _offered_query(by_kind: bool) -> sa.Select[*tuple[Any, ...]]:
-    """`offered_with_availability`'s statement, built once: the values are bound (`codes`,
-    `now`, and with `by_kind` the `kind`). The columns it needs, not ORM objects: the
-    offering's (`OfferedKind`), its certificate hours' (`h_opens` NULL: none) and those of
-    one covering suspension per row (`s_id` NULL: none)."""
+def _offered_query(by_kind: bool, one: bool) -> sa.Select[*tuple[Any, ...]]:
+    """`offered_with_availability`'s statement, built once: the values are bound (`codes`, or
+    with `one` the single `code`; `now`, and with `by_kind` the `kind`). The columns it needs,
+    not ORM objects: the offering's (`OfferedKind`), its certificate hours' (`h_opens` NULL:
+    none) and those of one covering suspension per row (`s_id` NULL: none)."""
     now: Any = bindparam("now")  # typed by the columns it is compared with
     covering = and_(
         col(ServiceSuspension.municipality_code) == col(Offering.municipality_code),
@@ -197,7 +197,13 @@ def _offered_query(by_kind: bool) -> sa.Select[*tuple[Any, ...]]:
             ),
         )
         .outerjoin(ServiceSuspension, covering)
-        .where(col(Offering.municipality_code).in_(bindparam("codes", expanding=True)))
+        .where(
+            # Mostly one municipality (a reservation's, a menu of where one lives): an equality
+            # is compiled once, where an expanding IN is rewritten for its values at each call.
+            col(Offering.municipality_code) == bindparam("code")
+            if one
+            else col(Offering.municipality_code).in_(bindparam("codes", expanding=True))
+        )
         .where(col(Offering.enabled).is_(True))
         .order_by(col(Offering.municipality_code), col(Offering.kind), col(ServiceSuspension.id))
     )
@@ -217,8 +223,9 @@ def offered_with_availability(
     """The enabled offerings of the municipalities (one kind, or all), by municipality and kind,
     each with `availability_of` it: offerings, certificate hours and the suspensions covering
     them in one query instead of three."""
-    params = {"codes": sorted(set(municipality_codes)), "now": now, "kind": kind}
-    query = _offered_query(kind is not None)
+    codes = sorted(set(municipality_codes))
+    params = {"codes": codes, "code": codes[0] if codes else None, "now": now, "kind": kind}
+    query = _offered_query(kind is not None, len(codes) == 1)
     found: dict[tuple[str, str], tuple[OfferedKind, DailyHours | None]] = {}
     spans: dict[tuple[str, str], list[SuspensionSpan]] = {}
     for row in db.connection().execute(query, params):

@@ -84,6 +84,12 @@ def test_one_query_agrees_with_the_offerings_and_rules_read_apart(tmp_path: Path
                 for o, rule in offered_with_availability(db, CODES, moment, NATIONAL_KIOSK_HOURS)
             ]
             assert got == expected
+            for code in CODES:  # one municipality alone (its own statement): its share of both
+                alone = offered_with_availability(db, [code, code], moment, NATIONAL_KIOSK_HOURS)
+                assert [(o.municipality_code, o.kind, o.fee_yen, r) for o, r in alone] == [
+                    g for g in got if g[0] == code
+                ]
+            assert offered_with_availability(db, [], moment, NATIONAL_KIOSK_HOURS) == []
             one = offered_with_availability(
                 db, [CODES[0]], moment, NATIONAL_KIOSK_HOURS, kind=kinds[1]
             )
