@@ -1637,8 +1637,9 @@ def _subjects(
     pks = [int(pk) for pk in row.subject_pks.split(",")]
     kind = CertificateKind(row.kind)
     with_household = kind in _HOUSEHOLD_KINDS or kind is CertificateKind.INKAN
-    params = {"pks": sorted(set(pks)), "requester": row.requester_pk}
-    rows = conn.execute(_residents_query(with_household), params).all()
+    distinct = sorted(set(pks))
+    params = {"pks": distinct, "pk": distinct[0], "requester": row.requester_pk}
+    rows = conn.execute(_residents_query(with_household, len(distinct) == 1), params).all()
     found = {r.id: r for r in rows}
     people = []
     blocked = False
@@ -1909,12 +1910,17 @@ def _household_query() -> Select[Resident, bool]:
 
 
 @cache
-def _residents_query(household: bool) -> sa.Select[*tuple[Any, ...]]:
-    """The residents of some primary keys (`pks`): their columns, and `suppressed_now` their
-    交付抑止; with `household`, also the requester (`requester`) and the members of their
-    household (the rows `_household_query` selects, and some who left the register)."""
+def _residents_query(household: bool, one: bool) -> sa.Select[*tuple[Any, ...]]:
+    """The residents of some primary keys (`pks`; with `one`, of the single `pk`): their
+    columns, and `suppressed_now` their 交付抑止; with `household`, also the requester
+    (`requester`) and the members of their household (the rows `_household_query` selects,
+    and some who left the register)."""
     table: sa.Table = Resident.__table__  # type: ignore[attr-defined]
-    chosen: sa.ColumnElement[bool] = table.c.id.in_(bindparam("pks", expanding=True))
+    # Mostly one person (a copy of oneself): an equality is compiled once, where an expanding
+    # IN is rewritten for its values at each call.
+    chosen: sa.ColumnElement[bool] = (
+        table.c.id == bindparam("pk") if one else table.c.id.in_(bindparam("pks", expanding=True))
+    )
     if household:
         requester = table.alias("requester")
 
