@@ -28,6 +28,7 @@ difference it is, for a before/after of a change to the interceptors.
     python -m bench.rpc_overhead                      # all variants, 16 worker threads
     python -m bench.rpc_overhead --variants ""        # the interceptors alone (`chain`), ~1 min
     python -m bench.rpc_overhead --variants bare,center-ttl --workers 4 --clients 4
+    python -m bench.rpc_overhead --variants bare:w2,bare:w16,bare:w64    # pools side by side
     python -m bench.rpc_overhead --server-option grpc.optimization_target=throughput
 """
 
@@ -337,10 +338,9 @@ def measure(
         servers: dict[str, tuple[Any, Connection, _Clients, psutil.Process]] = {}
         try:
             for variant in variants:
+                spec = _spec(variant, workers, url, server_options)
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(
-                    target=_serve, args=(Spec(variant, workers, url, server_options), child)
-                )
+                proc = ctx.Process(target=_serve, args=(spec, child))
                 proc.start()
                 port = parent.recv()
                 callers = _Clients(f"127.0.0.1:{port}", clients, channel_options)
@@ -385,6 +385,22 @@ def measure(
     return out
 
 
+def _spec(label: str, workers: int, url: str, server_options: Options) -> Spec:
+    """`variant[:w<threads>][:<server option>=<value>]...`, e.g. `bare:w4` or
+    `center-ttl:grpc.optimization_target=throughput`: variants that differ in their thread pool
+    or options, measured side by side in one run."""
+    variant, *extras = label.split(":")
+    options = list(server_options)
+    for extra in extras:
+        if "=" in extra:
+            options.append(_option(extra))
+        elif extra.startswith("w") and extra[1:].isdigit():
+            workers = int(extra[1:])
+        else:
+            raise ValueError(f"not a thread count (w<N>) or an option (name=value): {extra!r}")
+    return Spec(variant, workers, url, tuple(options))
+
+
 def _option(text: str) -> tuple[str, int | str]:
     key, _, value = text.partition("=")
     if not key or not value:
@@ -404,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="also write the figures here (JSON)")
     args = p.parse_args(argv)
     variants = tuple(v for v in args.variants.split(",") if v)  # none: the chain alone
-    unknown = set(variants) - set(VARIANTS)
+    unknown = {v.split(":")[0] for v in variants} - set(VARIANTS)
     if unknown:
         p.error(f"unknown variants: {', '.join(sorted(unknown))}")
     result = measure(
