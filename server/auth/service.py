@@ -144,7 +144,7 @@ class Authenticator:
     def complete(
         self, *, kiosk_id: str, challenge_id: str, certificate_der: bytes, signature: bytes
     ) -> AuthenticatedSession:
-        """One read transaction (the challenge and the card's failures) before the checks, one
+        """One read (the challenge, the card's failures and its holder) before the checks, one
         write transaction after them: it spends the challenge whatever they found, counts a
         failure of the card, records the audit entry and, if all is well, opens the session."""
         now = self._clock()
@@ -157,7 +157,11 @@ class Authenticator:
             cert, invalid = None, exc
         serial = str(cert.serial_number) if cert is not None else ""
         failures = self._limiter.card_failures(serial, now) if cert is not None else None
-        challenge = read_row(self._engine, _READ[failures is not None], _id(challenge_id, failures))
+        challenge = read_row(
+            self._engine,
+            _READ[failures is not None, cert is not None],
+            _id(challenge_id, failures, serial=serial),
+        )
         if challenge is None or challenge.kiosk_id != kiosk_id:
             refused = AuthFailed("CHALLENGE_UNKNOWN", "no such challenge for this kiosk")
             with self._engine.begin() as conn:  # nothing else to ride in
@@ -198,7 +202,7 @@ class Authenticator:
             elif refusal is None:
                 try:
                     self._limiter.check_card(spent.failures if recheck is not None else 0, now)
-                    return self._open_session(db, kiosk_id, serial, now)
+                    return self._open_session(db, kiosk_id, serial, now, challenge)
                 except AuthFailed as exc:  # refused before anything of a session was added
                     refusal, counts = exc, True
                 except CardAttemptsExceeded as exc:
@@ -234,31 +238,37 @@ class Authenticator:
             )
 
     def _open_session(
-        self, conn: sa.Connection, kiosk_id: str, serial: str, now: datetime
+        self, conn: sa.Connection, kiosk_id: str, serial: str, now: datetime, read: sa.Row[Any]
     ) -> AuthenticatedSession:
-        """The session row, in the caller's transaction (the one that spent the challenge)."""
-        holder = conn.execute(_HOLDER, {"serial": serial}).first()
-        if holder is None or not holder.active:
-            raise AuthFailed("CERTIFICATE_NOT_REGISTERED", "this card is not linked to a resident")
-        if holder.removed_on is not None:  # moved out (転出) or deceased
-            raise AuthFailed(
-                "CERTIFICATE_NOT_REGISTERED", "this card's holder is no longer on the register"
-            )
+        """The session row, in the caller's transaction (the one that spent the challenge).
+
+        `read` is the holder as the read before the checks found it (`_READ`). The session is
+        added only if the card is still linked to that resident, who is still on the register,
+        which its INSERT checks as it writes: no read of the holder inside the transaction (the
+        writer's lock on SQLite). Should the link have changed since, the holder is read again
+        here and the session opened, or refused, on what that read finds."""
         token = secrets.token_urlsafe(32)
         expires_at = now + self._settings.session_ttl
         subject_key = secrets.token_bytes(32)
-        conn.execute(
-            _INSERT_SESSION,
-            {
-                "token_sha256": token_digest(token),
-                "kiosk_id": kiosk_id,
-                "resident_pk": holder.resident_pk,
-                "card_serial": serial,
-                "subject_key": subject_key,
-                "created_at": now,
-                "expires_at": expires_at,
-            },
+        row = {
+            "token_sha256": token_digest(token),
+            "kiosk_id": kiosk_id,
+            "card_serial": serial,
+            "subject_key": subject_key,
+            "created_at": now,
+            "expires_at": expires_at,
+        }
+        holder = read
+        added = (
+            _on_register(read)
+            and conn.execute(
+                _INSERT_SESSION_IF_HOLDER, {**row, "resident_pk": read.resident_pk}
+            ).first()
+            is not None
         )
+        if not added:  # the link changed since the read (or there was none): as it is now
+            holder = self._holder_now(conn, serial)
+            conn.execute(_INSERT_SESSION, {**row, "resident_pk": holder.resident_pk})
         audit.append(
             conn,
             event="auth.success",
@@ -277,6 +287,19 @@ class Authenticator:
             holder.resident_pk,
             subject_key,
         )
+
+    @staticmethod
+    def _holder_now(conn: sa.Connection, serial: str) -> sa.Row[Any]:
+        """The card's holder as the transaction sees it; refused unless the card is linked to a
+        resident who is on the register."""
+        holder = conn.execute(_HOLDER, {"serial": serial}).first()
+        if holder is None or not holder.active:
+            raise AuthFailed("CERTIFICATE_NOT_REGISTERED", "this card is not linked to a resident")
+        if holder.removed_on is not None:  # moved out (転出) or deceased
+            raise AuthFailed(
+                "CERTIFICATE_NOT_REGISTERED", "this card's holder is no longer on the register"
+            )
+        return holder
 
     def purge_expired(self, *, keep: timedelta = timedelta(days=1)) -> int:
         """Delete challenges and ended or expired sessions older than `keep`.
@@ -314,23 +337,51 @@ _INSERT_CHALLENGE = sa.insert(_CHALLENGES)
 _INSERT_SESSION = sa.insert(_SESSIONS)
 _BY_ID = _CHALLENGES.c.challenge_id == sa.bindparam("id")
 # The card's link to a resident (利用者管理), whether the resident is still on the register,
-# and the municipality the session is for: one read.
-_HOLDER = (
-    sa.select(
-        _LINKS.c.active,
-        _LINKS.c.resident_pk,
-        _RESIDENTS.c.removed_on,
-        _MUNICIPALITIES.c.code,
-        _MUNICIPALITIES.c.prefecture,
-        _MUNICIPALITIES.c.name,
-    )
-    .select_from(
-        _LINKS.join(_RESIDENTS, _RESIDENTS.c.id == _LINKS.c.resident_pk).join(
-            _MUNICIPALITIES, _MUNICIPALITIES.c.code == _RESIDENTS.c.municipality_code
-        )
-    )
-    .where(_LINKS.c.serial == sa.bindparam("serial"))
+# and the municipality the session is for.
+_HOLDER_COLUMNS = (
+    _LINKS.c.active,
+    _LINKS.c.resident_pk,
+    _RESIDENTS.c.removed_on,
+    _MUNICIPALITIES.c.code,
+    _MUNICIPALITIES.c.prefecture,
+    _MUNICIPALITIES.c.name,
 )
+_HOLDERS = _LINKS.join(_RESIDENTS, _RESIDENTS.c.id == _LINKS.c.resident_pk).join(
+    _MUNICIPALITIES, _MUNICIPALITIES.c.code == _RESIDENTS.c.municipality_code
+)
+_BY_SERIAL = _LINKS.c.serial == sa.bindparam("serial")
+_HOLDER: sa.Executable = sa.select(*_HOLDER_COLUMNS).select_from(_HOLDERS).where(_BY_SERIAL)
+# The session row, added only while the card is linked to `resident_pk` and the resident is on
+# the register: the read before the checks, confirmed as the row is written.
+_SESSION_COLUMNS = (
+    "token_sha256",
+    "kiosk_id",
+    "resident_pk",
+    "card_serial",
+    "subject_key",
+    "created_at",
+    "expires_at",
+)
+_INSERT_SESSION_IF_HOLDER = (
+    sa.insert(_SESSIONS)
+    .from_select(
+        _SESSION_COLUMNS,
+        sa.select(
+            *(
+                _LINKS.c.resident_pk
+                if name == "resident_pk"
+                else sa.bindparam(name, type_=_SESSIONS.c[name].type)
+                for name in _SESSION_COLUMNS
+            )
+        )
+        .select_from(_LINKS.join(_RESIDENTS, _RESIDENTS.c.id == _LINKS.c.resident_pk))
+        .where(_LINKS.c.serial == sa.bindparam("card_serial"))
+        .where(_LINKS.c.resident_pk == sa.bindparam("resident_pk"))
+        .where(_LINKS.c.active.is_(True))
+        .where(_RESIDENTS.c.removed_on.is_(None)),
+    )
+    .returning(_SESSIONS.c.resident_pk)
+)  # no row: not added (a driver's rowcount may say -1)
 # Ends the live session of a token digest (`digest`) at `now`: EndSession, and a print report
 # sent with `end_session` in its own transaction (`server.issuance.service`).
 END_SESSION = (
@@ -361,26 +412,40 @@ def _prefixed(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _id(
-    challenge_id: str, failures: dict[str, Any] | None = None, now: datetime | None = None
+    challenge_id: str,
+    failures: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    *,
+    serial: str = "",
 ) -> dict[str, Any]:
     """The parameters of `_READ` and `_SPEND`."""
-    return {"id": challenge_id, "spent_at": now, **(failures or {})}
+    return {"id": challenge_id, "spent_at": now, "serial": serial, **(failures or {})}
+
+
+def _on_register(read: sa.Row[Any]) -> bool:
+    """Whether the read before the checks found the card linked to a resident on the register."""
+    return bool(read.active) and read.removed_on is None
 
 
 def _with_failures(failures: bool) -> sa.ColumnElement[Any]:
     return (CARD_FAILURES if failures else sa.null()).label("failures")
 
 
-# The challenge, and with it the card's failures in this window when asked ([True]).
+# The challenge, and with it the card's failures in this window when asked ([True, _]) and the
+# card's holder (`_HOLDER`, NULLs when the card is linked to no one) when asked ([_, True]).
 _READ = {
-    asked: sa.select(
+    (failures, holder): sa.select(
         _CHALLENGES.c.kiosk_id,
         _CHALLENGES.c.to_be_signed,
         _CHALLENGES.c.expires_at,
         _CHALLENGES.c.used_at,
-        _with_failures(asked),
-    ).where(_BY_ID)
-    for asked in (False, True)
+        _with_failures(failures),
+        *(_HOLDER_COLUMNS if holder else ()),
+    )
+    .select_from(_CHALLENGES.outerjoin(_HOLDERS, _BY_SERIAL) if holder else _CHALLENGES)
+    .where(_BY_ID)
+    for failures in (False, True)
+    for holder in (False, True)
 }
 # Mark the challenge used, returning a row only to the one of two concurrent completions that
 # did; with [True], the card's failures as they stand at that moment.
