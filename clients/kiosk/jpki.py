@@ -12,6 +12,7 @@ A card answering outside SPEC §2 raises `CardProtocolError`; calling the API wr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,6 +37,14 @@ _SELECT_EF = {
     fid: CommandApdu(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")).to_bytes() for fid in Fid
 }
 _VERIFY_STATUS = CommandApdu(0x00, 0x20, 0x00, 0x80).to_bytes()  # no data: the retry counter
+_OK = int(StatusWord.OK)  # a plain int: compared once or twice per APDU
+
+
+@functools.lru_cache(maxsize=256)
+def _read_binary(offset: int, length: int) -> bytes:
+    """READ BINARY of `length` bytes at `offset`, encoded once: a certificate is read in the
+    same chunks at every visit (its size is the card's), some seven commands a visit."""
+    return CommandApdu(0x00, 0xB0, offset >> 8, offset & 0xFF, le=length).to_bytes()
 
 
 class CardConnection(Protocol):
@@ -145,9 +154,10 @@ class JpkiClient:
         if not self._ap_selected:
             self.select_ap()
         response = self._send(_SELECT_EF[fid])
-        if may_be_missing and response.sw == StatusWord.FILE_NOT_FOUND:
-            return False
-        self._check(response, f"SELECT EF {fid:04X}")
+        if response.sw != _OK:  # the words of the error are made only for an error
+            if may_be_missing and response.sw == StatusWord.FILE_NOT_FOUND:
+                return False
+            raise CardProtocolError(response.sw, f"SELECT EF {fid:04X}")
         return True
 
     # -- reading -----------------------------------------------------------------------------
@@ -189,8 +199,10 @@ class JpkiClient:
     def _read(self, offset: int, length: int) -> bytes:
         if offset > 0x7FFF:
             raise CardProtocolError(None, f"offset {offset} is beyond what READ BINARY addresses")
-        apdu = CommandApdu(0x00, 0xB0, offset >> 8, offset & 0xFF, le=length)
-        return self._expect_ok(apdu, f"READ BINARY at {offset}")
+        response = self._send(_read_binary(offset, length))
+        if response.sw != _OK:
+            raise CardProtocolError(response.sw, f"READ BINARY at {offset}")
+        return response.data
 
     # -- the authentication PIN and key ------------------------------------------------------
 
@@ -278,7 +290,7 @@ class JpkiClient:
 
     @staticmethod
     def _check(response: ResponseApdu, what: str) -> bytes:
-        if response.sw != StatusWord.OK:
+        if response.sw != _OK:
             raise CardProtocolError(response.sw, what)
         return response.data
 

@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from hardware_sim.card.apdu import (
     ApduFormatError,
     CommandApdu,
-    ResponseApdu,
     StatusWord,
     counter_sw,
 )
@@ -158,8 +157,9 @@ class _RsaKey:
         return self.size - 11  # PKCS#1 v1.5 needs at least 8 bytes of FF padding
 
 
-def _sw(sw: int, data: bytes = b"") -> ResponseApdu:
-    return ResponseApdu.of(sw, data)
+def _sw(sw: int, data: bytes = b"") -> bytes:
+    """A response APDU's bytes: `data`, then SW1 SW2 (every word here is a 16-bit constant)."""
+    return data + sw.to_bytes(2, "big")
 
 
 def _checked_certificate(der: bytes, what: str) -> bytes:
@@ -255,9 +255,11 @@ class JpkiApplet:
         """
         if not self._powered:
             raise CardPoweredOffError("the card has no power; power_on() first")
-        return self._respond(bytes(apdu)).to_bytes()
+        # The response is built as bytes directly: a visit exchanges some twenty APDUs and the
+        # load generator emulates every card of a run, so no ResponseApdu object is made here.
+        return self._respond(bytes(apdu))
 
-    def _respond(self, raw: bytes) -> ResponseApdu:
+    def _respond(self, raw: bytes) -> bytes:
         if len(raw) < 4:
             return _sw(StatusWord.WRONG_LENGTH)
         command = _COMMANDS.get((raw[0], raw[1]))
@@ -276,7 +278,7 @@ class JpkiApplet:
             return _sw(StatusWord.WRONG_LENGTH)
         return command.handler(self, apdu)
 
-    def _select(self, apdu: CommandApdu) -> ResponseApdu:
+    def _select(self, apdu: CommandApdu) -> bytes:
         if apdu.p1 == 0x04:  # by DF name (AID)
             if apdu.data != JPKI_AP_AID:
                 return _sw(StatusWord.FILE_NOT_FOUND)
@@ -292,7 +294,7 @@ class JpkiApplet:
         self._current = ef
         return _sw(StatusWord.OK)
 
-    def _read_binary(self, apdu: CommandApdu) -> ResponseApdu:
+    def _read_binary(self, apdu: CommandApdu) -> bytes:
         if apdu.p1 & 0x80:
             return _sw(StatusWord.INCORRECT_P1_P2)  # short EF identifier: not supported
         ef = self._current
@@ -306,7 +308,7 @@ class JpkiApplet:
         assert apdu.le is not None  # the table requires Le
         return _sw(StatusWord.OK, ef.content[offset : offset + apdu.le])
 
-    def _verify(self, apdu: CommandApdu) -> ResponseApdu:
+    def _verify(self, apdu: CommandApdu) -> bytes:
         ef = self._current
         if not isinstance(ef, _PinEf):
             return _sw(StatusWord.COMMAND_NOT_ALLOWED)
@@ -325,7 +327,7 @@ class JpkiApplet:
         self._verified.discard(ef.pin)
         return _sw(counter_sw(counter.tries_left))
 
-    def _sign(self, apdu: CommandApdu) -> ResponseApdu:
+    def _sign(self, apdu: CommandApdu) -> bytes:
         ef = self._current
         if not isinstance(ef, _KeyEf):
             return _sw(StatusWord.COMMAND_NOT_ALLOWED)
@@ -354,7 +356,7 @@ class _Command:
     p1p2: frozenset[tuple[int, int]] | None  # None: P1-P2 are an operand (an offset)
     data: _Field
     le: _Field
-    handler: Callable[[JpkiApplet, CommandApdu], ResponseApdu]
+    handler: Callable[[JpkiApplet, CommandApdu], bytes]
 
 
 # Every command the applet knows, keyed by (CLA, INS). Anything else is 6E00 (CLA) / 6D00 (INS).

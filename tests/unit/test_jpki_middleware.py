@@ -190,6 +190,28 @@ def test_unexpected_verify_answer_is_a_protocol_error() -> None:
     assert err.value.sw == 0x6F00
 
 
+def test_a_refused_select_ef_or_read_binary_is_a_protocol_error_with_its_status_word() -> None:
+    with pytest.raises(CardProtocolError) as err:
+        JpkiClient(ScriptedCard((b"", 0x9000), (b"", 0x6A82))).read_auth_certificate()
+    assert (err.value.sw, err.value.detail) == (0x6A82, "SELECT EF 000A")
+    card = ScriptedCard((b"", 0x9000), (b"", 0x9000), (b"", 0x6982))
+    with pytest.raises(CardProtocolError) as err:
+        JpkiClient(card).read_auth_certificate()
+    assert (err.value.sw, err.value.detail) == (0x6982, "READ BINARY at 0")
+
+
+def test_every_visit_reads_the_certificate_with_the_same_commands(
+    card: JpkiClient, reader: InProcessReader
+) -> None:
+    assert reader.transcript is not None
+    reader.transcript.clear()
+    card.read_auth_certificate()
+    first = commands(reader)
+    reader.transcript.clear()
+    assert card.read_auth_certificate() == card_credentials().auth_cert_der
+    assert commands(reader) == first
+
+
 def test_certificate_without_a_der_header_is_a_protocol_error() -> None:
     card = ScriptedCard((b"", 0x9000), (b"", 0x9000), (b"\x04\x03\x02\x01", 0x9000))
     with pytest.raises(CardProtocolError) as err:
