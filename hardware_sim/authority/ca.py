@@ -123,6 +123,9 @@ class JpkiAuthority:
         self._published_crl: x509.CertificateRevocationList | None = None
         self._published_der = b""
         self._dirty = True  # revocations changed since the published CRL
+        # The auth CA's (issuerNameHash, issuerKeyHash) by hash algorithm name: what an OCSP
+        # request for one of its certificates carries, worked out once rather than per request.
+        self._our_hashes: dict[str, tuple[bytes, bytes]] = {}
         self.base_url = base_url
 
     # -- construction -------------------------------------------------------------------------
@@ -470,7 +473,7 @@ class JpkiAuthority:
         revoked_at: datetime | None = None
         reason: x509.ReasonFlags | None = None
         try:
-            ours = (name_hash, key_hash) == issuer_hashes(material.auth_ca_cert, algorithm)
+            ours = (name_hash, key_hash) == self._hashes_of_ours(algorithm)
         except Exception:
             return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         with self._lock:
@@ -509,6 +512,14 @@ class JpkiAuthority:
             # A well-formed but unusable CertID (e.g. hash lengths that do not fit the algorithm).
             return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         return response.public_bytes(serialization.Encoding.DER)
+
+    def _hashes_of_ours(self, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
+        found = self._our_hashes.get(algorithm.name)
+        if found is None:
+            found = issuer_hashes(self._material.auth_ca_cert, algorithm)
+            if len(self._our_hashes) < 8:  # a few algorithms at most; bound it all the same
+                self._our_hashes[algorithm.name] = found
+        return found
 
     # -- persistence --------------------------------------------------------------------------
 

@@ -145,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._faults_passed():
             return
         # Refused before the body is read: the connection cannot carry another request.
-        if urllib.parse.urlsplit(self.path).path != OCSP_PATH:
+        if self.path != OCSP_PATH and urllib.parse.urlsplit(self.path).path != OCSP_PATH:
             self.close_connection = True
             self._reply(HTTPStatus.NOT_FOUND)
             return
@@ -203,8 +203,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # stdlib writes every request to stderr; `log_request` below logs at DEBUG
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # Method and path only: bodies hold certificate IDs and are never logged.
-        log.debug("%s %s -> %s", self.command, urllib.parse.urlsplit(self.path).path, code)
+        # Method and path only: bodies hold certificate IDs and are never logged. The path is
+        # worked out only when it is logged (once per OCSP answer otherwise).
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %s", self.command, urllib.parse.urlsplit(self.path).path, code)
 
 
 def create_responder(

@@ -313,6 +313,24 @@ def test_ocsp_answers_unknown_when_the_issuer_hash_is_another_cas(
     assert response.certificate_status is ocsp.OCSPCertStatus.UNKNOWN
 
 
+def test_ocsp_recognises_its_certificates_by_each_certid_hash_algorithm_in_turn(
+    authority: JpkiAuthority,
+) -> None:
+    # The CA's own hashes are worked out once per algorithm: a SHA-1 CertID after a SHA-256
+    # one (and back) is still matched against the hashes of its own algorithm.
+    cert = auth_cert(issue_test_card(authority))
+    for algorithm in (hashes.SHA256(), hashes.SHA1(), hashes.SHA256(), hashes.SHA1()):
+        request = (
+            ocsp.OCSPRequestBuilder()
+            .add_certificate(cert, authority.auth_ca_cert, algorithm)
+            .build()
+            .public_bytes(DER)
+        )
+        response = ask(authority, request)
+        assert response.certificate_status is ocsp.OCSPCertStatus.GOOD
+        assert response.hash_algorithm.name == algorithm.name
+
+
 def test_ocsp_answers_unknown_for_a_signing_certificate(authority: JpkiAuthority) -> None:
     card = issue_test_card(authority)
     sign = x509.load_der_x509_certificate(card.sign_cert_der)
