@@ -431,6 +431,12 @@ def _with_failures(failures: bool) -> sa.ColumnElement[Any]:
     return (CARD_FAILURES if failures else sa.null()).label("failures")
 
 
+# Flat outer joins, not one to the nested join `_HOLDERS`: SQLite would materialize that.
+_WITH_HOLDER = (
+    _CHALLENGES.outerjoin(_LINKS, _BY_SERIAL)
+    .outerjoin(_RESIDENTS, _RESIDENTS.c.id == _LINKS.c.resident_pk)
+    .outerjoin(_MUNICIPALITIES, _MUNICIPALITIES.c.code == _RESIDENTS.c.municipality_code)
+)
 # The challenge, and with it the card's failures in this window when asked ([True, _]) and the
 # card's holder (`_HOLDER`, NULLs when the card is linked to no one) when asked ([_, True]).
 _READ = {
@@ -442,7 +448,7 @@ _READ = {
         _with_failures(failures),
         *(_HOLDER_COLUMNS if holder else ()),
     )
-    .select_from(_CHALLENGES.outerjoin(_HOLDERS, _BY_SERIAL) if holder else _CHALLENGES)
+    .select_from(_WITH_HOLDER if holder else _CHALLENGES)
     .where(_BY_ID)
     for failures in (False, True)
     for holder in (False, True)
