@@ -10,6 +10,7 @@ sessions never take it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import multiprocessing
 import os
@@ -330,3 +331,79 @@ def test_hold_times_are_recorded_only_when_asked_once_per_write_transaction(
     _increment(engine, 1)
     assert len(holds) == 3
     assert all(h >= 0 for h in holds)
+
+
+def _in_database_file(db_path: Path) -> int:
+    """The counter as the database file itself holds it, the WAL left aside: what a checkpoint
+    has copied there."""
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)) as conn:
+        return int(conn.execute("SELECT n FROM counter WHERE id = 1").fetchone()[0])
+
+
+def test_every_nth_commit_checkpoints_the_wal_after_letting_go_of_the_lock(
+    db_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "CHECKPOINT_EVERY_COMMITS", 3)
+    lock_free_at_checkpoint: list[bool] = []
+    checkpoint = engine_module._SQLiteConnection._checkpoint
+
+    def watched(conn: engine_module._SQLiteConnection) -> None:
+        lock_free_at_checkpoint.append(_lock_is_free(db_path))
+        checkpoint(conn)
+
+    monkeypatch.setattr(engine_module._SQLiteConnection, "_checkpoint", watched)
+    monkeypatch.setattr(engine_module._writer_lock(str(db_path)), "_commits", 0)  # the fixture's
+    _increment(engine, 2)
+    with write_session(engine) as db:  # a rollback is no commit: not counted
+        db.execute(sa.update(_COUNTER).values(n=-1))
+        db.rollback()
+    assert lock_free_at_checkpoint == []
+    assert _in_database_file(db_path) == 0  # still only in the WAL
+    _increment(engine, 1)
+    assert lock_free_at_checkpoint == [True]
+    assert _in_database_file(db_path) == 3
+    _increment(engine, 3)
+    assert lock_free_at_checkpoint == [True, True]
+    assert _in_database_file(db_path) == 6
+    assert _count(engine) == 6
+
+
+def test_sqlite_checkpoints_inside_a_commit_only_past_a_longer_wal_under_the_writer_lock(
+    db_path: Path,
+) -> None:
+    def autocheckpoint(engine: Engine) -> int:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+    queued = make_engine(f"sqlite:///{db_path}")
+    unqueued = make_engine(f"sqlite:///{db_path}", writer_lock=False)
+    try:
+        assert autocheckpoint(queued) == engine_module.WAL_AUTOCHECKPOINT_PAGES
+        assert autocheckpoint(unqueued) == 1000  # SQLite's default: it checkpoints by itself
+    finally:
+        queued.dispose()
+        unqueued.dispose()
+
+
+def test_clearing_a_large_blob_frees_its_pages_without_writing_them_again(
+    tmp_path: Path,
+) -> None:
+    # A printed copy's PDF (~80 KB) is cleared once final. With secure_delete on (Debian builds
+    # SQLite so), each freed overflow page was written again as zeros into the WAL.
+    path = tmp_path / "blob.db"
+    engine = make_engine(f"sqlite:///{path}")
+    wal = Path(f"{path}-wal")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE copies (id INTEGER PRIMARY KEY, pdf BLOB)")
+            pdf = os.urandom(80_000)  # like a deflated PDF: nothing to compress
+            conn.exec_driver_sql("INSERT INTO copies (id, pdf) VALUES (1, ?)", (pdf,))
+        before = wal.stat().st_size
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE copies SET pdf = NULL WHERE id = 1")
+        pages_written = (wal.stat().st_size - before) // (4096 + 24)  # WAL frame: header + page
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT pdf FROM copies").scalar_one() is None
+    finally:
+        engine.dispose()
+    assert 0 < pages_written <= 4  # the row's page and the free list's, not the PDF's ~20
