@@ -166,10 +166,10 @@ class AuthChallenge(SQLModel, table=True):
     __tablename__ = "auth_challenges"
 
     challenge_id: str = Field(primary_key=True)
-    kiosk_id: str = Field(index=True)
+    kiosk_id: str
     to_be_signed: bytes = _blob()
     created_at: datetime = _utc()
-    expires_at: datetime = _utc()
+    expires_at: datetime = _utc(index=True)  # the expiry sweep's (migration 0010e)
     used_at: datetime | None = _utc(default=None)
 
 
@@ -177,12 +177,12 @@ class KioskSession(SQLModel, table=True):
     __tablename__ = "kiosk_sessions"
 
     token_sha256: str = Field(primary_key=True)  # the token itself is never stored
-    kiosk_id: str = Field(index=True)
+    kiosk_id: str
     resident_pk: int = Field(foreign_key="residents.id")
     card_serial: str
     subject_key: bytes = _blob()  # keys the opaque per-session subject handles
     created_at: datetime = _utc()
-    expires_at: datetime = _utc()
+    expires_at: datetime = _utc(index=True)  # the expiry sweep's (migration 0010e)
     ended_at: datetime | None = _utc(default=None)
 
 
