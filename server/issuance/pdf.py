@@ -34,6 +34,7 @@ personal data.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -42,7 +43,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,7 @@ from fpdf.drawing_primitives import (
     DeviceCMYK,
     DeviceGray,
     DeviceRGB,
+    Transform,
     convert_to_device_color,
 )
 from fpdf.enums import PDFResourceType, TextEmphasis, TextMode
@@ -782,6 +784,25 @@ class _Pdf(FPDF):
         else:
             super().set_text_color(r, g, b)
 
+    @contextlib.contextmanager
+    def rotation(
+        self, angle: float, x: float | None = None, y: float | None = None
+    ) -> Iterator[None]:
+        """fpdf2's `rotation` (a local graphics state around the rotation's `cm`), with the `cm`
+        worked out once per angle and centre: the micro text turns the same way on every sheet,
+        and fpdf2 multiplies and inverts its matrices for each."""
+        if x is None or y is None or not self.page or self._in_unbreakable:
+            with super().rotation(angle, x, y):
+                yield
+            return
+        # What fpdf2's `transform` in its `local_context()` writes, in the same order.
+        self._push_local_stack()
+        self._out("q")
+        self._out(_rotation_cm(angle, x, y, self.k, self.h_pt))
+        yield
+        self._out("Q")
+        self._pop_local_stack()
+
     def tiles(self, art: Artwork, placements: Sequence[tuple[float, float, float, float]]) -> None:
         info = self._prepared[art.key]
         index = cast(int, info["i"])
@@ -972,6 +993,15 @@ def _utf16_hex(code: int) -> str:
         low = 0xDC00 | (code & 0x3FF)
         return f"{high:04X}{low:04X}"
     return f"{code:04X}"
+
+
+@functools.lru_cache(maxsize=64)
+def _rotation_cm(angle: float, x: float, y: float, k: float, page_h_pt: float) -> str:
+    """The `cm` operator fpdf2's `rotation` writes for a turn by `angle` degrees about (x, y) mm."""
+    user_to_pdf = Transform.scaling(k, -k).translate(0, page_h_pt)
+    turn = Transform.rotation_d(-angle).about(x, y)
+    command, _ = (user_to_pdf.inverse() @ turn @ user_to_pdf).render(None)  # type: ignore[arg-type]
+    return str(command)
 
 
 @functools.lru_cache(maxsize=8)

@@ -516,7 +516,8 @@ def test_the_embedded_font_file_has_valid_checksums(render: Render) -> None:
 
 
 def test_the_sheet_text_is_byte_for_byte_what_fpdf2_writes() -> None:
-    """`_Pdf`'s text and string widths skip fpdf2's machinery; the operators must not change."""
+    """`_Pdf`'s text, string widths and rotations skip fpdf2's machinery; the operators must
+    not change, nor the graphics state after a turn."""
     from fpdf import FPDF
     from fpdf.enums import TextMode
 
@@ -542,8 +543,11 @@ def test_the_sheet_text_is_byte_for_byte_what_fpdf2_writes() -> None:
             pdf.text(15.0, 40.0 + size, text)
         with pdf.local_context(text_mode=TextMode.FILL_STROKE, line_width=0.25):
             pdf.text(105.0, 27.0, "住民票の写し")
-        with pdf.rotation(90, 20, 20):
-            pdf.text(20.0, 20.0, "千代田区 20260401")
+        for angle, x, y in ((90, 20.0, 20.0), (-90, 9.7, 9.2), (90, 20.0, 20.0)):
+            with pdf.rotation(angle, x, y):
+                pdf.set_line_width(0.7)  # inside the turn only
+                pdf.text(x, y, "千代田区 20260401")
+            pdf.line(x, y, x + 5.0, y)
     assert widths[id(fast)] == widths[id(plain)]
     assert fast.pages[1].contents == plain.pages[1].contents
 
