@@ -27,7 +27,7 @@ from server.access.policy import TERMINALS, Rule
 from server.access.resolve import CallerResolver
 from server.access.tokens import AccessTokens
 from server.common.clock import system_clock
-from server.common.handlers import HandlerCache
+from server.common.handlers import Handler, HandlerCache
 from server.common.identity import KIOSK_ID_HEADER
 from server.db.engine import make_engine, upgrade
 from server.db.models import Operator
@@ -163,16 +163,17 @@ def test_a_refusal_keeps_its_status_with_the_error_interceptor_around_it_too(
 
 
 def test_a_methods_wrapped_handler_is_built_once_and_again_for_a_new_handler() -> None:
-    built: list[str] = []
+    wrapped_for: list[object] = []
 
-    def wrap(method: str, handler: Any) -> Any:
-        built.append(method)
-        return ("wrapped", handler)
+    def wrap(method: str, handler: Handler) -> Handler:
+        wrapped_for.append(handler)
+        return grpc.unary_unary_rpc_method_handler(lambda r, c: r)
 
     cache = HandlerCache(wrap)
     first = grpc.unary_unary_rpc_method_handler(lambda r, c: r)
-    assert cache.get("/s/M", first) is cache.get("/s/M", first)
-    assert built == ["/s/M"]
+    once = cache.get("/s/M", first)
+    assert cache.get("/s/M", first) is once
+    assert wrapped_for == [first]
     second = grpc.unary_unary_rpc_method_handler(lambda r, c: r)
-    assert cache.get("/s/M", second) == ("wrapped", second)  # not the first one's wrapping
-    assert built == ["/s/M", "/s/M"]
+    assert cache.get("/s/M", second) is not once  # a new handler is not given the old wrapping
+    assert wrapped_for == [first, second]
