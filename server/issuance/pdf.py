@@ -256,8 +256,9 @@ class _Font:
         tables["cmap"] = _cmap_table(chars)
         return _sfnt(tables, glyphs)
 
-    def encoded(self, font: TTFFont, ch: str) -> str:
-        """`ch` as fpdf2's `encode_text` writes it: its subset code, two escaped bytes.
+    def code(self, font: TTFFont, ch: str) -> int | None:
+        """`ch`'s subset code in the document of `font` (fpdf2's `encode_text` writes it as two
+        escaped bytes), None if the font has no glyph for it.
 
         The same as `font.subset.pick`, but the glyph is looked up once per renderer, not
         once per document through fpdf2's cache.
@@ -268,11 +269,10 @@ class _Font:
             if glyph is not None:
                 self._glyphs[ch] = glyph
         code = font.subset.pick_glyph(glyph)
-        if code is None:  # the layout refuses a document with such a character
-            if ord(ch) not in font.missing_glyphs:
-                font.missing_glyphs.append(ord(ch))
-            return ""
-        return _escaped_code(code)
+        # The layout refuses a document with a character the font lacks.
+        if code is None and ord(ch) not in font.missing_glyphs:
+            font.missing_glyphs.append(ord(ch))
+        return code
 
     def has_glyph(self, ch: str) -> bool:
         return ord(ch) in self._template.cmap
@@ -351,6 +351,9 @@ def _device_color(r: int, g: int, b: int) -> DeviceGray | DeviceRGB | DeviceCMYK
 def _color_operator(color: DeviceGray | DeviceRGB | DeviceCMYK) -> str:
     return color.serialize().lower()
 
+
+# A string this long is drawn through numpy (`_Pdf._encode`): the micro text along the frame.
+_LONG_TEXT = 200
 
 _uncached_glyph = SubsetMap.get_glyph.__wrapped__  # fpdf2 caches it per document
 
@@ -652,7 +655,8 @@ class _Pdf(FPDF):
         self.faces: dict[str, _Font] = {}  # the prepared fonts installed, by fpdf2 font key
         self.identity: bytes | None = None  # what the trailer's /ID is derived from (`file_id`)
         self._encoded: dict[int, dict[int, str]] = {}  # per font: code point → Tj bytes
-        self._known: dict[int, set[str]] = {}  # per font: the characters `_encoded` has
+        self._codes: dict[int, dict[int, int | None]] = {}  # per font: code point → code
+        self._known: dict[int, set[str]] = {}  # per font: the characters `_codes` has
         self._shown: dict[int, dict[str, str]] = {}  # per font: text → its Tj operator
         self._prepared: dict[str, RasterImageInfo] = {}
         # By fpdf2's image number: the objects serialized once (`_Output._add_image`).
@@ -752,19 +756,7 @@ class _Pdf(FPDF):
             shown_before = self._shown[font.i] = {}
         shown = shown_before.get(text)
         if shown is None:  # labels, 省略 and the micro text come back within a copy
-            encoded = self._encoded.get(font.i)
-            if encoded is None:
-                encoded = self._encoded[font.i] = {}
-                self._known[font.i] = set()
-            known = self._known[font.i]
-            if not known.issuperset(text):
-                # New characters in the order of their first use: fpdf2 numbers them that way.
-                face = self.faces[font.fontkey]
-                for ch in dict.fromkeys(text):
-                    if ch not in known:
-                        encoded[ord(ch)] = face.encoded(font, ch)
-                        known.add(ch)
-            shown = shown_before[text] = f"({text.translate(encoded)}) Tj ET"
+            shown = shown_before[text] = f"({self._encode(font, text)}) Tj ET"
         k = self.k
         if self.text_mode == TextMode.FILL:
             line = f"BT {x * k:.2f} {(self.h - y) * k:.2f} Td {shown}"
@@ -776,6 +768,44 @@ class _Pdf(FPDF):
             assert color is not None
             line = f"q {_color_operator(color)} {line} Q"
         self._out(set_font + line)
+
+    def _encode(self, font: TTFFont, text: str) -> str:
+        """`text` as fpdf2's `encode_text` writes it in `font`: each character's subset code as
+        two bytes, escaped; characters new to the document get the next codes, in the order of
+        their first use (fpdf2 numbers them that way)."""
+        encoded = self._encoded.get(font.i)
+        if encoded is None:
+            encoded = self._encoded[font.i] = {}
+            self._codes[font.i] = {}
+            self._known[font.i] = set()
+        known = self._known[font.i]
+        if len(text) < _LONG_TEXT:
+            if not known.issuperset(text):
+                self._number(font, dict.fromkeys(text))
+            return text.translate(encoded)
+        # The micro text (~600-900 characters of some 20 distinct ones): its characters taken
+        # by numpy rather than one Python step per character, four times over.
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        distinct, first, inverse = np.unique(points, return_index=True, return_inverse=True)
+        in_order = [chr(u) for u in distinct[np.argsort(first)].tolist()]
+        if not known.issuperset(in_order):
+            self._number(font, in_order)
+        codes = self._codes[font.i]
+        code_of = [codes[u] for u in distinct.tolist()]
+        if None in code_of:  # the layout refuses the document; keep fpdf2's empty string
+            return text.translate(encoded)
+        raw = np.array(code_of, dtype=">u2")[inverse.ravel()].tobytes()
+        return escape_parens(raw).decode("latin-1")
+
+    def _number(self, font: TTFFont, chars: Iterable[str]) -> None:
+        """Subset codes for the characters of `chars` new to the document, in that order."""
+        codes, encoded, known = self._codes[font.i], self._encoded[font.i], self._known[font.i]
+        face = self.faces[font.fontkey]
+        for ch in chars:
+            if ch not in known:
+                code = codes[ord(ch)] = face.code(font, ch)
+                encoded[ord(ch)] = "" if code is None else _escaped_code(code)
+                known.add(ch)
 
     def set_text_color(self, r: Any, g: Number = -1, b: Number = -1) -> None:
         if isinstance(r, int) and isinstance(g, int) and isinstance(b, int):

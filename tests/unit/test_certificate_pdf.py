@@ -525,6 +525,7 @@ def test_the_sheet_text_is_byte_for_byte_what_fpdf2_writes() -> None:
 
     face = _Font(MINCHO, "mincho")
     fast, plain = _Pdf([]), FPDF(orientation="P", unit="mm", format="A4")
+    micro = "東京都千代田区 (1)\\ 氏名生年月日証明書 20260401-131016-K0001-P1-0123 "
     widths: dict[int, list[float]] = {}
     for pdf in (fast, plain):
         face.install(pdf)
@@ -536,6 +537,9 @@ def test_the_sheet_text_is_byte_for_byte_what_fpdf2_writes() -> None:
             (7.5, (60, 60, 60), "生年月日"),
             (13.0, (200, 32, 38), ""),
             (13.0, (0, 0, 0), "髙橋　一郎 (ﾀｶﾊｼ)"),
+            # long enough for the micro text's path; codes 13, 40 and 41 (escaped) among them
+            (1.5, (0, 0, 0), micro * 7),
+            (1.5, (0, 0, 0), micro * 9 + "東京"),
         ):
             pdf.set_font("mincho", size=size)
             got.append(pdf.get_string_width(text))
