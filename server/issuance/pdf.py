@@ -78,7 +78,7 @@ from fpdf.output import (
     _tt_font_widths,
     stream_content_for_raster_image,
 )
-from fpdf.syntax import Name, PDFArray, PDFContentStream, PDFObject, build_obj_dict
+from fpdf.syntax import Name, PDFArray, PDFContentStream, PDFObject, camel_case
 from fpdf.util import FloatTolerance, Number, escape_parens
 from PIL import Image, ImageDraw, ImageFont
 
@@ -984,25 +984,45 @@ class _Output(OutputProducer):
 
 
 _FPDF_OBJ_DICT = PDFObject._build_obj_dict
-_PUBLIC_NAMES: dict[type, frozenset[str]] = {}  # per class, filled on first use
+# Per class and set of instance names: the names to read, with their PDF keys, in order.
+_DICT_KEYS: dict[tuple[type, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
 
 
 def _obj_dict(obj: PDFObject, security_handler: Any = None) -> dict[str, object]:
-    """What fpdf2's `PDFObject._build_obj_dict` returns, for half its CPU: fpdf2 reads every
-    name of `dir(obj)` (~80, most of them dunders it then drops); `dir` is the class's names
-    and the instance's, and only the public ones can end up in the dictionary."""
+    """What fpdf2's `PDFObject._build_obj_dict` returns, for a fraction of its CPU: fpdf2 reads
+    every name of `dir(obj)` (~80, most of them dunders it then drops) and camel-cases each
+    name it keeps for every object; `dir` is the class's names and the instance's, only the
+    public ones can end up in the dictionary, and their keys are worked out once. The values
+    go through fpdf2's `build_obj_dict` steps (`_pdf_value`)."""
     cls = type(obj)
-    names = _PUBLIC_NAMES.get(cls)
-    if names is None:
-        names = _PUBLIC_NAMES[cls] = frozenset(
-            name for name in dir(cls) if not name.startswith("_") and name not in ("id", "ref")
+    own = tuple(name for name in vars(obj) if not name.startswith("_"))
+    keys = _DICT_KEYS.get((cls, own))
+    if keys is None:
+        names = {name for name in dir(cls) if not name.startswith("_")}.union(own)
+        names -= {"id", "ref"}
+        keys = _DICT_KEYS[cls, own] = tuple(
+            (name, f"/{camel_case(name)}") for name in sorted(names)
         )
-    own = [name for name in vars(obj) if not name.startswith("_")]
-    return build_obj_dict(
-        {name: getattr(obj, name) for name in sorted(names.union(own))},
-        _security_handler=security_handler,
-        _obj_id=obj.id,
-    )
+    out: dict[str, object] = {}
+    obj_id = obj.id
+    for name, key in keys:
+        value = getattr(obj, name)
+        if value is not None and not callable(value):
+            out[key] = _pdf_value(value, security_handler, obj_id)
+    return out
+
+
+def _pdf_value(value: object, security_handler: Any, obj_id: int) -> object:
+    """A dictionary value as fpdf2's `build_obj_dict` writes it."""
+    if hasattr(value, "value"):  # e.g. an Enum
+        value = value.value
+    if isinstance(value, PDFObject):  # indirect object reference
+        return value.ref
+    if hasattr(value, "serialize"):  # e.g. PDFArray, PDFString, Name
+        return value.serialize(_security_handler=security_handler, _obj_id=obj_id)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value
 
 
 def _code_points(unicode: int | tuple[int, ...]) -> tuple[int, ...]:
