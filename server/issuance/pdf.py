@@ -66,6 +66,7 @@ from fpdf.drawing_primitives import (
 )
 from fpdf.enums import PDFResourceType, TextEmphasis, TextMode
 from fpdf.fonts import Glyph, SubsetMap, TTFFont
+from fpdf.graphics_state import GraphicsState
 from fpdf.image_datastructures import ImageCache, RasterImageInfo
 from fpdf.image_parsing import preload_image
 from fpdf.output import (
@@ -690,16 +691,21 @@ class _Pdf(FPDF):
         else:
             self.image(io.BytesIO(art.data), x=x, y=y, w=w, h=h, keep_aspect_ratio=fit)
 
-    def _plain(self) -> TTFFont | None:
+    def _state(self) -> GraphicsState:
+        """fpdf2's current graphics state: its fields are what fpdf2's properties read, one
+        Python call each; the fast paths read several per string."""
+        return self._GraphicsStateMixin__statestack[-1]  # type: ignore[attr-defined,no-any-return]
+
+    def _plain(self, gs: GraphicsState) -> TTFFont | None:
         """The current font if it is a prepared one and the text state needs no fpdf2 extras."""
-        font = self.current_font
+        font = gs.current_font
         if (
             isinstance(font, TTFFont)
             and font.fontkey in self.faces
-            and not self.text_shaping
+            and not gs.text_shaping
             and not self._fallback_font_ids
-            and self.font_stretching == 100
-            and self.char_spacing == 0
+            and gs.font_stretching == 100
+            and gs.char_spacing == 0
         ):
             return font
         return None
@@ -708,49 +714,53 @@ class _Pdf(FPDF):
         self, family: str | None = None, style: str | TextEmphasis = "", size: float = 0
     ) -> None:
         # fpdf2 returns early too when nothing changes; this skips its normalising first.
+        gs = self._state()
+        font = gs.current_font
         if (
-            family == self.font_family
+            family == gs.font_family
             and not style
-            and not self.font_style
-            and not self.underline
-            and not self.strikethrough
+            and not gs.font_style
+            and not gs.underline
+            and not gs.strikethrough
             and size
-            and self.current_font is not None
-            and self.current_font.fontkey == family
+            and font is not None
+            and font.fontkey == family
         ):
-            if not FloatTolerance.equal(self.font_size_pt, size):
-                self.font_size_pt = size  # what fpdf2 changes for a new size of the same font
-                self.current_font_is_set_on_page = False
+            if not FloatTolerance.equal(gs.font_size_pt, size):
+                gs.font_size_pt = size  # what fpdf2 changes for a new size of the same font
+                gs.current_font_is_set_on_page = False
             return
         super().set_font(family, style, size)
 
     def get_string_width(self, s: str, normalized: bool = False, markdown: bool = False) -> float:
-        font = self._plain()
+        gs = self._state()
+        font = self._plain(gs)
         alias = self.str_alias_nb_pages
         if font is None or markdown or (alias and alias in s):
             return super().get_string_width(s, normalized, markdown)
         # fpdf2's sum over one fragment: the same integer sum, scaled in the same order.
-        size = self.font_size_pt
+        size = gs.font_size_pt
         if size > font.biggest_size_pt:
             font.biggest_size_pt = size
         cw = font.cw
         return sum([cw[ord(c)] for c in s]) * size * 0.001 / self.k
 
     def text(self, x: float, y: float, text: str = "") -> None:
-        font = self._plain()
+        gs = self._state()
+        font = self._plain(gs)
         if (
             font is None
             or not self.page
-            or self.underline
-            or self.strikethrough
+            or gs.underline
+            or gs.strikethrough
             or self._record_text_quad_points
         ):
             super().text(x, y, text)
             return
         # The operators of fpdf2's `text`, byte for byte (one `_out` of two lines, not two).
         set_font = ""
-        if not self.current_font_is_set_on_page:
-            set_font = self._set_font_for_page(font, self.font_size_pt) + "\n"
+        if not gs.current_font_is_set_on_page:
+            set_font = self._set_font_for_page(font, gs.font_size_pt) + "\n"
         shown_before = self._shown.get(font.i)
         if shown_before is None:
             shown_before = self._shown[font.i] = {}
@@ -758,13 +768,13 @@ class _Pdf(FPDF):
         if shown is None:  # labels, 省略 and the micro text come back within a copy
             shown = shown_before[text] = f"({self._encode(font, text)}) Tj ET"
         k = self.k
-        if self.text_mode == TextMode.FILL:
+        if gs.text_mode == TextMode.FILL:
             line = f"BT {x * k:.2f} {(self.h - y) * k:.2f} Td {shown}"
         else:
-            mode = f" {self.text_mode} Tr {self.line_width:.2f} w"
+            mode = f" {gs.text_mode} Tr {gs.line_width:.2f} w"
             line = f"BT {x * k:.2f} {(self.h - y) * k:.2f} Td {mode} {shown}"
-        color = self.text_color
-        if color is not self.fill_color and color != self.fill_color:
+        color = gs.text_color
+        if color is not gs.fill_color and color != gs.fill_color:
             assert color is not None
             line = f"q {_color_operator(color)} {line} Q"
         self._out(set_font + line)
@@ -809,8 +819,9 @@ class _Pdf(FPDF):
 
     def set_text_color(self, r: Any, g: Number = -1, b: Number = -1) -> None:
         if isinstance(r, int) and isinstance(g, int) and isinstance(b, int):
-            # fpdf2's colours are frozen: one per value serves every document
-            self.text_color = _device_color(r, g, b)
+            # fpdf2's colours are frozen: one per value serves every document (and is already
+            # what fpdf2's setter would convert it to)
+            self._state().text_color = _device_color(r, g, b)
         else:
             super().set_text_color(r, g, b)
 
