@@ -796,15 +796,16 @@ class _Pdf(FPDF):
         # The micro text (~600-900 characters of some 20 distinct ones): its characters taken
         # by numpy rather than one Python step per character, four times over.
         points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        distinct, first, inverse = np.unique(points, return_index=True, return_inverse=True)
-        in_order = [chr(u) for u in distinct[np.argsort(first)].tolist()]
-        if not known.issuperset(in_order):
-            self._number(font, in_order)
+        distinct = np.unique(points)
+        chars = [chr(u) for u in distinct.tolist()]
+        if not known.issuperset(chars):  # the first line of a copy: numbered by first use
+            first = (points == distinct[:, None]).argmax(axis=1)
+            self._number(font, [chars[i] for i in np.argsort(first).tolist()])
         codes = self._codes[font.i]
-        code_of = [codes[u] for u in distinct.tolist()]
+        code_of = [codes[ord(ch)] for ch in chars]
         if None in code_of:  # the layout refuses the document; keep fpdf2's empty string
             return text.translate(encoded)
-        raw = np.array(code_of, dtype=">u2")[inverse.ravel()].tobytes()
+        raw = np.array(code_of, dtype=">u2")[np.searchsorted(distinct, points)].tobytes()
         return escape_parens(raw).decode("latin-1")
 
     def _number(self, font: TTFFont, chars: Iterable[str]) -> None:
