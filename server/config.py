@@ -151,7 +151,10 @@ class ServerConfig:
         }
         for var, (name, conv) in mapping.items():
             if var in env:
-                values[name] = conv(env[var])
+                try:
+                    values[name] = conv(env[var])
+                except ValueError as exc:  # "could not convert 'abc'" alone names no setting
+                    raise ValueError(f"{var}={env[var]!r}: {exc}") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         missing = [n for n in ("trust_anchor_path", "authority_url") if n not in values]
         if missing:

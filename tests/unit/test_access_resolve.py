@@ -150,3 +150,11 @@ def test_the_ttl_comes_from_konbini_terminal_ttl_and_is_off_by_default() -> None
     for refused in ("-1", "nan", "inf"):
         with pytest.raises(ValueError):
             ServerConfig.from_env({**env, "KONBINI_TERMINAL_TTL": refused})
+
+
+def test_a_setting_that_is_not_a_number_is_refused_naming_its_variable() -> None:
+    env = {"KONBINI_TRUST_ANCHOR": "ca.der", "KONBINI_AUTHORITY_URL": "http://127.0.0.1:1"}
+    with pytest.raises(ValueError, match="KONBINI_TERMINAL_TTL='abc'"):
+        ServerConfig.from_env({**env, "KONBINI_TERMINAL_TTL": "abc"})
+    with pytest.raises(ValueError, match="KONBINI_WORKERS='many'"):
+        ServerConfig.from_env({**env, "KONBINI_WORKERS": "many"})
