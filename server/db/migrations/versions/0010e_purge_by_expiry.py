@@ -10,6 +10,11 @@ by `kiosk_id` (a challenge and a session are found by their own key), so its ind
 every insert write one more page; the `expires_at` one takes its place: the same pages written
 per session, and a sweep reads only the rows it deletes.
 
+On PostgreSQL the plain CREATE INDEX here blocks writes to both tables while it builds, so
+sign-ins wait for it: on a center whose tables already hold millions of rows, run this upgrade
+in a maintenance window. (CONCURRENTLY would not block them, but it cannot run inside a
+transaction, and `server.db.engine.upgrade` runs every migration in one.)
+
 Revision ID: 0010e
 Revises: 0009p
 """
