@@ -28,7 +28,6 @@ from server.common.clock import system_clock
 from server.common.errors import InvalidArgument
 from server.common.protoconv import timestamp
 from server.ereview.access import ClientRegistry
-from server.grpc_errors import DomainErrorInterceptor
 from server.kiosks.tls import LOOPBACK, InsecureListenerRefused
 
 # The municipality a call acts for: the calling staff member's (resolved by the center's access
@@ -203,7 +202,8 @@ def create_bcl_server(
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bcl"),
-        interceptors=[DomainErrorInterceptor(), AccessInterceptor(resolver)],
+        # The access check is also the error mapping (as on the center): one wrapper per call.
+        interceptors=[AccessInterceptor(resolver)],
         options=[("grpc.so_reuseport", 0)],
     )
     bcl_pb2_grpc.add_BclServiceServicer_to_server(BclServicer(uploads), server)

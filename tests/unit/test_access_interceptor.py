@@ -141,8 +141,9 @@ def test_a_caller_is_bound_to_its_call_alone() -> None:
 def test_a_refusal_keeps_its_status_with_the_error_interceptor_around_it_too(
     engine: Engine,
 ) -> None:
-    """The BCL server lists the error interceptor before the access one; a refusal mapped by
-    the inner one must not be mapped again by the outer one (it would become INTERNAL)."""
+    """A server that lists the error interceptor before the access one (as the BCL server did):
+    a refusal mapped by the inner one must not be mapped again by the outer one (it would
+    become INTERNAL)."""
     interceptors = [DomainErrorInterceptor(), AccessInterceptor(_resolver(engine), POLICY)]
     server = _serve(engine, interceptors, threading.Barrier(1))
     port = server.add_insecure_port("127.0.0.1:0")
