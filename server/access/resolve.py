@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import grpc
 import sqlalchemy as sa
@@ -35,6 +35,8 @@ from server.auth.service import KioskNotRegistered
 from server.common.identity import (
     KIOSK_ID_HEADER,
     KioskIdentityMissing,
+    auth_properties,
+    is_tls,
     kiosk_header,
     kiosk_id_from,
 )
@@ -109,9 +111,8 @@ class CallerResolver:
         self._active: dict[str, tuple[float, Caller]] = {}
 
     def resolve(self, context: grpc.ServicerContext) -> Caller:
-        # Each read once: grpc builds a new auth context dict at every auth_context().
-        pairs: Metadata = context.invocation_metadata() or ()
-        auth = cast("Mapping[str, Sequence[bytes]]", context.auth_context() or {})
+        pairs: Metadata = context.invocation_metadata() or ()  # each read once
+        auth = auth_properties(context)
         metadata = _text_values(pairs)
         device = self._device(auth, pairs, metadata)
         if CLIENT_HEADER in metadata:
@@ -135,7 +136,7 @@ class CallerResolver:
     def _device(
         self, auth: Mapping[str, Sequence[bytes]], pairs: Metadata, metadata: Mapping[str, str]
     ) -> Caller | None:
-        if list(auth.get("transport_security_type", ())) == [b"ssl"]:
+        if is_tls(auth):
             if not auth.get("x509_pem_cert"):
                 if KIOSK_ID_HEADER in metadata:
                     # Over TLS only a certificate names a terminal; the header alone proves nothing.

@@ -40,18 +40,26 @@ def kiosk_header(metadata: Iterable[tuple[str, str | bytes]]) -> str | None:
     return None
 
 
-def _auth_context(context: grpc.ServicerContext) -> Mapping[str, Sequence[bytes]]:
+def auth_properties(context: grpc.ServicerContext) -> Mapping[str, Sequence[bytes]]:
+    """The call's auth context (gRPC builds a new dict at each `auth_context()`: read it once)."""
     # grpc-stubs types the values as bytes; gRPC hands over a list of bytes per property.
     return cast("Mapping[str, Sequence[bytes]]", context.auth_context() or {})
 
 
+def is_tls(auth: Mapping[str, Sequence[bytes]]) -> bool:
+    """Whether the call came over TLS (its auth context, `auth_properties`)."""
+    return list(auth.get("transport_security_type", ())) == [b"ssl"]
+
+
 def kiosk_id_from_context(context: grpc.ServicerContext) -> str:
-    return kiosk_id_from(_auth_context(context), kiosk_header(context.invocation_metadata() or ()))
+    return kiosk_id_from(
+        auth_properties(context), kiosk_header(context.invocation_metadata() or ())
+    )
 
 
 def kiosk_id_from(auth: Mapping[str, Sequence[bytes]], header: str | None) -> str:
     """The same, from the call's auth context and kiosk id header once read (the resolver)."""
-    if list(auth.get("transport_security_type", ())) != [b"ssl"]:
+    if not is_tls(auth):
         if header is None:
             raise KioskIdentityMissing(f"calls from kiosks must carry the {KIOSK_ID_HEADER} header")
         return header
