@@ -250,6 +250,23 @@ def read_row(
         return conn.execute(statement, params).first()
 
 
+def among_bound(
+    column: sa.ColumnElement[Any] | sa.orm.Mapped[Any], name: str, *, one: bool
+) -> sa.ColumnElement[bool]:
+    """`column` among the values bound as `name`: with `one` a single value (an equality),
+    else a list (an expanding IN). SQLAlchemy rewrites an expanding IN for its values at every
+    execution, where an equality is compiled once, so a statement built for the usual case of
+    one value (`one`) keeps its compiled form; `bound_values` gives the matching parameter."""
+    if one:
+        return column == sa.bindparam(name)
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
+def bound_values(values: list[Any]) -> Any:
+    """The parameter for `among_bound(..., one=len(values) == 1)`: the value alone, or the list."""
+    return values[0] if len(values) == 1 else values
+
+
 _read_only_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 _single_read_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 

@@ -64,7 +64,7 @@ from server.counter.reception import (
     slip_for,
 )
 from server.db.conflicts import retry_on_conflict
-from server.db.engine import read_session, write_session
+from server.db.engine import among_bound, bound_values, read_session, write_session
 from server.db.models import (
     Issuance,
     IssuanceTransition,
@@ -1638,7 +1638,7 @@ def _subjects(
     kind = CertificateKind(row.kind)
     with_household = kind in _HOUSEHOLD_KINDS or kind is CertificateKind.INKAN
     distinct = sorted(set(pks))
-    params = {"pks": distinct, "pk": distinct[0], "requester": row.requester_pk}
+    params = {"pks": bound_values(distinct), "requester": row.requester_pk}
     rows = conn.execute(_residents_query(with_household, len(distinct) == 1), params).all()
     found = {r.id: r for r in rows}
     people = []
@@ -1911,16 +1911,12 @@ def _household_query() -> Select[Resident, bool]:
 
 @cache
 def _residents_query(household: bool, one: bool) -> sa.Select[*tuple[Any, ...]]:
-    """The residents of some primary keys (`pks`; with `one`, of the single `pk`): their
+    """The residents of some primary keys (`pks`, one with `one`: `among_bound`): their
     columns, and `suppressed_now` their 交付抑止; with `household`, also the requester
     (`requester`) and the members of their household (the rows `_household_query` selects,
     and some who left the register)."""
     table: sa.Table = Resident.__table__  # type: ignore[attr-defined]
-    # Mostly one person (a copy of oneself): an equality is compiled once, where an expanding
-    # IN is rewritten for its values at each call.
-    chosen: sa.ColumnElement[bool] = (
-        table.c.id == bindparam("pk") if one else table.c.id.in_(bindparam("pks", expanding=True))
-    )
+    chosen = among_bound(table.c.id, "pks", one=one)  # mostly one person: a copy of oneself
     if household:
         requester = table.alias("requester")
 

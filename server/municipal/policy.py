@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import ColumnElement, bindparam
 from sqlmodel import Session, and_, col, or_, select
 
+from server.db.engine import among_bound, bound_values
 from server.db.models import Offering, Resident
 from server.municipal.models import CertificateHoursRow, IssuanceSuppression, ServiceSuspension
 from server.municipal.rules import (
@@ -163,8 +164,8 @@ class OfferedKind:
 
 @cache
 def _offered_query(by_kind: bool, one: bool) -> sa.Select[*tuple[Any, ...]]:
-    """`offered_with_availability`'s statement, built once: the values are bound (`codes`, or
-    with `one` the single `code`; `now`, and with `by_kind` the `kind`). The columns it needs,
+    """`offered_with_availability`'s statement, built once: the values are bound (`codes`, one
+    value with `one`: `among_bound`; `now`, and with `by_kind` the `kind`). The columns it needs,
     not ORM objects: the offering's (`OfferedKind`), its certificate hours' (`h_opens` NULL:
     none) and those of one covering suspension per row (`s_id` NULL: none)."""
     now: Any = bindparam("now")  # typed by the columns it is compared with
@@ -197,13 +198,8 @@ def _offered_query(by_kind: bool, one: bool) -> sa.Select[*tuple[Any, ...]]:
             ),
         )
         .outerjoin(ServiceSuspension, covering)
-        .where(
-            # Mostly one municipality (a reservation's, a menu of where one lives): an equality
-            # is compiled once, where an expanding IN is rewritten for its values at each call.
-            col(Offering.municipality_code) == bindparam("code")
-            if one
-            else col(Offering.municipality_code).in_(bindparam("codes", expanding=True))
-        )
+        # Mostly one municipality (a reservation's, a menu of where one lives).
+        .where(among_bound(col(Offering.municipality_code), "codes", one=one))
         .where(col(Offering.enabled).is_(True))
         .order_by(col(Offering.municipality_code), col(Offering.kind), col(ServiceSuspension.id))
     )
@@ -224,7 +220,7 @@ def offered_with_availability(
     each with `availability_of` it: offerings, certificate hours and the suspensions covering
     them in one query instead of three."""
     codes = sorted(set(municipality_codes))
-    params = {"codes": codes, "code": codes[0] if codes else None, "now": now, "kind": kind}
+    params = {"codes": bound_values(codes), "now": now, "kind": kind}
     query = _offered_query(kind is not None, len(codes) == 1)
     found: dict[tuple[str, str], tuple[OfferedKind, DailyHours | None]] = {}
     spans: dict[tuple[str, str], list[SuspensionSpan]] = {}
