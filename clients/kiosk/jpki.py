@@ -37,7 +37,7 @@ _SELECT_EF = {
     fid: CommandApdu(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")).to_bytes() for fid in Fid
 }
 _VERIFY_STATUS = CommandApdu(0x00, 0x20, 0x00, 0x80).to_bytes()  # no data: the retry counter
-_OK = int(StatusWord.OK)  # a plain int: compared once or twice per APDU
+_OK = int(StatusWord.OK)  # a plain int: compared once per APDU
 
 
 @functools.lru_cache(maxsize=256)
@@ -154,10 +154,9 @@ class JpkiClient:
         if not self._ap_selected:
             self.select_ap()
         response = self._send(_SELECT_EF[fid])
-        if response.sw != _OK:  # the words of the error are made only for an error
-            if may_be_missing and response.sw == StatusWord.FILE_NOT_FOUND:
-                return False
-            raise CardProtocolError(response.sw, f"SELECT EF {fid:04X}")
+        if may_be_missing and response.sw == StatusWord.FILE_NOT_FOUND:
+            return False
+        self._check(response, f"SELECT EF {fid:04X}")
         return True
 
     # -- reading -----------------------------------------------------------------------------
@@ -199,10 +198,7 @@ class JpkiClient:
     def _read(self, offset: int, length: int) -> bytes:
         if offset > 0x7FFF:
             raise CardProtocolError(None, f"offset {offset} is beyond what READ BINARY addresses")
-        response = self._send(_read_binary(offset, length))
-        if response.sw != _OK:
-            raise CardProtocolError(response.sw, f"READ BINARY at {offset}")
-        return response.data
+        return self._check(self._send(_read_binary(offset, length)), f"READ BINARY at {offset}")
 
     # -- the authentication PIN and key ------------------------------------------------------
 
